@@ -1,0 +1,61 @@
+/**
+ * `models/manifest.json`: what the toolchain built and verified. The services read only this (and the files it
+ * names). Preprocessing ships beside each model, as timm ships its pretrained config beside the weights.
+ */
+export type Variant = 'm0' | 'm1' | 'm2' | 'm3' | 'm4' | 'm5';
+export type Precision = 'fp32' | 'int8' | 'fp16';
+
+export interface Preprocessing {
+  /** Short side resized to this with PIL-compatible bicubic (antialiased when shrinking), 8-bit rounding. */
+  resizeShortSide: number;
+  interpolation: 'bicubic';
+  centerCrop: number;
+  /** Pixel values /255, then (x - mean) / std per RGB channel; NCHW float32. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  colorSpace: 'RGB';
+  layout: 'NCHW';
+}
+
+export interface ManifestModel {
+  /** API name: 'm0' is M0's default (int8) build, 'm0-fp32' its float twin. */
+  name: string;
+  /** Stable model id shown in responses, e.g. 'efficientvit_m0.int8'. */
+  id: string;
+  variant: Variant;
+  precision: Precision;
+  /** File name relative to models/. */
+  file: string;
+  bytes: number;
+  sha256: string;
+  source: {
+    /** URL or local path the checkpoint came from. */
+    checkpoint: string;
+    sha256: string;
+    format: 'pth' | 'safetensors';
+  };
+  input: { name: string; shape: ['N', 3, number, number]; dtype: 'float32' };
+  output: { name: string; shape: ['N', number]; dtype: 'float32' };
+  preprocessing: Preprocessing;
+  /** Label set id; labels live in models/<labels>.labels.json. */
+  labels: string;
+  opset: number;
+  graph: 'optimized' | 'naive';
+  verified: { onnxruntime: string; backends: string[]; notes?: Record<string, number | string> };
+}
+
+export interface Manifest {
+  version: 1;
+  generated: string;
+  models: ManifestModel[];
+}
+
+export const IMAGENET_PREPROCESSING: Preprocessing = Object.freeze({
+  resizeShortSide: 256,
+  interpolation: 'bicubic',
+  centerCrop: 224,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  colorSpace: 'RGB',
+  layout: 'NCHW',
+}) as Preprocessing;

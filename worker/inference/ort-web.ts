@@ -1,0 +1,58 @@
+import * as ort from 'onnxruntime-web/wasm';
+import type { InferenceBackend, LoadOptions, ModelSession } from './backend.js';
+import { wrapSession } from './session.js';
+
+/**
+ * The ORT WebAssembly runtime, as the host provides it: a precompiled module (workerd, where compiling wasm
+ * from bytes at run time is forbidden) or the file's bytes (Node).
+ */
+export type OrtWasm = WebAssembly.Module | Uint8Array;
+
+let initialised: Promise<void> | undefined;
+
+/**
+ * onnxruntime-web offers no hook to hand it a precompiled module, and its Emscripten glue turns a Module given as
+ * `wasmBinary` into empty bytes. So, only while the first session is created, WebAssembly.instantiate is made to
+ * instantiate our module whatever bytes it is handed. This is the one place that does so.
+ */
+async function withPrecompiledModule<T>(module: WebAssembly.Module, create: () => Promise<T>): Promise<T> {
+  const original = WebAssembly.instantiate;
+  const patched = ((source: unknown, imports?: WebAssembly.Imports) => {
+    if (source instanceof WebAssembly.Module) return original(source, imports);
+    return original(module, imports).then((instance) => ({ module, instance }));
+  }) as typeof WebAssembly.instantiate;
+  WebAssembly.instantiate = patched;
+  try {
+    return await create();
+  } finally {
+    WebAssembly.instantiate = original;
+  }
+}
+
+export function createOrtWebBackend(wasm: OrtWasm): InferenceBackend {
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.proxy = false;
+  // Bytes make the embedded glue instantiate them directly, so nothing is fetched; a Module gets a placeholder.
+  ort.env.wasm.wasmBinary = wasm instanceof WebAssembly.Module ? new Uint8Array([0]) : wasm;
+  return {
+    name: 'onnxruntime-web/wasm',
+    async load(model: Uint8Array, loadOptions: LoadOptions = {}): Promise<ModelSession> {
+      const create = () =>
+        ort.InferenceSession.create(model, {
+          executionProviders: ['wasm'],
+          graphOptimizationLevel: 'all',
+          enableProfiling: loadOptions.profile ?? false,
+        });
+      let session: ort.InferenceSession;
+      if (!initialised && wasm instanceof WebAssembly.Module) {
+        const first = withPrecompiledModule(wasm, create);
+        initialised = first.then(() => undefined);
+        session = await first;
+      } else {
+        await initialised;
+        session = await create();
+      }
+      return wrapSession(ort, session);
+    },
+  };
+}
