@@ -11,7 +11,12 @@ export interface Tensor {
 /** Parameter name → tensor, in the official (microsoft/Cream) key naming. */
 export type StateDict = Map<string, Tensor>;
 
-/** Every checkpoint problem is reported as this, with a stable machine-readable code. */
+/**
+ * Every checkpoint problem is reported as this, with a stable machine-readable code:
+ * `unknown-format`, `unsupported-format`, `truncated`, `corrupt-archive`, `corrupt-pickle`, `unsafe-pickle`,
+ * `pickle-limit`, `unknown-dtype`, `missing-tensor`, `corrupt-tensor`, `no-state-dict`, `header-too-large`,
+ * `corrupt-header`, `unknown-key` (and, from the model layer, `shape-mismatch`).
+ */
 export class CheckpointError extends Error {
   constructor(
     readonly code: string,
