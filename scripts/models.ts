@@ -1,0 +1,201 @@
+/**
+ * The model toolchain CLI (no Python):
+ *   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
+ *   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
+ *   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--json]
+ * Checkpoints come from --checkpoints / EFFICIENTVIT_CHECKPOINTS, else the official release (downloaded, cached).
+ * Real images for verification come from --images / EFFICIENTVIT_IMAGES.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isVariant, validateStateDict, VARIANTS, type Variant } from '../models/efficientvit.js';
+import type { Precision } from '../models/manifest.js';
+import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
+import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
+import { buildModels, modelName, type BuildEvent } from './lib/build-models.js';
+import { readCheckpoint } from './lib/checkpoint/index.js';
+import { CHECKPOINTS_ENV } from './lib/checkpoint/sources.js';
+import { DownloadError } from './lib/download.js';
+import { exportOnnx } from './lib/export/index.js';
+import { readManifest } from './lib/manifest-file.js';
+import { EDGE_RECIPE, preprocessImageFiles, quantizeModel, splitCalibrationSet } from './lib/quantize/index.js';
+import { formatTable } from './lib/table.js';
+import { formatVerifyReport, verifyModels } from './lib/verify/index.js';
+
+export const DEFAULT_MODELS_DIR = path.resolve(import.meta.dirname, '../models');
+const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
+
+const OPTIONS = {
+  variants: { type: 'string' },
+  precisions: { type: 'string', default: 'fp32,int8' },
+  checkpoints: { type: 'string' },
+  checkpoint: { type: 'string' },
+  variant: { type: 'string' },
+  images: { type: 'string' },
+  out: { type: 'string' },
+  int8: { type: 'boolean', default: false },
+  naive: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  runs: { type: 'string', default: '30' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const command = positionals[0];
+  if (flags.help || !command) return console.log(USAGE);
+  if (command === 'build') return build(flags);
+  if (command === 'convert') return convert(flags);
+  if (command === 'verify') return verify(flags);
+  throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+}
+
+const USAGE = `usage:
+  npm run models -- build   [--variants m0,m1] [--precisions fp32,int8] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
+  npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
+  npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--json]
+checkpoints: --checkpoints DIR or ${CHECKPOINTS_ENV}=DIR, else downloaded from the official release
+real images (verification): --images DIR or ${IMAGES_ENV}=DIR`;
+
+function parseVariants(list: string | undefined, fallback: readonly Variant[]): Variant[] {
+  if (!list) return [...fallback];
+  const variants = list.split(',').map((v) => v.trim().toLowerCase());
+  for (const v of variants) if (!isVariant(v)) throw new UsageError(`unknown variant ${v} (known: ${VARIANTS.join(', ')})`);
+  return variants as Variant[];
+}
+
+function parsePrecisions(list: string): Precision[] {
+  const precisions = list.split(',').map((p) => p.trim());
+  for (const p of precisions) if (p !== 'fp32' && p !== 'int8') throw new UsageError(`unknown precision ${p} (fp32, int8)`);
+  return precisions as Precision[];
+}
+
+function imageDir(flags: Flags): string | undefined {
+  return flags.images ?? process.env[IMAGES_ENV] ?? undefined;
+}
+
+async function realImages(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const files = (await readdir(dir)).filter((f) => IMAGE_FILE.test(f)).sort();
+  if (files.length === 0) throw new UsageError(`${dir}: no images (.jpg, .png, .webp, .gif)`);
+  return files.map((f) => path.join(dir, f));
+}
+
+export interface BuildCliOptions {
+  variants: readonly Variant[];
+  precisions: readonly Precision[];
+  outDir: string;
+  checkpointsDir?: string;
+  imagesDir?: string;
+  naive?: boolean;
+  json?: boolean;
+}
+
+/** Shared by `models build` and `npm start`: progress to stderr, the summary table (or JSON) to stdout. */
+export async function runBuild(options: BuildCliOptions): Promise<void> {
+  const verificationImages = options.imagesDir
+    ? await preprocessImageFiles(splitCalibrationSet(await realImages(options.imagesDir)).heldOut.slice(0, 4))
+    : undefined;
+  let lastDownloadLog = 0;
+  const onEvent = (event: BuildEvent) => {
+    if (event.kind === 'stage') return void process.stderr.write(`[${event.variant}] ${event.stage}\n`);
+    const now = Date.now();
+    if (now - lastDownloadLog < 500 && event.received !== event.total) return;
+    lastDownloadLog = now;
+    const share = event.total ? ` (${((100 * event.received) / event.total).toFixed(0)}%)` : '';
+    process.stderr.write(`[${event.variant}] downloading ${(event.received / 1e6).toFixed(1)} MB${share}\n`);
+  };
+  const built = await buildModels({
+    variants: options.variants,
+    precisions: options.precisions,
+    outDir: options.outDir,
+    checkpointsDir: options.checkpointsDir,
+    verificationImages,
+    graph: options.naive ? 'naive' : 'optimized',
+    onEvent,
+  });
+  if (options.json) return console.log(JSON.stringify(built, null, 2));
+  console.log(
+    formatTable(
+      built.map(({ entry, check }) => ({
+        model: entry.name,
+        id: entry.id,
+        MB: Number((entry.bytes / 1e6).toFixed(2)),
+        check: check.maxAbsDiffVsReference !== undefined
+          ? `max |Δlogit| vs float64 reference ${check.maxAbsDiffVsReference.toExponential(1)}`
+          : `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, min cos ${check.agreement!.minCosine.toFixed(4)}`,
+        source: entry.source.checkpoint,
+      })),
+    ),
+  );
+  console.log(`\nwrote ${path.join(options.outDir, 'manifest.json')}${verificationImages ? '' : ' (checked on synthetic inputs; pass --images DIR for real ones)'}`);
+}
+
+async function build(flags: Flags): Promise<void> {
+  await runBuild({
+    variants: parseVariants(flags.variants, ['m0', 'm1']),
+    precisions: parsePrecisions(flags.precisions),
+    outDir: path.resolve(flags.out ?? DEFAULT_MODELS_DIR),
+    checkpointsDir: flags.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
+    imagesDir: imageDir(flags),
+    naive: flags.naive,
+    json: flags.json,
+  });
+}
+
+async function convert(flags: Flags): Promise<void> {
+  if (!flags.checkpoint || !flags.variant || !flags.out) throw new UsageError(`convert needs --checkpoint, --variant and --out\n\n${USAGE}`);
+  const [variant] = parseVariants(flags.variant, []);
+  const { stateDict } = readCheckpoint(new Uint8Array(readFileSync(flags.checkpoint)), flags.checkpoint);
+  const fp32 = exportOnnx(validateStateDict(stateDict, variant), variant, { graph: flags.naive ? 'naive' : 'optimized' });
+  const onnx = flags.int8 ? await quantizeModel(fp32, [], EDGE_RECIPE) : fp32;
+  writeFileSync(flags.out, onnx);
+  console.log(`wrote ${flags.out} (${(onnx.byteLength / 1e6).toFixed(2)} MB, ${variant} ${flags.int8 ? 'int8' : 'fp32'})`);
+}
+
+async function verify(flags: Flags): Promise<void> {
+  const dir = path.resolve(flags.out ?? DEFAULT_MODELS_DIR);
+  const manifest = await readManifest(dir);
+  if (!manifest) throw new UsageError(`${dir}/manifest.json not found: run \`npm run models -- build\` first`);
+  const images = imageDir(flags);
+  if (!images) throw new UsageError(`verify compares models on real images: pass --images DIR or set ${IMAGES_ENV}`);
+  // Held-out half only: the same split quantization would calibrate on, so no image is judged that tuned a model.
+  const inputs = await preprocessImageFiles(splitCalibrationSet(await realImages(images)).heldOut);
+  const backends = [await createOrtWebBackendForNode(), createOrtNodeBackend({ device: 'cpu', threads: 1 })];
+  const reports = [];
+  for (const candidate of manifest.models.filter((m) => m.precision !== 'fp32')) {
+    const reference = manifest.models.find((m) => m.variant === candidate.variant && m.precision === 'fp32');
+    if (!reference) {
+      console.error(`${candidate.name}: no fp32 twin (${modelName(candidate.variant, 'fp32')}) in the manifest; skipped`);
+      continue;
+    }
+    const read = (file: string) => new Uint8Array(readFileSync(path.join(dir, file)));
+    const report = await verifyModels({
+      candidate: { name: candidate.id, bytes: read(candidate.file) },
+      reference: { name: reference.id, bytes: read(reference.file) },
+      backends,
+      images: inputs,
+      latency: { runs: Number(flags.runs) },
+    });
+    reports.push(report);
+    if (!flags.json) console.log(`${formatVerifyReport(report)}\n`);
+  }
+  if (flags.json) console.log(JSON.stringify(reports, null, 2));
+}
+
+if (import.meta.filename === process.argv[1] || process.argv[1]?.endsWith('scripts/models.ts')) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    if (error instanceof UsageError || error instanceof DownloadError || (error as { code?: string }).code === 'missing-checkpoint') {
+      console.error(`error: ${(error as Error).message}`);
+    } else {
+      console.error(error);
+    }
+    process.exitCode = 1;
+  });
+}
