@@ -189,7 +189,7 @@ async function verify(flags: Flags): Promise<void> {
   if (flags.json) console.log(JSON.stringify(reports, null, 2));
 }
 
-if (import.meta.filename === process.argv[1] || process.argv[1]?.endsWith('scripts/models.ts')) {
+if (process.argv[1] === import.meta.filename) {
   main(process.argv.slice(2)).catch((error: unknown) => {
     if (error instanceof UsageError || error instanceof DownloadError || (error as { code?: string }).code === 'missing-checkpoint') {
       console.error(`error: ${(error as Error).message}`);
