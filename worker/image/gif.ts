@@ -1,0 +1,263 @@
+/**
+ * GIF, first frame, as PIL's `Image.open(f).convert('RGB')` renders it: the canvas is the logical screen grown to
+ * hold the frame; pixels outside the frame take the transparent index's colour when the frame has one, else index
+ * 0's; transparent pixels inside the frame keep their palette colour (alpha is dropped); a palette that is the
+ * identity gray ramp, or no palette, means the index is the gray level; indices beyond the palette are black.
+ *
+ * Written here rather than with omggif: omggif's LZW decoder loops forever on a 40-byte crafted file (a code table
+ * entry can be made its own prefix), which would hang the isolate. This decoder's prefix chains always point to
+ * older entries, and it stops as soon as the frame is full.
+ */
+import { corrupt } from './errors.js';
+import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
+
+const EXTENSION = 0x21;
+const IMAGE_DESCRIPTOR = 0x2c;
+const TRAILER = 0x3b;
+const GRAPHIC_CONTROL = 0xf9;
+const MAX_CODES = 4096;
+
+interface Frame {
+  canvasWidth: number;
+  canvasHeight: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  interlaced: boolean;
+  /** RGB triples; undefined when the file has no applicable colour table. */
+  palette?: Uint8Array;
+  transparentIndex?: number;
+  minCodeSize: number;
+  /** Offset of the first data sub-block (after the LZW minimum code size byte). */
+  dataOffset: number;
+}
+
+function need(bytes: Uint8Array, end: number, what: string): void {
+  if (end > bytes.length) throw corrupt('GIF', `the file ends inside the ${what}`);
+}
+
+/** Offset just past a chain of sub-blocks starting at `offset` (a size byte, that many bytes, … a zero byte). */
+function skipSubBlocks(bytes: Uint8Array, offset: number, what: string): number {
+  for (;;) {
+    need(bytes, offset + 1, what);
+    const size = bytes[offset];
+    offset += 1 + size;
+    if (size === 0) return offset;
+  }
+}
+
+/** Parses up to the first image descriptor. */
+function firstFrame(bytes: Uint8Array): Frame {
+  need(bytes, 13, 'header');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const screenWidth = view.getUint16(6, true);
+  const screenHeight = view.getUint16(8, true);
+  const flags = bytes[10];
+  let offset = 13;
+  let globalPalette: Uint8Array | undefined;
+  if (flags & 0x80) {
+    const size = 3 << ((flags & 7) + 1);
+    need(bytes, offset + size, 'global colour table');
+    globalPalette = bytes.subarray(offset, offset + size);
+    offset += size;
+  }
+  let transparentIndex: number | undefined;
+  for (;;) {
+    need(bytes, offset + 1, 'block list');
+    const introducer = bytes[offset++];
+    if (introducer === EXTENSION) {
+      need(bytes, offset + 1, 'extension');
+      const label = bytes[offset++];
+      if (label === GRAPHIC_CONTROL && bytes[offset] >= 4) {
+        need(bytes, offset + 5, 'graphic control extension');
+        transparentIndex = bytes[offset + 1] & 1 ? bytes[offset + 4] : undefined;
+      }
+      offset = skipSubBlocks(bytes, offset, 'extension');
+    } else if (introducer === IMAGE_DESCRIPTOR) {
+      need(bytes, offset + 10, 'image descriptor');
+      const x = view.getUint16(offset, true);
+      const y = view.getUint16(offset + 2, true);
+      const width = view.getUint16(offset + 4, true);
+      const height = view.getUint16(offset + 6, true);
+      const frameFlags = bytes[offset + 8];
+      offset += 9;
+      let palette = globalPalette;
+      if (frameFlags & 0x80) {
+        const size = 3 << ((frameFlags & 7) + 1);
+        need(bytes, offset + size, 'local colour table');
+        palette = bytes.subarray(offset, offset + size);
+        offset += size;
+      }
+      need(bytes, offset + 1, 'image data');
+      return {
+        canvasWidth: Math.max(screenWidth, x + width),
+        canvasHeight: Math.max(screenHeight, y + height),
+        x,
+        y,
+        width,
+        height,
+        interlaced: (frameFlags & 0x40) !== 0,
+        palette,
+        transparentIndex,
+        minCodeSize: bytes[offset],
+        dataOffset: offset + 1,
+      };
+    } else if (introducer === TRAILER) {
+      throw corrupt('GIF', 'no image in the file');
+    } else {
+      throw corrupt('GIF', `unknown block 0x${introducer.toString(16)}`);
+    }
+  }
+}
+
+export function probeGif(bytes: Uint8Array): ImageHeader {
+  const frame = firstFrame(bytes);
+  if (frame.canvasWidth === 0 || frame.canvasHeight === 0) throw corrupt('GIF', 'zero width or height');
+  return { width: frame.canvasWidth, height: frame.canvasHeight };
+}
+
+/** The LZW data of the frame, its sub-blocks joined. Throws when the file ends before the block terminator. */
+function frameData(bytes: Uint8Array, offset: number): Uint8Array {
+  const end = skipSubBlocks(bytes, offset, 'image data');
+  const data = new Uint8Array(end - offset);
+  let length = 0;
+  for (let at = offset; bytes[at] !== 0; at += 1 + bytes[at]) {
+    data.set(bytes.subarray(at + 1, at + 1 + bytes[at]), length);
+    length += bytes[at];
+  }
+  return data.subarray(0, length);
+}
+
+/**
+ * Decodes LZW codes into `indices` until it is full, the stream's end code, or the data runs out. Returns how many
+ * indices were written.
+ */
+function decodeLzw(data: Uint8Array, minCodeSize: number, indices: Uint8Array): number {
+  const clearCode = 1 << minCodeSize;
+  const endCode = clearCode + 1;
+  const prefix = new Uint16Array(MAX_CODES);
+  const suffix = new Uint8Array(MAX_CODES);
+  const first = new Uint8Array(MAX_CODES);
+  const length = new Uint16Array(MAX_CODES);
+  for (let code = 0; code < clearCode; code++) {
+    suffix[code] = first[code] = code;
+    length[code] = 1;
+  }
+  let codeSize = minCodeSize + 1;
+  let nextCode = endCode + 1;
+  let previous = -1;
+  let written = 0;
+  let bits = 0;
+  let bitCount = 0;
+  let position = 0;
+
+  while (written < indices.length) {
+    while (bitCount < codeSize && position < data.length) {
+      bits |= data[position++] << bitCount;
+      bitCount += 8;
+    }
+    if (bitCount < codeSize) break;
+    const code = bits & ((1 << codeSize) - 1);
+    bits >>>= codeSize;
+    bitCount -= codeSize;
+
+    if (code === clearCode) {
+      codeSize = minCodeSize + 1;
+      nextCode = endCode + 1;
+      previous = -1;
+      continue;
+    }
+    if (code === endCode) break;
+    if (previous === -1) {
+      if (code > clearCode) throw corrupt('GIF', 'the LZW data starts with an undefined code');
+      indices[written++] = code;
+      previous = code;
+      continue;
+    }
+    if (code > nextCode || (code === nextCode && nextCode === MAX_CODES)) {
+      throw corrupt('GIF', 'invalid LZW code');
+    }
+    // The code's string, or (for the code being defined) the previous string plus its own first index.
+    const known = code < nextCode;
+    const head = known ? code : previous;
+    const stringLength = length[head] + (known ? 0 : 1);
+    const firstIndex = first[head];
+    const end = written + stringLength;
+    if (!known && end - 1 < indices.length) indices[end - 1] = firstIndex;
+    for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) {
+      if (at < indices.length) indices[at] = suffix[c];
+    }
+    written = Math.min(end, indices.length);
+
+    if (nextCode < MAX_CODES) {
+      prefix[nextCode] = previous;
+      suffix[nextCode] = known ? firstIndex : first[previous];
+      first[nextCode] = first[previous];
+      length[nextCode] = length[previous] + 1;
+      nextCode++;
+      if (nextCode === 1 << codeSize && codeSize < 12) codeSize++;
+    }
+    previous = code;
+  }
+  return written;
+}
+
+/** Row order of an interlaced frame: every 8th row from 0, every 8th from 4, every 4th from 2, every 2nd from 1. */
+function interlacedRows(height: number): Uint32Array {
+  const rows = new Uint32Array(height);
+  let i = 0;
+  for (const [start, step] of [[0, 8], [4, 8], [2, 4], [1, 2]]) {
+    for (let y = start; y < height; y += step) rows[i++] = y;
+  }
+  return rows;
+}
+
+/** Index → RGB, as PIL's P (or L) → RGB conversion does. */
+function colourTable(palette: Uint8Array | undefined): Uint8Array {
+  const table = new Uint8Array(256 * 3);
+  const identityGray = !palette || palette.every((value, i) => value === Math.floor(i / 3));
+  if (identityGray) {
+    for (let i = 0; i < 256; i++) table[i * 3] = table[i * 3 + 1] = table[i * 3 + 2] = i;
+  } else {
+    table.set(palette.subarray(0, 768));
+  }
+  return table;
+}
+
+async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
+  const frame = firstFrame(bytes);
+  if (frame.minCodeSize < 1 || frame.minCodeSize > 8) throw corrupt('GIF', `invalid LZW code size ${frame.minCodeSize}`);
+  const data = frameData(bytes, frame.dataOffset);
+  const indices = new Uint8Array(frame.width * frame.height);
+  const written = decodeLzw(data, frame.minCodeSize, indices);
+  // Pixels the LZW stream did not reach keep the canvas fill, as in PIL (the file itself was complete).
+  const fill = frame.transparentIndex ?? 0;
+  indices.fill(fill, written);
+
+  const table = colourTable(frame.palette);
+  const { canvasWidth, canvasHeight } = frame;
+  const out = new Uint8Array(canvasWidth * canvasHeight * 3);
+  for (let p = 0; p < out.length; p += 3) {
+    out[p] = table[fill * 3];
+    out[p + 1] = table[fill * 3 + 1];
+    out[p + 2] = table[fill * 3 + 2];
+  }
+  const rows = frame.interlaced ? interlacedRows(frame.height) : undefined;
+  for (let r = 0, i = 0; r < frame.height; r++) {
+    const y = frame.y + (rows ? rows[r] : r);
+    let o = (y * canvasWidth + frame.x) * 3;
+    for (let x = 0; x < frame.width; x++, i++, o += 3) {
+      const t = indices[i] * 3;
+      out[o] = table[t];
+      out[o + 1] = table[t + 1];
+      out[o + 2] = table[t + 2];
+    }
+  }
+  return { width: canvasWidth, height: canvasHeight, channels: 3, data: out };
+}
+
+export const gifCodec: ImageCodec = {
+  format: 'gif',
+  decode: decodeGif,
+};
