@@ -1,5 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { serveFixture } from './test/workerd/fixtures-binding.js';
 
 export default defineConfig({
   test: {
@@ -8,8 +10,26 @@ export default defineConfig({
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 300_000 },
       },
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
-        test: { name: 'workerd', include: ['test/workerd/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 300_000 },
+        // The production wrangler.toml (entry, assets binding, flags), with the test models (written by the global
+        // setup, never into models/), small limits and the FIXTURES binding (test/workerd/fixtures-binding.ts)
+        // swapped in. A function, so it runs after globalSetup.
+        plugins: [
+          cloudflareTest(() => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              assets: { directory: fileURLToPath(new URL('.cache/test-models', import.meta.url)), binding: 'MODELS' },
+              bindings: { DEFAULT_MODEL: 'tiny', MAX_BODY_BYTES: String(4 * 1024 * 1024), MAX_MEGAPIXELS: '4', MAX_BATCH: '8' },
+              serviceBindings: { FIXTURES: serveFixture },
+            },
+          })),
+        ],
+        test: {
+          name: 'workerd',
+          include: ['test/workerd/**/*.test.ts'],
+          globalSetup: ['test/workerd/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
       },
     ],
   },

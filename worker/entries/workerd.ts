@@ -1,5 +1,48 @@
-import { Hono } from 'hono';
+/**
+ * The Cloudflare Workers entry: imports the wasm modules (precompiled by the runtime) and maps `env` to the app's
+ * dependencies. Nothing heavy runs at global scope: the app is built on the first request, and onnxruntime and the
+ * decoders instantiate their wasm on first use.
+ */
+import type { Hono } from 'hono';
+import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
+import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
+import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
+import { createApp, type AppDeps } from '../app.js';
+import { createImageSupport } from '../classify/image-support.js';
+import { ConfigError, parseConfig, type ConfigVars } from '../config.js';
+import { ApiError, problemResponse } from '../errors.js';
+import { createOrtWebBackend } from '../inference/ort-web.js';
+import { createFetchModelFiles } from '../models/files.js';
 
-const app = new Hono();
-app.get('/healthz', (c) => c.json({ ok: true }));
-export default app;
+export interface Env extends ConfigVars {
+  /** Static Assets binding serving models/ (wrangler.toml [assets]). */
+  MODELS: Fetcher;
+}
+
+/** The dependencies for one isolate; exported so tests can build the same app with another config. */
+export function workerdDeps(env: Env): AppDeps {
+  return {
+    backend: createOrtWebBackend(ortWasm),
+    files: createFetchModelFiles(env.MODELS),
+    images: createImageSupport({ jpeg: jpegWasm, webp: webpWasm }),
+    config: parseConfig(env),
+  };
+}
+
+/** One app per isolate, built on the first request (env is only known then); a bad config answers every request. */
+export function createWorkerdHandler(): ExportedHandler<Env> {
+  let app: Hono | undefined;
+  return {
+    fetch(request, env, ctx) {
+      try {
+        app ??= createApp(workerdDeps(env));
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return problemResponse(new ApiError('invalid-config', error.message));
+      }
+      return app.fetch(request, env, ctx);
+    },
+  };
+}
+
+export default createWorkerdHandler();

@@ -8,7 +8,8 @@ import { wrapSession } from './session.js';
  */
 export type OrtWasm = WebAssembly.Module | Uint8Array;
 
-let initialised: Promise<void> | undefined;
+/** Settles once onnxruntime has instantiated its wasm in this isolate; reset when that attempt failed. */
+let runtimeReady: Promise<void> | undefined;
 
 /**
  * onnxruntime-web offers no hook to hand it a precompiled module, and its Emscripten glue turns a Module given as
@@ -29,6 +30,7 @@ async function withPrecompiledModule<T>(module: WebAssembly.Module, create: () =
   }
 }
 
+/** Cheap to call: it only sets options. The wasm is instantiated by the first load(), once per isolate. */
 export function createOrtWebBackend(wasm: OrtWasm): InferenceBackend {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
@@ -43,16 +45,26 @@ export function createOrtWebBackend(wasm: OrtWasm): InferenceBackend {
           graphOptimizationLevel: 'all',
           enableProfiling: loadOptions.profile ?? false,
         });
-      let session: ort.InferenceSession;
-      if (!initialised && wasm instanceof WebAssembly.Module) {
-        const first = withPrecompiledModule(wasm, create);
-        initialised = first.then(() => undefined);
-        session = await first;
-      } else {
-        await initialised;
-        session = await create();
+      if (!(wasm instanceof WebAssembly.Module)) return wrapSession(ort, await create());
+
+      for (;;) {
+        const pending = runtimeReady;
+        if (pending === undefined) {
+          const first = withPrecompiledModule(wasm, create);
+          runtimeReady = first.then(() => undefined);
+          runtimeReady.catch(() => undefined); // its failure reaches this caller through `first`
+          return wrapSession(ort, await first);
+        }
+        // Later loads wait for the first; if it failed (a corrupt model, or the runtime itself), the next one
+        // through retries with the patch, so one failure does not block every later load.
+        try {
+          await pending;
+        } catch {
+          if (runtimeReady === pending) runtimeReady = undefined;
+          continue;
+        }
+        return wrapSession(ort, await create());
       }
-      return wrapSession(ort, session);
     },
   };
 }

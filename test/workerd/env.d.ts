@@ -1,0 +1,11 @@
+// Bindings the workerd tests see: the worker's own (wrangler.toml) plus the Node-side FIXTURES service.
+declare namespace Cloudflare {
+  interface Env {
+    MODELS: Fetcher;
+    FIXTURES: Fetcher;
+    DEFAULT_MODEL: string;
+    MAX_BODY_BYTES: string;
+    MAX_MEGAPIXELS: string;
+    MAX_BATCH: string;
+  }
+}

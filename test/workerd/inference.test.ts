@@ -1,0 +1,105 @@
+/**
+ * onnxruntime-web inside workerd (worker/inference/ort-web.ts) and the model registry: sessions created on first
+ * use from the Static Assets binding, reused, recovered after failures, and batches run as one session call.
+ */
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
+import { createApp } from '../../worker/app.js';
+import { workerdDeps } from '../../worker/entries/workerd.js';
+import type { ModelSession } from '../../worker/inference/backend.js';
+import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import { createFetchModelFiles, type ModelFiles } from '../../worker/models/files.js';
+import { ModelRegistry } from '../../worker/models/registry.js';
+import { SOLID_COLOURS } from './test-data.js';
+import { classifyRequest, expectedSolidScores, expectPredictions, fixture, multipart, okJson, tinyModel, type Prediction } from './helpers.js';
+
+const assetFiles = () => createFetchModelFiles(env.MODELS);
+
+/** The tiny model's logits for an input whose channel c is the constant values[c]. */
+function tinyLogits(values: readonly number[], name = 'tiny'): number[] {
+  const model = tinyModel(name);
+  return Array.from({ length: model.classes }, (_, j) =>
+    values.reduce((sum, v, c) => sum + v * model.weights[c * model.classes + j], model.bias[j]),
+  );
+}
+
+function constantBatch(rows: number[][]): Float32Array {
+  const plane = 224 * 224;
+  const data = new Float32Array(rows.length * 3 * plane);
+  rows.forEach((values, n) => values.forEach((v, c) => data.fill(v, (n * 3 + c) * plane, (n * 3 + c + 1) * plane)));
+  return data;
+}
+
+describe('onnxruntime-web in workerd', () => {
+  // First in the file, so that it is this isolate's first session: a failed first load must not wedge the runtime.
+  it('recovers when the isolate’s first load is a corrupt model', async () => {
+    const backend = createOrtWebBackend(ortWasm);
+    await expect(backend.load(new TextEncoder().encode('not onnx'))).rejects.toThrow();
+    const tiny = (await assetFiles().read('tiny.onnx'))!;
+    const session = await backend.load(tiny);
+    expect(session.inputName).toBe('input');
+  });
+
+  it('runs a batch as one call with N rows, each row its own result', async () => {
+    const session = await createOrtWebBackend(ortWasm).load((await assetFiles().read('tiny.onnx'))!);
+    const rows = [[0.5, -1, 2], [-2, 0.25, 0], [1, 1, 1]];
+    const output = await session.run(constantBatch(rows), [3, 3, 224, 224]);
+    expect(output.dims).toEqual([3, 1000]);
+    rows.forEach((values, n) => {
+      const expected = tinyLogits(values);
+      const got = output.data.subarray(n * 1000, (n + 1) * 1000);
+      for (let j = 0; j < 1000; j++) expect(Math.abs(got[j] - expected[j])).toBeLessThan(1e-4);
+    });
+  });
+
+  it('loads each model once and shares the session', async () => {
+    const base = createOrtWebBackend(ortWasm);
+    let loads = 0;
+    const registry = new ModelRegistry(assetFiles(), { name: base.name, load: (bytes) => (loads++, base.load(bytes)) });
+    const [a, b] = await Promise.all([registry.load('tiny'), registry.load('tiny')]);
+    const c = await registry.load('tiny');
+    expect(a).toBe(b);
+    expect(c).toBe(a);
+    expect(loads).toBe(1);
+    expect(registry.isLoaded('tiny')).toBe(true);
+    expect(registry.isLoaded('tiny-10')).toBe(false);
+  });
+
+  it('does not cache a failed load: a transient read failure is retried by the next request', async () => {
+    const real = assetFiles();
+    let failuresLeft = 1;
+    const flaky: ModelFiles = {
+      read: async (name) => {
+        if (name === 'tiny.onnx' && failuresLeft-- > 0) throw new Error('connection reset');
+        return real.read(name);
+      },
+    };
+    const registry = new ModelRegistry(flaky, createOrtWebBackend(ortWasm));
+    await expect(registry.load('tiny')).rejects.toMatchObject({ code: 'model-unavailable', status: 503 });
+    expect(registry.isLoaded('tiny')).toBe(false);
+    const loaded = await registry.load('tiny');
+    expect(loaded.classes).toBe(1000);
+  });
+
+  it('a multipart batch reaches the session as one call with N = the number of images', async () => {
+    const calls: number[][] = [];
+    const deps = workerdDeps(env);
+    const app = createApp({
+      ...deps,
+      // Records each call, then runs the real session.
+      wrapSession: (session): ModelSession => ({
+        ...session,
+        run: (input, dims) => {
+          calls.push([...dims]);
+          return session.run(input, dims);
+        },
+      }),
+    });
+    const images = await Promise.all(SOLID_COLOURS.map((colour) => fixture(`generated/${colour.name}.png`)));
+    const response = await app.fetch(classifyRequest(multipart(images.map((bytes) => ({ bytes }))), { query: 'model=tiny', contentType: null }));
+    const body = await okJson<{ results: { predictions: Prediction[] }[] }>(response);
+    expect(calls).toEqual([[3, 3, 224, 224]]);
+    SOLID_COLOURS.forEach((colour, i) => expectPredictions(body.results[i].predictions, expectedSolidScores(colour.rgb, tinyModel('tiny')), 5));
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * One classify call: every image is decoded and preprocessed into one NCHW batch tensor, one session call
+ * runs the batch, and each image gets its top-k. An image that fails gets its own error; the others still run.
+ */
+import type { Preprocessing } from '../../models/manifest.js';
+import type { RgbImage } from '../image/types.js';
+import { ApiError } from '../errors.js';
+import type { Clock } from '../http/timing.js';
+import type { LoadedModel } from '../models/registry.js';
+import { topK, type Prediction } from './top-k.js';
+
+/**
+ * What classification needs from the image modules; bound to them in image-support.ts. Both throw ApiError
+ * (ImageError) for images they cannot take: unsupported-format, corrupt-image, too-many-pixels.
+ */
+export interface ImageSupport {
+  /**
+   * Upright RGB. Rejects an image over maxPixels from its header, before decoding. May return a large image already
+   * reduced, never below 2× `resizeShortSide` on the short side (the preprocessing's own resize does the rest).
+   */
+  decode(bytes: Uint8Array, limits: { maxPixels: number; resizeShortSide: number }): Promise<RgbImage>;
+  /** Writes the model's input for one image, NCHW float32, into `out` at element `offset`. */
+  preprocess(image: RgbImage, preprocessing: Preprocessing, out: Float32Array, offset: number): void;
+}
+
+export interface ImageTiming {
+  decode_ms: number;
+  preprocess_ms: number;
+}
+
+export type ImageOutcome =
+  | { ok: true; predictions: Prediction[]; timing: ImageTiming }
+  | { ok: false; error: ApiError };
+
+export interface BatchOutcome {
+  images: ImageOutcome[];
+  /** One session call for the whole batch; 0 when no image reached the model. */
+  inference_ms: number;
+}
+
+/**
+ * The decoders report bad input as ImageError. Anything else they throw was still caused by this input (a decoder
+ * bug or a limit of the library), so it is reported as undecodable rather than failing the request with a 500.
+ */
+async function decodeOrReject(support: ImageSupport, bytes: Uint8Array, limits: { maxPixels: number; resizeShortSide: number }): Promise<RgbImage> {
+  try {
+    return await support.decode(bytes, limits);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    console.error('image decoder threw a non-ImageError', error);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError('corrupt-image', `the image cannot be decoded: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * `model` may still be loading: decoding runs meanwhile, and the load is awaited only when an image is ready for it.
+ * Load failures (503) propagate to the caller, since they concern the whole request. The caller must handle the
+ * model promise's rejection itself when no image gets that far.
+ */
+export async function classifyImages(options: {
+  images: readonly Uint8Array[];
+  model: Promise<LoadedModel>;
+  preprocessing: Preprocessing;
+  inputSize: number;
+  topK: number;
+  maxPixels: number;
+  support: ImageSupport;
+  clock: Clock;
+}): Promise<BatchOutcome> {
+  const { images, support, clock, preprocessing, inputSize, maxPixels } = options;
+  const imageElements = 3 * inputSize * inputSize;
+  // Sized for the whole batch up front; images that fail leave their rows unused at the end.
+  const tensor = new Float32Array(images.length * imageElements);
+  const slots: ({ row: number; timing: ImageTiming } | { error: ApiError })[] = [];
+  let rows = 0;
+
+  for (const bytes of images) {
+    try {
+      if (bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
+      const started = clock();
+      let decoded: RgbImage | undefined = await decodeOrReject(support, bytes, { maxPixels, resizeShortSide: preprocessing.resizeShortSide });
+      const decodedAt = clock();
+      support.preprocess(decoded, preprocessing, tensor, rows * imageElements);
+      decoded = undefined; // the full-size pixels can be collected before the next image is decoded
+      const preprocessedAt = clock();
+      slots.push({ row: rows++, timing: { decode_ms: decodedAt - started, preprocess_ms: preprocessedAt - decodedAt } });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      slots.push({ error });
+    }
+  }
+  if (rows === 0) {
+    return { images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })), inference_ms: 0 };
+  }
+
+  const model = await options.model;
+  const inferenceStarted = clock();
+  const output = await model.session.run(tensor.subarray(0, rows * imageElements), [rows, 3, inputSize, inputSize]).catch((error: unknown) => {
+    if (error instanceof ApiError) throw error; // e.g. a batching queue that is full
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError('model-unavailable', `running ${model.entry.name} failed: ${reason}`, { extensions: { model: model.entry.name }, cause: error });
+  });
+  const inferenceMs = clock() - inferenceStarted;
+  if (output.dims.length !== 2 || output.dims[0] !== rows || output.dims[1] !== model.classes) {
+    throw new ApiError('model-unavailable', `model ${model.entry.name} returned logits of shape [${output.dims}], expected [${rows}, ${model.classes}]`);
+  }
+  if (!output.data.every(Number.isFinite)) {
+    throw new ApiError('model-unavailable', `model ${model.entry.name} returned non-finite logits`);
+  }
+  const logits = output.data;
+
+  const outcomes = slots.map((slot): ImageOutcome => {
+    if ('error' in slot) return { ok: false, error: slot.error };
+    const row = logits.subarray(slot.row * model.classes, (slot.row + 1) * model.classes);
+    return { ok: true, predictions: topK(row, options.topK, model.labels), timing: slot.timing };
+  });
+  return { images: outcomes, inference_ms: inferenceMs };
+}

@@ -1,0 +1,70 @@
+/**
+ * Service configuration: limits, default model, optional auth and CORS. Read from plain string variables
+ * (wrangler.toml `[vars]` and secrets in workerd, the process environment in Node) so both runtimes share it.
+ */
+export interface ServiceConfig {
+  /** Largest request body accepted, in bytes (checked from Content-Length and while streaming). */
+  maxBodyBytes: number;
+  /** Largest image accepted, in pixels (width × height read from the header before decoding). */
+  maxImagePixels: number;
+  /** Most images in one multipart request. */
+  maxBatch: number;
+  /** API name of the model used when the request names none. */
+  defaultModel: string;
+  /** When set, /v1/* requires `Authorization: Bearer <token>`. */
+  apiToken?: string;
+  /** When set, CORS headers are sent for these origins ('*' allows any). */
+  corsOrigins?: string[];
+}
+
+export const DEFAULT_CONFIG: Readonly<ServiceConfig> = Object.freeze({
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxImagePixels: 16_000_000,
+  maxBatch: 8,
+  defaultModel: 'm0',
+});
+
+/** The variable names, as set in wrangler.toml `[vars]`, `.dev.vars`, secrets or the environment. */
+export interface ConfigVars {
+  MAX_BODY_BYTES?: string;
+  MAX_MEGAPIXELS?: string;
+  MAX_BATCH?: string;
+  DEFAULT_MODEL?: string;
+  API_TOKEN?: string;
+  CORS_ORIGINS?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function positiveNumber(name: string, raw: string, integer: boolean): number {
+  const text = raw.trim();
+  const value = Number(text);
+  if (text === '' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new ConfigError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** Unset or empty variables take the defaults; malformed ones throw ConfigError (a typo must not disable a limit). */
+export function parseConfig(vars: ConfigVars): ServiceConfig {
+  const set = (value: string | undefined): value is string => typeof value === 'string' && value.trim() !== '';
+  const config: ServiceConfig = { ...DEFAULT_CONFIG };
+  if (set(vars.MAX_BODY_BYTES)) config.maxBodyBytes = positiveNumber('MAX_BODY_BYTES', vars.MAX_BODY_BYTES, true);
+  if (set(vars.MAX_MEGAPIXELS)) {
+    config.maxImagePixels = Math.floor(positiveNumber('MAX_MEGAPIXELS', vars.MAX_MEGAPIXELS, false) * 1_000_000);
+  }
+  if (set(vars.MAX_BATCH)) config.maxBatch = positiveNumber('MAX_BATCH', vars.MAX_BATCH, true);
+  if (set(vars.DEFAULT_MODEL)) config.defaultModel = vars.DEFAULT_MODEL.trim();
+  if (set(vars.API_TOKEN)) config.apiToken = vars.API_TOKEN.trim();
+  if (set(vars.CORS_ORIGINS)) {
+    config.corsOrigins = vars.CORS_ORIGINS.split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== '');
+  }
+  return config;
+}

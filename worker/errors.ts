@@ -1,0 +1,85 @@
+/**
+ * Every error the API returns: an RFC 9457 problem (`application/problem+json`) with a machine-readable `code`.
+ * Each code has one HTTP status and one stable `type` URI; docs/api.md lists them.
+ */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Problem `type` URIs are tag URIs (RFC 4151): stable identifiers that are not meant to be fetched. */
+const TYPE_PREFIX = 'tag:efficientvit-edge,2026:problem:';
+
+const PROBLEMS = {
+  'bad-parameter': { status: 400, title: 'Invalid request parameter' },
+  'empty-body': { status: 400, title: 'The request has no image' },
+  'malformed-body': { status: 400, title: 'The request body cannot be read or parsed' },
+  unauthorized: { status: 401, title: 'Missing or invalid bearer token' },
+  'not-found': { status: 404, title: 'No such resource' },
+  'unknown-model': { status: 404, title: 'No such model' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'body-too-large': { status: 413, title: 'Request body too large' },
+  'too-many-pixels': { status: 413, title: 'Image has too many pixels' },
+  'batch-too-large': { status: 413, title: 'Too many images in one request' },
+  'unsupported-content-type': { status: 415, title: 'Unsupported content type' },
+  'unsupported-format': { status: 415, title: 'Not a supported image format' },
+  'corrupt-image': { status: 422, title: 'The image cannot be decoded' },
+  'model-unavailable': { status: 503, title: 'Model unavailable' },
+  'invalid-config': { status: 500, title: 'The service is misconfigured' },
+  'internal-error': { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ProblemCode;
+  [extension: string]: unknown;
+}
+
+export function problemType(code: ProblemCode): string {
+  return TYPE_PREFIX + code;
+}
+
+export function problemStatus(code: ProblemCode): number {
+  return PROBLEMS[code].status;
+}
+
+/** Thrown anywhere in request handling; the app's error handler turns it into a problem response. */
+export class ApiError extends Error {
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ProblemCode,
+    detail: string,
+    options: { extensions?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(detail, { cause: options.cause });
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = PROBLEMS[code].status;
+    this.extensions = options.extensions ?? {};
+    this.headers = options.headers ?? {};
+  }
+
+  toProblem(): Problem {
+    return {
+      type: problemType(this.code),
+      title: PROBLEMS[this.code].title,
+      status: this.status,
+      detail: this.message,
+      code: this.code,
+      ...this.extensions,
+    };
+  }
+}
+
+export function problemResponse(error: ApiError): Response {
+  return new Response(JSON.stringify(error.toProblem()), {
+    status: error.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...error.headers },
+  });
+}

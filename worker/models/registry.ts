@@ -1,0 +1,162 @@
+/**
+ * The models one isolate knows: the manifest, label sets and inference sessions, each read or created on first use
+ * and then shared by every request. Loads are cached as promises so concurrent requests wait for one load; a failed
+ * load is dropped from the cache so a later request tries again.
+ */
+import type { Manifest, ManifestModel } from '../../models/manifest.js';
+import { ApiError } from '../errors.js';
+import type { InferenceBackend, ModelSession } from '../inference/backend.js';
+import { serializeRuns } from '../inference/serial.js';
+import type { ModelFiles } from './files.js';
+import { checkLabels, checkManifest, type ClassLabel } from './manifest-check.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+
+export type SessionWrapper = (session: ModelSession, entry: ManifestModel) => ModelSession;
+
+export interface LoadedModel {
+  entry: ManifestModel;
+  session: ModelSession;
+  labels: ClassLabel[];
+  classes: number;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function unavailable(detail: string, model?: string, cause?: unknown): ApiError {
+  return new ApiError('model-unavailable', detail, { extensions: model ? { model } : {}, cause });
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Caches a promise per key; a rejected promise is evicted so the next caller retries. */
+class PromiseCache<T> {
+  private readonly entries = new Map<string, Promise<T>>();
+  private readonly settled = new Set<string>();
+
+  get(key: string, create: () => Promise<T>): Promise<T> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = create();
+      this.entries.set(key, entry);
+      entry.then(
+        () => this.settled.add(key),
+        () => this.entries.delete(key),
+      );
+    }
+    return entry;
+  }
+
+  isReady(key: string): boolean {
+    return this.settled.has(key) && this.entries.has(key);
+  }
+}
+
+export class ModelRegistry {
+  private readonly manifests = new PromiseCache<Manifest>();
+  private readonly labelSets = new PromiseCache<ClassLabel[]>();
+  private readonly models = new PromiseCache<LoadedModel>();
+
+  /**
+   * @param wrapSession applied to each loaded model's session (already queued one call at a time), e.g. to batch
+   *   concurrent requests (Node).
+   */
+  constructor(
+    private readonly files: ModelFiles,
+    readonly backend: InferenceBackend,
+    private readonly wrapSession?: SessionWrapper,
+  ) {}
+
+  /** The checked manifest; 503 model-unavailable when none is deployed or it is invalid. */
+  manifest(): Promise<Manifest> {
+    return this.manifests.get(MANIFEST_FILE, async () => {
+      const json = await this.readJson(MANIFEST_FILE);
+      if (json === null) throw unavailable(`no models are deployed: ${MANIFEST_FILE} was not found`);
+      try {
+        return checkManifest(json);
+      } catch (error) {
+        throw unavailable(`${MANIFEST_FILE} is invalid: ${errorText(error)}`, undefined, error);
+      }
+    });
+  }
+
+  /** The manifest entry for an API name; 404 unknown-model when the manifest has no such name. */
+  async find(name: string): Promise<ManifestModel> {
+    const manifest = await this.manifest();
+    const entry = manifest.models.find((model) => model.name === name);
+    if (!entry) {
+      const known = manifest.models.map((model) => model.name);
+      throw new ApiError('unknown-model', `no model named ${JSON.stringify(name)}; available: ${known.join(', ')}`, {
+        extensions: { model: name, available: known },
+      });
+    }
+    return entry;
+  }
+
+  isLoaded(name: string): boolean {
+    return this.models.isReady(name);
+  }
+
+  /** The model's session and labels, loading them on first use. */
+  async load(name: string): Promise<LoadedModel> {
+    const entry = await this.find(name);
+    return this.models.get(name, () => this.createModel(entry));
+  }
+
+  private async createModel(entry: ManifestModel): Promise<LoadedModel> {
+    const classes = entry.output.shape[1];
+    const labels = await this.labels(entry.labels, classes, entry.name);
+    const bytes = await this.files.read(entry.file).catch((error: unknown) => {
+      throw unavailable(`reading ${entry.file} failed: ${errorText(error)}`, entry.name, error);
+    });
+    if (bytes === null) throw unavailable(`model file ${entry.file} is missing`, entry.name);
+    if (bytes.byteLength !== entry.bytes) {
+      throw unavailable(`model file ${entry.file} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`, entry.name);
+    }
+    const digest = await sha256Hex(bytes);
+    if (digest !== entry.sha256) {
+      throw unavailable(`model file ${entry.file} does not match the manifest's sha256`, entry.name);
+    }
+    let session: ModelSession;
+    try {
+      session = await this.backend.load(bytes);
+    } catch (error) {
+      throw unavailable(`creating the ${this.backend.name} session for ${entry.name} failed: ${errorText(error)}`, entry.name, error);
+    }
+    const serialized = serializeRuns(session);
+    return { entry, session: this.wrapSession ? this.wrapSession(serialized, entry) : serialized, labels, classes };
+  }
+
+  private labels(labelsId: string, classes: number, model: string): Promise<ClassLabel[]> {
+    const file = `${labelsId}.labels.json`;
+    return this.labelSets.get(`${file}#${classes}`, async () => {
+      const json = await this.readJson(file, model);
+      if (json === null) throw unavailable(`label file ${file} is missing`, model);
+      try {
+        return checkLabels(json, classes, labelsId);
+      } catch (error) {
+        throw unavailable(errorText(error), model, error);
+      }
+    });
+  }
+
+  private async readJson(file: string, model?: string): Promise<unknown | null> {
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.files.read(file);
+    } catch (error) {
+      throw unavailable(`reading ${file} failed: ${errorText(error)}`, model, error);
+    }
+    if (bytes === null) return null;
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      throw unavailable(`${file} is not valid JSON: ${errorText(error)}`, model, error);
+    }
+  }
+}
