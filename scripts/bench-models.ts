@@ -21,6 +21,7 @@ import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { createOrtWebBackend } from '../worker/inference/ort-web.js';
 import { readCheckpoint } from './lib/checkpoint/index.js';
 import { exportOnnx } from './lib/export/index.js';
+import { EDGE_RECIPE, quantizeModel } from './lib/quantize/index.js';
 import { formatTable } from './lib/table.js';
 import { measureLatencies, type LatencyStats } from './lib/verify/latency.js';
 
@@ -194,7 +195,10 @@ async function main() {
     const { stateDict } = readCheckpoint(new Uint8Array(readFileSync(file)), path.basename(file));
     const naive = `${variant} naive fp32`;
     entries.push({ name: naive, variant, onnxBytes: exportOnnx(stateDict, variant, { graph: 'naive' }) });
-    entries.push({ name: `${variant} optimized fp32`, variant, onnxBytes: exportOnnx(stateDict, variant, { graph: 'optimized' }), baseline: naive });
+    const optimized = exportOnnx(stateDict, variant, { graph: 'optimized' });
+    entries.push({ name: `${variant} optimized fp32`, variant, onnxBytes: optimized, baseline: naive });
+    // The edge's int8 build (EDGE_RECIPE), against the fp32 graph it was made from.
+    entries.push({ name: `${variant} optimized int8`, variant, onnxBytes: await quantizeModel(optimized, [], EDGE_RECIPE), baseline: `${variant} optimized fp32` });
   }
   const inputs = benchInputs(options.checkpoints);
   const rows = await runBenchmark(entries, { backends: options.backends, runs: options.runs, warmup: options.warmup, input: inputs.single, parityInput: inputs.parity });

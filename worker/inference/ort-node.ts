@@ -27,6 +27,8 @@ export function createOrtNodeBackend(options: OrtNodeOptions = {}): InferenceBac
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         enableProfiling: loadOptions.profile ?? false,
+        // onnxruntime-node refuses profiling without a file prefix; the profile lands in the working directory.
+        profileFilePrefix: 'onnxruntime_profile',
       });
       return wrapSession(ort, session);
     },
