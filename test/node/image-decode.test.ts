@@ -35,8 +35,18 @@ beforeAll(async () => {
   decoder = createImageDecoder(await loadImageWasmModules());
 });
 
+/**
+ * Manifest entries written for the previous JPEG decoder, which refused CMYK and arithmetic coding. wasm/jpeg decodes
+ * both: jpeg-cmyk.jpg now decodes (its expected RGB is computed in image-jpeg.test.ts), and jpeg-arithmetic.jpg, a
+ * frame header with no scan after it, is now read as what it is, a truncated file.
+ */
+const NOW_DECODED = new Set(['jpeg-cmyk.jpg']);
+const NOW_FAILING_AS: Record<string, string> = { 'jpeg-arithmetic.jpg': 'corrupt-image' };
+
 const decodable = manifest.fixtures.filter((f) => f.expected !== undefined);
-const failing = manifest.fixtures.filter((f) => f.error !== undefined);
+const failing = manifest.fixtures
+  .filter((f) => f.error !== undefined && !NOW_DECODED.has(f.file))
+  .map((f) => ({ ...f, error: NOW_FAILING_AS[f.file] ?? f.error }));
 
 describe('decodable fixtures', () => {
   it.each(decodable)('$file ($variant)', async (fixture) => {

@@ -1,6 +1,6 @@
 /**
  * Bad input never crashes, hangs or poisons a decoder: every prefix of a file and seeded random corruptions either
- * decode or fail with an ImageError; after a decoder failure (libjpeg's exit(), a libwebp refusal) the next decode
+ * decode or fail with an ImageError; after a decoder failure (a libjpeg error, a libwebp refusal) the next decode
  * is exact again, also when good and bad images are decoded concurrently.
  */
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/images');
 const read = (file: string) => new Uint8Array(readFileSync(path.join(FIXTURES, file)));
 const expectedOf = (file: string) => read(`expected/${manifest.fixtures.find((f) => f.file === file)!.expected}`);
 const LIMIT = { maxPixels: 4_000_000 };
+/** The manifest predates wasm/jpeg: its arithmetic-coded fixture (a frame header, no scan) is truncated data now. */
+const errorOf = (file: string) => (file === 'jpeg-arithmetic.jpg' ? 'corrupt-image' : manifest.fixtures.find((f) => f.file === file)!.error);
 
 let decoder: ImageDecoder;
 beforeAll(async () => {
@@ -50,6 +52,7 @@ const SAMPLES = [
   'gif-offset-frame.gif',
   'jpeg-progressive.jpg',
   'jpeg-exif6.jpg',
+  'jpeg-cmyk.jpg',
   'webp-lossy-alpha.webp',
   'webp-lossless.webp',
 ];
@@ -89,7 +92,7 @@ describe('random corruption', () => {
 
 describe('a decoder failure does not affect the next decode', () => {
   it.each([
-    ['jpeg-cmyk.jpg', 'jpeg-baseline.jpg'],
+    ['jpeg-arithmetic.jpg', 'jpeg-baseline.jpg'],
     ['jpeg-bad-marker.jpg', 'jpeg-progressive.jpg'],
     ['jpeg-truncated.jpg', 'jpeg-gray.jpg'],
     ['webp-corrupt.webp', 'webp-lossy.webp'],
@@ -104,14 +107,14 @@ describe('a decoder failure does not affect the next decode', () => {
 
   it('good and bad JPEG and WebP decodes interleaved concurrently all get their own result', async () => {
     const files = ['jpeg-baseline.jpg', 'jpeg-bad-marker.jpg', 'jpeg-444.jpg', 'jpeg-truncated.jpg'];
-    files.push('webp-lossy.webp', 'webp-corrupt.webp', 'jpeg-exif8.jpg', 'jpeg-cmyk.jpg');
+    files.push('webp-lossy.webp', 'webp-corrupt.webp', 'jpeg-exif8.jpg', 'jpeg-arithmetic.jpg');
     const rounds = [...files, ...files, ...files];
     const results = await Promise.all(
       rounds.map((file) => decoder.decodeImage(read(file), LIMIT).then((image) => image.data, (error: unknown) => error)),
     );
     rounds.forEach((file, i) => {
-      const fixture = manifest.fixtures.find((f) => f.file === file)!;
-      if (fixture.error) expect(results[i], file).toMatchObject({ code: fixture.error });
+      const error = errorOf(file);
+      if (error) expect(results[i], file).toMatchObject({ code: error });
       else expect(results[i], file).toEqual(expectedOf(file));
     });
   });

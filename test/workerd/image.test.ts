@@ -1,21 +1,24 @@
 /// <reference types="vite/types/importMeta.d.ts" />
 /**
  * The image modules inside workerd, with the decoders' .wasm files imported as workerd hands them over (precompiled
- * WebAssembly.Module): every fixture decodes to its expected bytes or fails with its code, and the golden
- * preprocessing parity holds here too.
+ * WebAssembly.Module): every fixture decodes to its expected bytes or fails with its code, arithmetic-coded JPEGs
+ * decode, the golden preprocessing parity holds here too (decoding for the preprocessing, which keeps ImageNet-size
+ * files at full size), and the 12 MP phone photo decodes DCT-scaled and upright.
  *
  * Binary files reach the test bundle through Vite: `import.meta.glob(..., { query: '?url&inline' })` turns each into a
  * base64 data URL string at transform time, so no binding or wrangler rule is needed.
  */
-import jpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
 import { createImageDecoder, probeImage } from '../../worker/image/decode.js';
 import { ImageError } from '../../worker/image/errors.js';
 import { inputElements, preprocess } from '../../worker/preprocess/transform.js';
 import goldenMeta from '../../../shared/fixtures/golden/m0.json';
 import manifest from '../fixtures/images/manifest.json';
+import { ARITHMETIC_JPEGS } from '../helpers/arithmetic-jpegs.js';
 
 const fixtureFiles = import.meta.glob<string>(['../fixtures/images/*.*', '../fixtures/images/expected/*.rgb', '!**/*.json'], {
   query: '?url&inline',
@@ -35,7 +38,17 @@ function fromDataUrl(url: string | undefined, name: string): Uint8Array {
 }
 
 const fixture = (file: string) => fromDataUrl(fixtureFiles[`../fixtures/images/${file}`], file);
+const expectedOf = (file: string) => fixture(`expected/${manifest.fixtures.find((f) => f.file === file)!.expected}`);
 const decoder = createImageDecoder({ jpeg: jpegWasm, webp: webpWasm });
+const FOR_MODEL = { maxPixels: 50_000_000, minShortSide: IMAGENET_PREPROCESSING.resizeShortSide };
+
+/**
+ * Manifest entries written for the previous JPEG decoder, which refused CMYK and arithmetic coding: jpeg-cmyk.jpg
+ * now decodes (its conversion is checked against sharp in test/node/image-jpeg.test.ts), and jpeg-arithmetic.jpg, a
+ * frame header with no scan, is now read as truncated.
+ */
+const NOW_DECODED = new Set(['jpeg-cmyk.jpg']);
+const NOW_FAILING_AS: Record<string, string> = { 'jpeg-arithmetic.jpg': 'corrupt-image' };
 
 it('the imported .wasm files arrive as compiled modules', () => {
   expect(jpegWasm).toBeInstanceOf(WebAssembly.Module);
@@ -54,10 +67,38 @@ describe('fixtures', () => {
     expect(max).toBeLessThanOrEqual(f.tolerance!);
   });
 
-  it.each(manifest.fixtures.filter((f) => f.error !== undefined))('$file → $error', async (f) => {
+  const failing = manifest.fixtures
+    .filter((f) => f.error !== undefined && !NOW_DECODED.has(f.file))
+    .map((f) => ({ ...f, error: NOW_FAILING_AS[f.file] ?? f.error }));
+  it.each(failing)('$file → $error', async (f) => {
     const error = await decoder.decodeImage(fixture(f.file), { maxPixels: manifest.hugeLimit }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageError);
     expect((error as ImageError).code).toBe(f.error);
+  });
+
+  it('jpeg-cmyk.jpg decodes to RGB', async () => {
+    const image = await decoder.decodeImage(fixture('jpeg-cmyk.jpg'), { maxPixels: manifest.hugeLimit });
+    expect([image.width, image.height, image.data.length]).toEqual([manifest.width, manifest.height, manifest.width * manifest.height * 3]);
+  });
+
+  it.each(ARITHMETIC_JPEGS)('$variant decodes to exactly the pixels of $source', async ({ source, bytes }) => {
+    const image = await decoder.decodeImage(bytes, { maxPixels: manifest.hugeLimit });
+    expect(image.data).toEqual(expectedOf(source));
+  });
+});
+
+describe('the 12 MP phone photo, decoded for the preprocessing', () => {
+  // SHA-256 of native libjpeg-turbo 2.1.5's `djpeg -dct int -scale 1/4` output turned 90° clockwise (EXIF 6) with numpy.
+  const UPRIGHT_QUARTER_SHA256 = 'cfff8da31b478de61ca02522a120eccaebee08af12fcdaabc22a35340d4b964d';
+
+  it('comes out at 1/4 and upright, exactly as native libjpeg-turbo decodes it at that scale', async () => {
+    const response = await env.FIXTURES.fetch('http://fixtures/shared/images/photos/phone-4032x3024-exif6.jpg');
+    const photo = new Uint8Array(await response.arrayBuffer());
+    expect(photo.length).toBeGreaterThan(1_000_000);
+    const image = await decoder.decodeImage(photo, FOR_MODEL);
+    expect([image.width, image.height]).toEqual([756, 1008]);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', image.data));
+    expect(Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')).toBe(UPRIGHT_QUARTER_SHA256);
   });
 });
 
@@ -68,7 +109,9 @@ describe('golden preprocessing parity', () => {
 
   it.each(goldenMeta.images.map((name, index) => [name, index] as const))('%s', async (name, index) => {
     const bytes = fromDataUrl(goldenFiles[`../../../shared/images/imagenet-sample/${name}`], name);
-    const tensor = preprocess(await decoder.decodeImage(bytes, { maxPixels: 50_000_000 }), IMAGENET_PREPROCESSING);
+    const image = await decoder.decodeImage(bytes, FOR_MODEL);
+    expect([image.width, image.height]).toMatchObject([probeImage(bytes).width, probeImage(bytes).height]); // full size
+    const tensor = preprocess(image, IMAGENET_PREPROCESSING);
     const expected = golden.subarray(index * elements, (index + 1) * elements);
     let max = 0;
     for (let i = 0; i < elements; i++) max = Math.max(max, Math.abs(tensor[i] - expected[i]));

@@ -1,12 +1,14 @@
 /**
  * The one entry to the image modules. `probeImage` reads format and size from the header alone; `decodeImage`
  * checks the pixel limit on that header before any decoding, then returns upright RGB (EXIF orientation applied,
- * alpha dropped as PIL's convert('RGB') drops it).
+ * alpha dropped as PIL's convert('RGB') drops it). Given the short side the preprocessing resizes to, a large JPEG
+ * is decoded already reduced (libjpeg's DCT scaling, see jpegScaleDenom); the orientation is applied after that,
+ * on the small image.
  */
 import { corrupt, ImageError } from './errors.js';
 import { exifOrientation, swapsAxes, type Orientation } from './exif.js';
 import { gifCodec, probeGif } from './gif.js';
-import { createJpegCodec, probeJpeg } from './jpeg.js';
+import { createJpegCodec, jpegScaleDenom, probeJpeg } from './jpeg.js';
 import { toUprightRgb } from './orientation.js';
 import { pngCodec, probePng } from './png.js';
 import { describeUnsupported, sniffFormat } from './sniff.js';
@@ -31,8 +33,14 @@ export interface ImageInfo {
 }
 
 export interface DecodeOptions {
-  /** Largest width × height accepted; checked on the header, before any pixel is decoded. */
+  /** Largest width × height accepted; checked on the header (full size), before any pixel is decoded. */
   maxPixels: number;
+  /**
+   * The smallest short side the caller will resize the image to (the preprocessing's resizeShortSide). When given,
+   * a JPEG whose short side is at least 4× that is decoded at 1/2, 1/4 or 1/8 so that its short side stays ≥ 2×
+   * this (jpegScaleDenom); the result is then smaller than the stored size. Absent: always full size.
+   */
+  minShortSide?: number;
 }
 
 export interface ImageDecoder {
@@ -55,14 +63,15 @@ export function probeImage(bytes: Uint8Array): ImageInfo {
 }
 
 export function createImageDecoder(wasm: ImageWasmModules): ImageDecoder {
+  const jpeg = createJpegCodec(wasm.jpeg);
   const codecs: Readonly<Record<ImageFormat, ImageCodec>> = {
-    jpeg: createJpegCodec(wasm.jpeg),
+    jpeg,
     png: pngCodec,
     webp: createWebpCodec(wasm.webp),
     gif: gifCodec,
   };
   return {
-    async decodeImage(bytes, { maxPixels }) {
+    async decodeImage(bytes, { maxPixels, minShortSide }) {
       const { format, header } = readHeader(bytes);
       const pixels = header.width * header.height;
       if (pixels > maxPixels) {
@@ -72,9 +81,17 @@ export function createImageDecoder(wasm: ImageWasmModules): ImageDecoder {
           { extensions: { width: header.width, height: header.height, limit: maxPixels } },
         );
       }
-      const stored = await codecs[format].decode(bytes);
-      if (stored.width !== header.width || stored.height !== header.height) {
-        throw corrupt(format, `decoded ${stored.width}×${stored.height}, but the header says ${header.width}×${header.height}`);
+      // Only JPEG decodes reduced; its decoder rounds scaled sizes up, as libjpeg does.
+      const scaleDenom = format === 'jpeg' ? jpegScaleDenom(header.width, header.height, minShortSide) : 1;
+      const width = Math.ceil(header.width / scaleDenom);
+      const height = Math.ceil(header.height / scaleDenom);
+      const stored =
+        format === 'jpeg'
+          ? await jpeg.decode(bytes, { scaleDenom, maxOutputPixels: width * height })
+          : await codecs[format].decode(bytes);
+      if (stored.width !== width || stored.height !== height) {
+        const scale = scaleDenom === 1 ? '' : ` (at 1/${scaleDenom}: ${width}×${height})`;
+        throw corrupt(format, `decoded ${stored.width}×${stored.height}, but the header says ${header.width}×${header.height}${scale}`);
       }
       return { format, ...toUprightRgb(stored, exifOrientation(header.exif)) };
     },

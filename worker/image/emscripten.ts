@@ -1,12 +1,11 @@
 /**
- * Runs one call on an Emscripten-built @jsquash decoder (mozjpeg, libwebp) instantiated from a host-provided
- * WebAssembly.Module, and keeps the instance healthy:
- * - what the C library prints (libjpeg warnings and errors) is captured per call, to tell truncated or unsupported
- *   data apart;
- * - after a throw (libjpeg's error_exit calls exit(), which leaves the runtime aborted) the instance is dropped, so
- *   the next call gets a fresh one;
+ * Runs one call on an Emscripten-built @jsquash decoder (libwebp; JPEG has its own glue-free decoder in wasm/jpeg)
+ * instantiated from a host-provided WebAssembly.Module, and keeps the instance healthy:
+ * - what the C library prints is captured per call, so an error can say what went wrong;
+ * - after a throw (an aborted Emscripten runtime is unusable) the instance is dropped, so the next call gets a
+ *   fresh one;
  * - after a call that grew the wasm heap beyond its initial size the instance is dropped too: a wasm heap never
- *   shrinks, and a 12 MP decode leaves ~57 MB behind in a 128 MB isolate.
+ *   shrinks, and one large decode would otherwise keep its peak heap for the life of a 128 MB isolate.
  */
 import type { StoredPixels } from './types.js';
 
@@ -41,7 +40,7 @@ export type EmscriptenOutcome<R> = { ok: true; value: R; messages: string[] } | 
 /**
  * What the decoders return through embind's `new ImageData(data, width, height)`. workerd and Node have no
  * ImageData; the @jsquash glue then defines one on globalThis, but inside its module factory, so that class's closure
- * would pin the first decoder instance (its whole grown wasm heap and its last image, ~100 MB after a 12 MP JPEG)
+ * would pin the first decoder instance (its whole grown wasm heap and its last image, ~100 MB after a 12 MP image)
  * for the life of the isolate. Defining this trivial class first, outside any instance, avoids the leak.
  */
 class DecodedImageData implements DecodedImage {

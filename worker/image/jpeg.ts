@@ -1,21 +1,22 @@
 /**
  * JPEG. The header is read here (markers up to the frame header, collecting the EXIF APP1 segment); pixels come from
- * @jsquash/jpeg's mozjpeg build (libjpeg-turbo's ISLOW IDCT and fancy upsampling, as PIL's libjpeg uses), as RGBA.
- * Only this file knows which decoder runs: swapping in another (e.g. a libjpeg-turbo wasm with DCT-domain scaling)
- * touches nothing else.
+ * wasm/jpeg, libjpeg-turbo 2.1.5 compiled to WebAssembly with libjpeg's defaults (ISLOW IDCT, fancy upsampling), as
+ * PIL uses them: at full size the pixels equal PIL's and sharp's. Only this file knows which decoder runs.
  *
- * Refused before decoding (unsupported-format), as this build cannot decode them: 12/16-bit samples, lossless,
- * hierarchical and arithmetic-coded JPEG, 4-component (CMYK/YCCK) files and DNL-sized frames. Truncated files are
- * corrupt-image: libjpeg pads them with gray and warns, PIL raises "image file is truncated".
+ * DCT-domain scaling: libjpeg can decode at 1/2, 1/4 or 1/8 straight from the coefficients, never holding the
+ * full-size image (a 12 MP photo at 1/4: 4.4 MB of wasm memory and a 2.3 MB result, instead of 36 MB of RGB). The
+ * scale is chosen by `jpegScaleDenom` from what the preprocessing needs.
+ *
+ * Colour: YCbCr/RGB files come out as RGB; grayscale is replicated to RGB and CMYK/YCCK converted to RGB, both as
+ * PIL's convert('RGB') does (see cmykToRgb). No ICC conversion, as in PIL.
+ *
+ * Refused before decoding (unsupported-format): 12/16-bit samples, lossless and hierarchical JPEG, component counts
+ * other than 1, 3 and 4, and DNL-sized frames. Truncated files are corrupt-image: libjpeg would pad them with gray
+ * and warn, PIL raises "image file is truncated"; the decoder rejects them as PIL does.
  */
-import mozjpegDecoder from '@jsquash/jpeg/codec/dec/mozjpeg_dec.js';
-import { emscriptenRunner, rgbaPixels, type DecodedImage, type EmscriptenFactory, type EmscriptenInstance } from './emscripten.js';
+import { createJpegDecoder, JpegDecodeError, type DecodedJpeg, type ScaleDenom } from '../../wasm/jpeg/index.js';
 import { corrupt, ImageError, unsupported } from './errors.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
-
-interface MozjpegModule extends EmscriptenInstance {
-  decode(data: BufferSource, preserveOrientation: boolean): DecodedImage | null;
-}
 
 const SOI = 0xd8;
 const EOI = 0xd9;
@@ -37,15 +38,9 @@ const FRAME_KINDS: Record<number, string> = {
   0xce: 'differential arithmetic progressive',
   0xcf: 'differential arithmetic lossless',
 };
-/** The @jsquash mozjpeg build has no arithmetic decoding ("Sorry, arithmetic coding is not implemented"). */
-const DECODABLE_FRAMES = new Set([0xc0, 0xc1, 0xc2]);
+/** What libjpeg-turbo 2.1.5 decodes: the DCT processes, Huffman or arithmetic coded, not lossless or hierarchical. */
+const DECODABLE_FRAMES = new Set([0xc0, 0xc1, 0xc2, 0xc9, 0xca]);
 const EXIF_HEADER = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0"
-
-/** libjpeg messages that mean "valid JPEG, but not something this build decodes". */
-const UNSUPPORTED_MESSAGES =
-  /not implemented|omitted at compile time|Unsupported color conversion|Unsupported JPEG data precision|DNL not supported/i;
-/** libjpeg's warning for a file that ends before the image data does. */
-const TRUNCATED_MESSAGE = /Premature end of JPEG file/i;
 
 /** Validates a frame header (SOFn segment) and returns the image size it declares. */
 function frameSize(marker: number, segment: Uint8Array): { width: number; height: number } {
@@ -57,8 +52,7 @@ function frameSize(marker: number, segment: Uint8Array): { width: number; height
   const components = segment[5];
   if (!DECODABLE_FRAMES.has(marker)) throw unsupported('JPEG', `${kind} JPEG`);
   if (precision !== 8) throw unsupported('JPEG', `${precision}-bit samples`);
-  if (components === 4) throw unsupported('JPEG', 'CMYK/YCCK (4-component) JPEG');
-  if (components !== 1 && components !== 3) throw unsupported('JPEG', `${components}-component JPEG`);
+  if (components !== 1 && components !== 3 && components !== 4) throw unsupported('JPEG', `${components}-component JPEG`);
   if (height === 0) throw unsupported('JPEG', 'height defined by a DNL marker');
   if (width === 0) throw corrupt('JPEG', 'zero width');
   return { width, height };
@@ -99,21 +93,116 @@ export function probeJpeg(bytes: Uint8Array): ImageHeader {
   }
 }
 
-export function createJpegCodec(wasm: WebAssembly.Module): ImageCodec {
-  const run = emscriptenRunner(mozjpegDecoder as unknown as EmscriptenFactory<MozjpegModule>, wasm);
+export type { ScaleDenom };
+
+/**
+ * The DCT scale to decode a width×height JPEG at, given the smallest short side the preprocessing resizes to:
+ * the largest 1/N (N = 1, 2, 4, 8) whose decoded short side is still at least twice `minShortSide`.
+ *
+ * Why 2×: the preprocessing's bicubic resize antialiases (its filter widens with the shrink factor), so from an
+ * input at least twice the target it still averages over ≥ 2 source pixels per output pixel, the regime where the
+ * result no longer depends much on how the input was reduced. Below 2× the DCT's own reduction (a reduced IDCT,
+ * close to a box filter) would dominate. ImageNet-size images (short side < 512 for a 256 resize) always decode at
+ * 1/1, so their pixels — and the golden preprocessing parity — stay bit-exact. A 12 MP photo (short side 3024)
+ * decodes at 1/4 (756), a 2560×1600 one at 1/2 (800).
+ */
+export function jpegScaleDenom(width: number, height: number, minShortSide: number | undefined): ScaleDenom {
+  if (minShortSide === undefined || !(minShortSide > 0)) return 1;
+  const shortSide = Math.min(width, height);
+  for (const denom of [8, 4, 2] as const) {
+    // libjpeg rounds scaled sizes up.
+    if (Math.ceil(shortSide / denom) >= 2 * minShortSide) return denom;
+  }
+  return 1;
+}
+
+/** Pillow's MULDIV255: a·b/255 rounded, with its exact integer steps. */
+function mulDiv255(a: number, b: number): number {
+  const tmp = a * b + 128;
+  return ((tmp >> 8) + tmp) >> 8;
+}
+
+/**
+ * CMYK as stored in the file → RGB, as PIL does it. PIL opens every 4-component JPEG as rawmode "CMYK;I" ("assume
+ * adobe conventions", JpegImagePlugin, whether or not the file has an Adobe marker), i.e. it inverts the stored
+ * samples; convert('RGB') then runs Convert.c's cmyk2rgb: nk = 255 − k, out = nk − MULDIV255(c, nk). Applying both:
+ * with stored samples C K, c = 255 − C and nk = K.
+ */
+export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let s = 0, d = 0; d < rgb.length; s += 4, d += 3) {
+    const nk = cmyk[s + 3];
+    rgb[d] = nk - mulDiv255(255 - cmyk[s], nk);
+    rgb[d + 1] = nk - mulDiv255(255 - cmyk[s + 1], nk);
+    rgb[d + 2] = nk - mulDiv255(255 - cmyk[s + 2], nk);
+  }
+  return rgb;
+}
+
+/** Grayscale → RGB, as PIL's convert('RGB') of an "L" image: the value in all three channels. */
+function grayToRgb(gray: Uint8Array, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let s = 0, d = 0; s < pixels; s++, d += 3) rgb[d] = rgb[d + 1] = rgb[d + 2] = gray[s];
+  return rgb;
+}
+
+function toStoredRgb(decoded: DecodedJpeg): StoredPixels {
+  const { width, height, data } = decoded;
+  const pixels = width * height;
+  if (decoded.colorSpace === 'rgb') return { width, height, channels: 3, data };
+  if (decoded.colorSpace === 'gray') return { width, height, channels: 3, data: grayToRgb(data, pixels) };
+  return { width, height, channels: 3, data: cmykToRgb(data, pixels) };
+}
+
+/**
+ * The decoder's error codes as the API's: unsupported-format and corrupt-image as they are; image-too-large
+ * (the decoder's memory cap, its output limit, or libjpeg's dimension limits) as too-many-pixels 413 — the image
+ * is too large to decode here — except the scan limit: more than 100 scans is a file no real encoder writes, built
+ * to make the decoder loop, so corrupt-image 422.
+ */
+function toImageError(error: unknown): unknown {
+  if (!(error instanceof JpegDecodeError)) return error;
+  const detail = `libjpeg: ${error.message}`;
+  switch (error.code) {
+    case 'unsupported-format':
+      return new ImageError('unsupported-format', `unsupported JPEG variant: ${detail}`, { cause: error });
+    case 'corrupt-image':
+      return corrupt('JPEG', detail, error);
+    case 'image-too-large':
+      if (/too many scans/.test(error.message)) return corrupt('JPEG', detail, error);
+      return new ImageError('too-many-pixels', `the JPEG image is too large to decode: ${detail}`, { cause: error });
+  }
+}
+
+export interface JpegDecodeOptions {
+  /** Decode at 1/scaleDenom of the stored size (see jpegScaleDenom). Default 1. */
+  scaleDenom?: ScaleDenom;
+  /** Largest decoded width × height accepted; the caller sets it from the header it already checked, so a file
+   *  whose libjpeg-read size disagrees with the probe cannot allocate more. */
+  maxOutputPixels?: number;
+}
+
+/** RGB pixels, plus the size the decoder's wasm memory reached (freed when the call returns), for monitoring. */
+export type DecodedJpegPixels = StoredPixels & { decoderMemoryBytes: number };
+
+export interface JpegCodec extends ImageCodec {
+  decode(bytes: Uint8Array, options?: JpegDecodeOptions): Promise<DecodedJpegPixels>;
+}
+
+/** `wasm` is wasm/jpeg/jpeg.wasm, precompiled (workerd imports it so; Node compiles it, see wasm-node.ts). */
+export function createJpegCodec(wasm: WebAssembly.Module): JpegCodec {
   return {
     format: 'jpeg',
-    async decode(bytes: Uint8Array): Promise<StoredPixels> {
-      // Orientation is applied by the caller (for every format alike), so the decoder must not rotate.
-      const outcome = await run((module) => module.decode(bytes, false));
-      const log = outcome.messages.join('; ');
-      if (!outcome.ok) {
-        if (UNSUPPORTED_MESSAGES.test(log)) throw new ImageError('unsupported-format', `unsupported JPEG: ${log}`);
-        throw corrupt('JPEG', log || String(outcome.error), outcome.error);
+    async decode(bytes, { scaleDenom = 1, maxOutputPixels = 0xffffffff } = {}) {
+      // A decoder is only a closure over the module and its limits; each decode instantiates the module afresh.
+      const decoder = createJpegDecoder(wasm, { maxOutputPixels: Math.max(1, Math.min(maxOutputPixels, 0xffffffff)) });
+      let decoded: DecodedJpeg;
+      try {
+        decoded = decoder.decode(bytes, { scaleDenom });
+      } catch (error) {
+        throw toImageError(error);
       }
-      if (TRUNCATED_MESSAGE.test(log)) throw corrupt('JPEG', 'the file is truncated');
-      if (!outcome.value) throw corrupt('JPEG', log || 'the decoder returned no image');
-      return rgbaPixels(outcome.value);
+      return { ...toStoredRgb(decoded), decoderMemoryBytes: decoded.wasmMemoryBytes };
     },
   };
 }
