@@ -374,3 +374,19 @@ describe('bad input', () => {
     expect(() => createJpegDecoder(wasm, { maxOutputPixels: 0 })).toThrow(RangeError);
   });
 });
+
+describe('memory reuse', () => {
+  it('repeated decodes (good and failing) reuse one memory that does not grow', async () => {
+    const decoder = createJpegDecoder(await loadJpegWasmModule());
+    const file = new Uint8Array(readFileSync(phonePhoto));
+    const first = decoder.decode(file, { scaleDenom: 8 });
+    const sizes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      expect(() => decoder.decode(file.subarray(0, file.length / 2), { scaleDenom: 8 })).toThrow(JpegDecodeError);
+      const again = decoder.decode(file, { scaleDenom: 8 });
+      expect(again.data).toEqual(first.data);
+      sizes.push(again.wasmMemoryBytes);
+    }
+    expect(new Set(sizes)).toEqual(new Set([first.wasmMemoryBytes]));
+  });
+});

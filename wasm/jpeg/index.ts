@@ -4,9 +4,9 @@
  * without ever holding the full-size image.
  *
  * Takes a precompiled `WebAssembly.Module` (workerd forbids compiling wasm from bytes; a `.wasm`
- * import arrives compiled) and instantiates it afresh for every call: a failed decode leaves
- * nothing behind, and a big decode's wasm memory becomes garbage as soon as it returns. The
- * memory is created here with a maximum, so a hostile file cannot grow it past `maxMemoryBytes`.
+ * import arrives compiled) and instantiates it afresh for every call, on a zero-filled memory that
+ * the decoder reuses: a failed decode leaves nothing behind, and no memory is left for a late GC.
+ * The memory is created here with a maximum, so a hostile file cannot grow it past `maxMemoryBytes`.
  *
  * Decode settings are libjpeg's defaults, as PIL uses them (ISLOW IDCT, fancy upsampling), so at
  * scale 1 the pixels equal PIL's and sharp's. Truncated data is rejected, as PIL does by default.
@@ -68,7 +68,8 @@ export interface JpegDecoderLimits {
 
 export interface JpegDecoder {
   readHeader(bytes: Uint8Array): JpegHeader;
-  decode(bytes: Uint8Array, options?: { scaleDenom?: ScaleDenom }): DecodedJpeg;
+  /** `maxOutputPixels` here can only tighten the decoder's limit. */
+  decode(bytes: Uint8Array, options?: { scaleDenom?: ScaleDenom; maxOutputPixels?: number }): DecodedJpeg;
 }
 
 /** Output size of a decode at 1/scaleDenom: libjpeg rounds up (jdiv_round_up). */
@@ -80,6 +81,8 @@ const WASM_PAGE = 65536;
 /** build.sh links with --initial-memory=1048576; the supplied memory must be at least that. */
 const INITIAL_PAGES = 16;
 const DEFAULT_MAX_MEMORY = 64 * 1024 * 1024;
+/** A memory grown past this by one decode is not kept for the next one. */
+const KEEP_MEMORY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_OUTPUT_PIXELS = 16 * 1024 * 1024;
 
 /** Failure kinds of decoder.c's jd_fail(). */
@@ -130,8 +133,16 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
     throw new RangeError(`maxOutputPixels must be a positive 32-bit integer, got ${maxOutputPixels}`);
   }
 
+  // One memory per decoder, reused: workerd frees a dropped WebAssembly.Memory only at a late GC, so a fresh memory
+  // per call piled up (~17 MiB per 2560×1600 progressive decode). Zero-filling it before each instantiation gives
+  // the new instance the state a fresh memory would (data segments are re-copied, the rest must read as zero). A
+  // memory that a large decode grew past KEEP_MEMORY_BYTES is dropped rather than kept at that size.
+  let spare: WebAssembly.Memory | undefined;
+
   function instantiate(): Session {
-    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: maxPages });
+    const memory = spare ?? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: maxPages });
+    spare = undefined;
+    new Uint8Array(memory.buffer).fill(0);
     const jd_fail = (kind: number, libjpegCode: number, textPtr: number, paramsPtr: number): never => {
       const message = formatMessage(new Uint8Array(memory.buffer), textPtr, paramsPtr);
       const code = KIND_CODES[kind];
@@ -142,6 +153,10 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
     const exports = instance.exports as unknown as DecoderExports;
     exports._initialize();
     return { exports, memory };
+  }
+
+  function release(session: Session): void {
+    if (session.memory.buffer.byteLength <= KEEP_MEMORY_BYTES) spare = session.memory;
   }
 
   /** Copies the file into a fresh instance and parses its header. Returns jd_info's address. */
@@ -155,49 +170,59 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
   function readHeader(bytes: Uint8Array): JpegHeader {
     return guarded(() => {
       const session = instantiate();
-      const infoPtr = open(session, bytes);
-      const info = new DataView(session.memory.buffer, infoPtr);
-      const int = (offset: number) => info.getInt32(offset, true);
-      const header: JpegHeader = {
-        width: int(INFO.width),
-        height: int(INFO.height),
-        components: int(INFO.components),
-        colorSpace: headerColorSpace(int(INFO.jpegColorSpace)),
-        progressive: int(INFO.progressive) !== 0,
-      };
-      if (int(INFO.sawAdobe)) header.adobeTransform = int(INFO.adobeTransform);
-      return header;
+      try {
+        const infoPtr = open(session, bytes);
+        const info = new DataView(session.memory.buffer, infoPtr);
+        const int = (offset: number) => info.getInt32(offset, true);
+        const header: JpegHeader = {
+          width: int(INFO.width),
+          height: int(INFO.height),
+          components: int(INFO.components),
+          colorSpace: headerColorSpace(int(INFO.jpegColorSpace)),
+          progressive: int(INFO.progressive) !== 0,
+        };
+        if (int(INFO.sawAdobe)) header.adobeTransform = int(INFO.adobeTransform);
+        return header;
+      } finally {
+        release(session);
+      }
     });
   }
 
-  function decode(bytes: Uint8Array, options: { scaleDenom?: ScaleDenom } = {}): DecodedJpeg {
+  function decode(bytes: Uint8Array, options: { scaleDenom?: ScaleDenom; maxOutputPixels?: number } = {}): DecodedJpeg {
     const scaleDenom = options.scaleDenom ?? 1;
+    // A per-call limit can only tighten the decoder's own.
+    const outputLimit = Math.max(1, Math.min(options.maxOutputPixels ?? maxOutputPixels, maxOutputPixels));
     if (![1, 2, 4, 8].includes(scaleDenom)) throw new RangeError(`scaleDenom must be 1, 2, 4 or 8, got ${scaleDenom}`);
     return guarded(() => {
       const session = instantiate();
-      const { exports, memory } = session;
-      open(session, bytes);
-      const infoPtr = exports.jd_start(scaleDenom, maxOutputPixels);
-      // memory.buffer is replaced whenever libjpeg grows the memory: take views after each call.
-      let info = new DataView(memory.buffer, infoPtr);
-      const width = info.getInt32(INFO.outWidth, true);
-      const height = info.getInt32(INFO.outHeight, true);
-      const channels = info.getInt32(INFO.outComponents, true) as 1 | 3 | 4;
-      const colorSpace = outputColorSpace(info.getInt32(INFO.outColorSpace, true));
-      const adobe = info.getInt32(INFO.sawAdobe, true) !== 0;
-      const stride = width * channels;
-      const batch = exports.jd_row_batch();
+      try {
+        const { exports, memory } = session;
+        open(session, bytes);
+        const infoPtr = exports.jd_start(scaleDenom, outputLimit);
+        // memory.buffer is replaced whenever libjpeg grows the memory: take views after each call.
+        let info = new DataView(memory.buffer, infoPtr);
+        const width = info.getInt32(INFO.outWidth, true);
+        const height = info.getInt32(INFO.outHeight, true);
+        const channels = info.getInt32(INFO.outComponents, true) as 1 | 3 | 4;
+        const colorSpace = outputColorSpace(info.getInt32(INFO.outColorSpace, true));
+        const adobe = info.getInt32(INFO.sawAdobe, true) !== 0;
+        const stride = width * channels;
+        const batch = exports.jd_row_batch();
 
-      const data = new Uint8Array(stride * height);
-      let rows = 0;
-      for (let n = exports.jd_read_rows(); n > 0; n = exports.jd_read_rows()) {
-        data.set(new Uint8Array(memory.buffer, batch, n * stride), rows * stride);
-        rows += n;
+        const data = new Uint8Array(stride * height);
+        let rows = 0;
+        for (let n = exports.jd_read_rows(); n > 0; n = exports.jd_read_rows()) {
+          data.set(new Uint8Array(memory.buffer, batch, n * stride), rows * stride);
+          rows += n;
+        }
+        if (rows !== height) throw new Error(`JPEG decoder returned ${rows} of ${height} rows`);
+        info = new DataView(memory.buffer, infoPtr);
+        const warnings = info.getInt32(INFO.warnings, true);
+        return { width, height, colorSpace, channels, adobe, warnings, data, wasmMemoryBytes: memory.buffer.byteLength };
+      } finally {
+        release(session);
       }
-      if (rows !== height) throw new Error(`JPEG decoder returned ${rows} of ${height} rows`);
-      info = new DataView(memory.buffer, infoPtr);
-      const warnings = info.getInt32(INFO.warnings, true);
-      return { width, height, colorSpace, channels, adobe, warnings, data, wasmMemoryBytes: memory.buffer.byteLength };
     });
   }
 

@@ -182,7 +182,7 @@ export interface JpegDecodeOptions {
   maxOutputPixels?: number;
 }
 
-/** RGB pixels, plus the size the decoder's wasm memory reached (freed when the call returns), for monitoring. */
+/** RGB pixels, plus the size the decoder's wasm memory reached, for monitoring. */
 export type DecodedJpegPixels = StoredPixels & { decoderMemoryBytes: number };
 
 export interface JpegCodec extends ImageCodec {
@@ -191,14 +191,14 @@ export interface JpegCodec extends ImageCodec {
 
 /** `wasm` is wasm/jpeg/jpeg.wasm, precompiled (workerd imports it so; Node compiles it, see wasm-node.ts). */
 export function createJpegCodec(wasm: WebAssembly.Module): JpegCodec {
+  // One decoder per codec: it reuses one zero-filled wasm memory across decodes (see wasm/jpeg/index.ts).
+  const decoder = createJpegDecoder(wasm, { maxOutputPixels: 0xffffffff });
   return {
     format: 'jpeg',
     async decode(bytes, { scaleDenom = 1, maxOutputPixels = 0xffffffff } = {}) {
-      // A decoder is only a closure over the module and its limits; each decode instantiates the module afresh.
-      const decoder = createJpegDecoder(wasm, { maxOutputPixels: Math.max(1, Math.min(maxOutputPixels, 0xffffffff)) });
       let decoded: DecodedJpeg;
       try {
-        decoded = decoder.decode(bytes, { scaleDenom });
+        decoded = decoder.decode(bytes, { scaleDenom, maxOutputPixels: Math.min(maxOutputPixels, 0xffffffff) });
       } catch (error) {
         throw toImageError(error);
       }
