@@ -1,0 +1,81 @@
+/** `npm run start:node -- [flags]`: flags, environment fallbacks, defaults and usage errors. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
+import { DEFAULT_CONFIG } from '../../worker/config.js';
+import { NODE_DEFAULT_MODEL, parseNodeCli, UsageError } from '../../worker/node/cli.js';
+
+const parse = (argv: string[], env: Record<string, string> = {}) => {
+  const result = parseNodeCli(argv, env, '/srv/app');
+  if (result.help) throw new Error('unexpected --help');
+  return result.options;
+};
+
+describe('parseNodeCli', () => {
+  it('defaults: port 8080, device auto, threads auto, m5-fp32, batching on with its defaults, ./models', () => {
+    expect(parse([])).toEqual({
+      modelsDir: '/srv/app/models',
+      config: { ...DEFAULT_CONFIG, defaultModel: NODE_DEFAULT_MODEL },
+      port: 8080,
+      host: '0.0.0.0',
+      device: 'auto',
+      threads: 'auto',
+      batching: { ...DEFAULT_BATCHING },
+      drainTimeoutMs: 30_000,
+    });
+    expect(NODE_DEFAULT_MODEL).toBe('m5-fp32');
+  });
+
+  it('reads every flag', () => {
+    const options = parse([
+      '--port', '9000', '--host', '127.0.0.1', '--device', 'cuda', '--threads', '4', '--models', 'built',
+      '--batch-window-ms', '5', '--batch-max', '32', '--batch-queue', '512', '--drain-timeout-ms', '1000',
+    ]);
+    expect(options).toMatchObject({
+      modelsDir: '/srv/app/built',
+      port: 9000,
+      host: '127.0.0.1',
+      device: 'cuda',
+      threads: 4,
+      batching: { windowMs: 5, maxBatch: 32, maxQueue: 512 },
+      drainTimeoutMs: 1000,
+    });
+    expect(parse(['--no-batching']).batching).toBe(false);
+    expect(parse(['--threads', 'auto']).threads).toBe('auto');
+    expect(parse(['--threads', '0']).threads).toBe(0);
+  });
+
+  it('falls back to environment variables, flags winning, and reads the service limits as the Worker does', () => {
+    const env = { PORT: '7000', DEVICE: 'cpu', THREADS: '2', MODELS_DIR: '/models', BATCH_MAX: '4', DEFAULT_MODEL: 'm0-fp32', MAX_BATCH: '3', MAX_MEGAPIXELS: '2' };
+    const options = parse(['--threads', '1'], env);
+    expect(options).toMatchObject({ port: 7000, device: 'cpu', threads: 1, modelsDir: '/models', batching: { maxBatch: 4 } });
+    expect(options.config).toMatchObject({ defaultModel: 'm0-fp32', maxBatch: 3, maxImagePixels: 2_000_000 });
+    expect(parse([], { BATCHING: 'off' }).batching).toBe(false);
+  });
+
+  it('--help asks for the usage text', () => {
+    expect(parseNodeCli(['--help'], {}, '/')).toEqual({ help: true });
+  });
+
+  it.each([
+    [['--device', 'tpu'], /--device must be one of cpu, cuda, auto/],
+    [['--port', '70000'], /--port must be an integer from 0 to 65535/],
+    [['--port', 'http'], /--port must be an integer/],
+    [['--threads=-1'], /--threads must be an integer/],
+    [['--threads', '2.5'], /--threads must be an integer/],
+    [['--batch-max', '0'], /--batch-max must be an integer from 1/],
+    [['--batch-window-ms', 'soon'], /--batch-window-ms must be a number of milliseconds/],
+    [['--unknown'], /Unknown option '--unknown'/],
+    [['positional'], /positional/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseNodeCli(argv, {}, '/')).toThrow(UsageError);
+    expect(() => parseNodeCli(argv, {}, '/')).toThrow(message);
+  });
+
+  it('refuses malformed environment values instead of ignoring them', () => {
+    expect(() => parseNodeCli([], { MAX_BODY_BYTES: '16MB' }, '/')).toThrow(/MAX_BODY_BYTES must be a positive integer/);
+    expect(() => parseNodeCli([], { BATCHING: 'maybe' }, '/')).toThrow(/BATCHING must be on or off/);
+    expect(() => parseNodeCli([], { THREADS: 'many' }, '/')).toThrow(/--threads must be an integer/);
+    // Empty means unset, as for the service limits.
+    expect(parse([], { DEVICE: '', PORT: ' ' })).toMatchObject({ device: 'auto', port: 8080 });
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * The shared conformance cases (test/conformance/cases.ts) against the Worker inside workerd, through SELF (the
+ * production entry and wrangler.toml, with the workerd project's test bindings in vitest.config.ts). The models come
+ * from test/workerd/global-setup.ts, which must write the set test/conformance/models.ts describes.
+ */
+import { SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { defineConformanceSuite } from '../conformance/cases.js';
+import type { ConformanceTarget } from '../conformance/target.js';
+
+defineConformanceSuite(
+  (): ConformanceTarget => ({
+    name: 'workerd',
+    fetch: (path, init) => SELF.fetch(`https://service.test${path}`, init),
+    shared: async (file) => {
+      const response = await env.FIXTURES.fetch(`http://fixtures/shared/${file}`);
+      if (!response.ok) throw new Error(`fixture ${file}: HTTP ${response.status}`);
+      return new Uint8Array(await response.arrayBuffer());
+    },
+  }),
+);

@@ -1,0 +1,44 @@
+/**
+ * The Node entry (GPU hosts, or any server): `npm run start:node -- --port 8080 --device cuda|cpu|auto --threads N`.
+ * Same app, routes, errors and limits as the Worker; onnxruntime-node instead of onnxruntime-web, optional dynamic
+ * batching, and a graceful stop on SIGTERM/SIGINT that answers every request already received before exiting 0.
+ */
+import { parseNodeCli, UsageError, USAGE } from '../node/cli.js';
+import { consoleLogger, startNodeServer } from '../node/server.js';
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseNodeCli(process.argv.slice(2), process.env, process.cwd());
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const server = await startNodeServer({ ...parsed.options, log: consoleLogger });
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      // Closed for new connections before it says so.
+      const closing = server.close();
+      consoleLogger('info', `${signal}: stopping; ${server.inFlight()} request(s) in flight will be answered`);
+      // A second signal means "now".
+      process.once(signal, () => resolve(1));
+      void closing.then((complete) => resolve(complete ? 0 : 1));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    consoleLogger('error', `failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

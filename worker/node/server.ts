@@ -1,0 +1,210 @@
+/**
+ * Node only: the same Hono app as the Worker, served over HTTP by @hono/node-server, with onnxruntime-node (CUDA or
+ * CPU, chosen at start) and, optionally, dynamic batching of concurrent requests. Used by worker/entries/node.ts,
+ * the Node tests and bench:node.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { createAdaptorServer } from '@hono/node-server';
+import type { ManifestModel } from '../../models/manifest.js';
+import { createApp } from '../app.js';
+import { DEFAULT_BATCHING, checkBatchingOptions, type BatchStats, type BatchingOptions } from '../batching/batcher.js';
+import { batchSessionRuns, type BatchedSession } from '../batching/session.js';
+import { createImageSupport } from '../classify/image-support.js';
+import type { ServiceConfig } from '../config.js';
+import { loadImageWasmModules } from '../image/wasm-node.js';
+import type { ModelFiles } from '../models/files.js';
+import { checkManifest } from '../models/manifest-check.js';
+import { MANIFEST_FILE } from '../models/registry.js';
+import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
+import { createFsModelFiles } from './fs-model-files.js';
+import { createThreadedOrtNodeBackend } from './threaded-backend.js';
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string) => void;
+
+export const consoleLogger: Logger = (level, message) => {
+  const line = `[${new Date().toISOString()}] ${level}: ${message}`;
+  if (level === 'info') console.log(line);
+  else console.error(line);
+};
+
+export interface NodeServerOptions {
+  /** Directory with manifest.json, label files and the ONNX files. */
+  modelsDir: string;
+  config: ServiceConfig;
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  device: DeviceRequest;
+  /** onnxruntime intra-op threads on CPU; 0 lets onnxruntime choose; 'auto' leaves one core to HTTP and decoding. */
+  threads: number | 'auto';
+  /** false: every request runs alone (the registry still runs one call at a time per model). */
+  batching: BatchingOptions | false;
+  /** How long close() waits for requests in flight before it drops them. */
+  drainTimeoutMs: number;
+  log: Logger;
+}
+
+export const NODE_SERVER_DEFAULTS = Object.freeze({
+  port: 8080,
+  host: '0.0.0.0',
+  device: 'auto',
+  threads: 'auto',
+  batching: DEFAULT_BATCHING,
+  drainTimeoutMs: 30_000,
+  log: consoleLogger,
+} satisfies Partial<NodeServerOptions>);
+
+/**
+ * 'auto': every core but one, which the HTTP thread needs for reading and decoding while inference runs. onnxruntime's
+ * own default (one thread per physical core) competes with it, and on a small or shared machine its threads then
+ * wait on each other: on the 2-core development machine, M5 ran 3–4× slower with 2 threads than with 1.
+ */
+export function resolveThreads(threads: number | 'auto'): number {
+  return threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads;
+}
+
+export interface NodeServer {
+  url: string;
+  port: number;
+  device: Omit<DeviceChoice, 'backend'>;
+  /** Requests received and not yet answered. */
+  inFlight(): number;
+  /**
+   * Graceful stop: it stops listening before it returns; every request already received is then answered,
+   * keep-alive connections are closed, and it resolves, `false` if the drain timeout cut requests off.
+   */
+  close(): Promise<boolean>;
+}
+
+/** The default model (or else the first listed) as a real model to try devices on; undefined if none can be read. */
+async function probeModel(files: ModelFiles, defaultModel: string, log: Logger): Promise<ProbeModel | undefined> {
+  try {
+    const bytes = await files.read(MANIFEST_FILE);
+    if (!bytes) return undefined;
+    const manifest = checkManifest(JSON.parse(new TextDecoder().decode(bytes)));
+    const entry: ManifestModel | undefined = manifest.models.find((model) => model.name === defaultModel) ?? manifest.models[0];
+    if (!entry) return undefined;
+    const model = await files.read(entry.file);
+    if (!model) return undefined;
+    const [, channels, height, width] = entry.input.shape;
+    return { name: entry.name, bytes: model, inputDims: [1, channels, height, width] };
+  } catch (error) {
+    log('warn', `cannot read a model to try devices on: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
+function describeDevice(choice: DeviceChoice): string {
+  return `device ${choice.device} (requested ${choice.requested}): ${choice.reason}`;
+}
+
+export async function startNodeServer(overrides: Partial<NodeServerOptions> & Pick<NodeServerOptions, 'modelsDir' | 'config'>): Promise<NodeServer> {
+  const options: NodeServerOptions = { ...NODE_SERVER_DEFAULTS, ...overrides };
+  const { config, log } = options;
+  const batching = options.batching === false ? false : checkBatchingOptions(options.batching);
+  const threads = resolveThreads(options.threads);
+  const files = createFsModelFiles(options.modelsDir);
+
+  let probe: Promise<ProbeModel | undefined> | undefined;
+  const choice = await chooseDevice(
+    options.device,
+    () => (probe ??= probeModel(files, config.defaultModel, log)),
+    (device) => createThreadedOrtNodeBackend({ device, threads }),
+  );
+  probe = undefined; // the probe model's bytes are not needed any more
+  log(choice.attempts.some((attempt) => !attempt.ok) ? FALLBACK_LOG_LEVEL[choice.requested] : 'info', describeDevice(choice));
+
+  /** Requests received and not yet answered. */
+  let inFlight = 0;
+  const batched = new Map<string, BatchedSession>();
+  const batchingInfo = () =>
+    batching === false
+      ? { enabled: false }
+      : {
+          enabled: true,
+          ...batching,
+          models: Object.fromEntries([...batched].map(([name, session]): [string, BatchStats] => [name, session.stats()])),
+        };
+  const device = { requested: choice.requested, device: choice.device, reason: choice.reason, attempts: choice.attempts };
+
+  const app = createApp({
+    backend: choice.backend,
+    files,
+    images: createImageSupport(await loadImageWasmModules()),
+    config,
+    wrapSession:
+      batching === false
+        ? undefined
+        : (session, model) => {
+            const wrapped = batchSessionRuns(session, batching, model.name);
+            batched.set(model.name, wrapped);
+            return wrapped;
+          },
+    // inFlight counts this /v1/models request too.
+    execution: () => ({ runtime: 'node', ...device, threads, batching: batchingInfo(), inFlight }),
+  });
+
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  let draining = false;
+  let drained: (() => void) | undefined;
+  server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+    inFlight++;
+    // While draining, answer on this connection and close it, so keep-alive clients move on.
+    if (draining) response.setHeader('Connection', 'close');
+    response.once('close', () => {
+      inFlight--;
+      if (draining && inFlight === 0) drained?.();
+    });
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await choice.backend.terminate();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  log(
+    'info',
+    `listening on ${url} (models ${options.modelsDir}, default ${config.defaultModel}, ` +
+      `batching ${batching === false ? 'off' : `window ${batching.windowMs} ms, max ${batching.maxBatch}, queue ${batching.maxQueue}`})`,
+  );
+
+  let closing: Promise<boolean> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Node closes idle keep-alive sockets on close(); busy ones are closed as their answers go out.
+      server.closeIdleConnections();
+      let complete = true;
+      if (inFlight > 0) {
+        log('info', `draining ${inFlight} request(s) in flight`);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        complete = await Promise.race([
+          new Promise<boolean>((resolve) => (drained = () => resolve(true))),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (!complete) log('error', `drain timeout: dropping ${inFlight} request(s) after ${options.drainTimeoutMs} ms`);
+      }
+      server.closeAllConnections();
+      await closed;
+      await choice.backend.terminate();
+      log('info', 'stopped');
+      return complete;
+    })());
+
+  return { url, port: address.port, device, inFlight: () => inFlight, close };
+}
