@@ -22,6 +22,7 @@ const PROBLEMS = {
   'unsupported-format': { status: 415, title: 'Not a supported image format' },
   'corrupt-image': { status: 422, title: 'The image cannot be decoded' },
   'model-unavailable': { status: 503, title: 'Model unavailable' },
+  overloaded: { status: 503, title: 'Too many requests waiting; retry later' },
   'invalid-config': { status: 500, title: 'The service is misconfigured' },
   'internal-error': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

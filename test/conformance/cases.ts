@@ -7,7 +7,7 @@
  * PyTorch code's logits for the 8 golden JPEGs (../shared/fixtures/golden).
  *
  * Where the backends truly differ, the difference is not a case here: the Node server's bounded batching queue
- * (503 queue-full with Retry-After) exists only there and is tested in test/node/server.test.ts.
+ * (503 overloaded with Retry-After) exists only there and is tested in test/node/server.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';

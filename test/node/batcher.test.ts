@@ -177,7 +177,7 @@ describe('batchSessionRuns', () => {
     expect(error).toBeInstanceOf(ApiError);
     const problem = error as ApiError;
     expect(problem.status).toBe(503);
-    expect(problem.toProblem()).toMatchObject({ code: 'model-unavailable', reason: 'queue-full', model: 'tiny', limit: 1, queued: 1 });
+    expect(problem.toProblem()).toMatchObject({ code: 'overloaded', model: 'tiny', limit: 1, queued: 1 });
     expect(Number(problem.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
     await expect(first).resolves.toMatchObject({ dims: [1, CLASSES] });
     expect(batched.stats()).toMatchObject({ batches: 1, images: 1, rejected: 1 });

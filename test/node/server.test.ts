@@ -97,10 +97,9 @@ describe('dynamic batching over HTTP', () => {
     expect(refused.headers.get('content-type')).toBe('application/problem+json');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await refused.json()).toMatchObject({
-      type: 'tag:efficientvit-edge,2026:problem:model-unavailable',
+      type: 'tag:efficientvit-edge,2026:problem:overloaded',
       status: 503,
-      code: 'model-unavailable',
-      reason: 'queue-full',
+      code: 'overloaded',
       model: 'm0-fp32',
       limit: 2,
     });

@@ -12,9 +12,9 @@ export interface BatchedSession extends ModelSession {
 
 /** A full queue is a temporary overload: 503 with Retry-After, as RFC 9110 §15.6.4 describes. */
 function overloaded(error: QueueFullError, model: string): ApiError {
-  return new ApiError('model-unavailable', `${error.message}; retry after ${error.retryAfterSeconds} s`, {
+  return new ApiError('overloaded', `${error.message}; retry after ${error.retryAfterSeconds} s`, {
     headers: { 'Retry-After': String(error.retryAfterSeconds) },
-    extensions: { model, reason: 'queue-full', queued: error.queued, limit: error.limit },
+    extensions: { model, queued: error.queued, limit: error.limit },
     cause: error,
   });
 }
