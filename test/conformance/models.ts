@@ -8,10 +8,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel, type Variant } from '../../models/manifest.js';
+import { type Manifest, type ManifestModel, type Variant } from '../../models/manifest.js';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
 import { readCheckpoint } from '../../scripts/lib/checkpoint/index.js';
 import { exportOnnx } from '../../scripts/lib/export/index.js';
+import { testManifestEntry } from '../helpers/manifest-entry.js';
 import { buildTinyClassifier } from '../helpers/tiny-model.js';
 import { CONFORMANCE_MODELS } from './target.js';
 
@@ -20,25 +21,6 @@ export const sharedRoot = path.resolve(repoRoot, '../shared');
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-function entry(
-  fields: Partial<ManifestModel> & Pick<ManifestModel, 'name' | 'id' | 'file' | 'bytes' | 'sha256'>,
-  classes = 1000,
-): ManifestModel {
-  return {
-    variant: 'm0',
-    precision: 'fp32',
-    source: { checkpoint: 'synthetic: test/helpers/tiny-model.ts (seeded, not a real checkpoint)', sha256: '0'.repeat(64), format: 'safetensors' },
-    input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
-    output: { name: 'logits', shape: ['N', classes], dtype: 'float32' },
-    preprocessing: IMAGENET_PREPROCESSING,
-    labels: 'imagenet-1k',
-    opset: 17,
-    graph: 'naive',
-    verified: { onnxruntime: '1.30.0', backends: [] },
-    ...fields,
-  };
-}
-
 /** fp32 EfficientViT from a synthetic checkpoint in ../shared, as `npm run models -- build` would export it. */
 function efficientVit(variant: Variant, name: string, write: (file: string, bytes: Uint8Array) => void): ManifestModel {
   const checkpointFile = `efficientvit_${variant}.synthetic.pth`;
@@ -46,7 +28,7 @@ function efficientVit(variant: Variant, name: string, write: (file: string, byte
   const onnx = exportOnnx(readCheckpoint(checkpointBytes, checkpointFile).stateDict, variant, { graph: 'optimized' });
   const file = `efficientvit_${variant}.fp32.onnx`;
   write(file, onnx);
-  return entry({
+  return testManifestEntry({
     name,
     id: `efficientvit_${variant}.fp32`,
     variant,
@@ -75,15 +57,15 @@ export function writeConformanceModels(directory: string): Manifest {
   const models: ManifestModel[] = [
     efficientVit('m0', CONFORMANCE_MODELS.m0, write),
     efficientVit('m1', CONFORMANCE_MODELS.m1, write),
-    entry({ name: CONFORMANCE_MODELS.tiny, id: 'tiny_classifier.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: sha256(tiny.onnx) }),
-    entry(
+    testManifestEntry({ name: CONFORMANCE_MODELS.tiny, id: 'tiny_classifier.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: sha256(tiny.onnx) }),
+    testManifestEntry(
       { name: 'tiny-10', id: 'tiny_classifier_10.fp32', file: 'tiny-10.onnx', bytes: tiny10.onnx.length, sha256: sha256(tiny10.onnx), labels: 'ten' },
       10,
     ),
     // Broken on purpose: each must answer 503 model-unavailable and leave the service serving.
-    entry({ name: CONFORMANCE_MODELS.missing, id: 'tiny_missing.fp32', file: 'missing.onnx', bytes: 1, sha256: '0'.repeat(64) }),
-    entry({ name: CONFORMANCE_MODELS.corrupt, id: 'tiny_corrupt.fp32', file: 'corrupt.onnx', bytes: corrupt.length, sha256: sha256(corrupt) }),
-    entry({ name: CONFORMANCE_MODELS.tampered, id: 'tiny_tampered.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: 'f'.repeat(64) }),
+    testManifestEntry({ name: CONFORMANCE_MODELS.missing, id: 'tiny_missing.fp32', file: 'missing.onnx', bytes: 1, sha256: '0'.repeat(64) }),
+    testManifestEntry({ name: CONFORMANCE_MODELS.corrupt, id: 'tiny_corrupt.fp32', file: 'corrupt.onnx', bytes: corrupt.length, sha256: sha256(corrupt) }),
+    testManifestEntry({ name: CONFORMANCE_MODELS.tampered, id: 'tiny_tampered.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: 'f'.repeat(64) }),
   ];
   const manifest: Manifest = { version: 1, generated: new Date().toISOString(), models };
   write('manifest.json', JSON.stringify(manifest, null, 2));

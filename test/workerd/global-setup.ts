@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { TestProject } from 'vitest/node';
 import type { Variant } from '../../models/efficientvit.js';
-import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel } from '../../models/manifest.js';
+import { type Manifest, type ManifestModel } from '../../models/manifest.js';
 import { readCheckpoint } from '../../scripts/lib/checkpoint/index.js';
 import { exportOnnx } from '../../scripts/lib/export/index.js';
+import { testManifestEntry } from '../helpers/manifest-entry.js';
 import { buildTinyClassifier } from '../helpers/tiny-model.js';
 import { GOLDEN_VARIANTS, SOLID_COLOURS } from './test-data.js';
 
@@ -42,22 +43,6 @@ function imagenetLabels(): { synset: string; label: string }[] {
   });
 }
 
-function modelEntry(fields: Partial<ManifestModel> & Pick<ManifestModel, 'name' | 'id' | 'file' | 'bytes' | 'sha256'>, classes: number): ManifestModel {
-  return {
-    variant: 'm0',
-    precision: 'fp32',
-    source: { checkpoint: 'synthetic: test/helpers/tiny-model.ts (seeded, not a real checkpoint)', sha256: '0'.repeat(64), format: 'safetensors' },
-    input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
-    output: { name: 'logits', shape: ['N', classes], dtype: 'float32' },
-    preprocessing: IMAGENET_PREPROCESSING,
-    labels: 'imagenet-1k',
-    opset: 17,
-    graph: 'naive',
-    verified: { onnxruntime: '1.30.0', backends: [] },
-    ...fields,
-  };
-}
-
 async function writeSolidColourImages(): Promise<void> {
   mkdirSync(generatedImagesDir, { recursive: true });
   for (const { name, rgb, width, height } of SOLID_COLOURS) {
@@ -76,7 +61,7 @@ function goldenModel(variant: Variant): { entry: ManifestModel; onnx: Uint8Array
   const checkpointBytes = readFileSync(checkpointPath);
   const onnx = exportOnnx(readCheckpoint(checkpointBytes, checkpointPath).stateDict, variant, { graph: 'optimized' });
   const file = `efficientvit_${variant}.fp32.onnx`;
-  const entry = modelEntry(
+  const entry = testManifestEntry(
     {
       name: `${variant}-fp32`,
       id: `efficientvit_${variant}.fp32`,
@@ -108,15 +93,15 @@ export default async function setup(project: TestProject): Promise<void> {
   write('ten.labels.json', JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ synset: `s${i}`, label: `class ${i}` }))));
 
   const models: ManifestModel[] = [
-    modelEntry({ name: 'tiny', id: 'tiny_classifier.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: sha256(tiny.onnx) }, 1000),
-    modelEntry(
+    testManifestEntry({ name: 'tiny', id: 'tiny_classifier.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: sha256(tiny.onnx) }, 1000),
+    testManifestEntry(
       { name: 'tiny-10', id: 'tiny_classifier_10.fp32', file: 'tiny-10.onnx', bytes: tiny10.onnx.length, sha256: sha256(tiny10.onnx), labels: 'ten' },
       10,
     ),
     // Broken on purpose: each must answer 503 model-unavailable and leave the isolate serving.
-    modelEntry({ name: 'tiny-missing', id: 'tiny_missing.fp32', file: 'missing.onnx', bytes: 1, sha256: '0'.repeat(64) }, 1000),
-    modelEntry({ name: 'tiny-corrupt', id: 'tiny_corrupt.fp32', file: 'corrupt.onnx', bytes: corrupt.length, sha256: sha256(corrupt) }, 1000),
-    modelEntry({ name: 'tiny-tampered', id: 'tiny_tampered.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: 'f'.repeat(64) }, 1000),
+    testManifestEntry({ name: 'tiny-missing', id: 'tiny_missing.fp32', file: 'missing.onnx', bytes: 1, sha256: '0'.repeat(64) }, 1000),
+    testManifestEntry({ name: 'tiny-corrupt', id: 'tiny_corrupt.fp32', file: 'corrupt.onnx', bytes: corrupt.length, sha256: sha256(corrupt) }, 1000),
+    testManifestEntry({ name: 'tiny-tampered', id: 'tiny_tampered.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: 'f'.repeat(64) }, 1000),
   ];
   // A broken exporter or checkpoint reader must fail the golden tests, not every workerd test.
   const goldenBuildErrors: Record<string, string | undefined> = {};
