@@ -73,11 +73,6 @@ function coefficients(inSize: number, outSize: number, start: number, length: nu
   return { first, count, weights, size };
 }
 
-function clip8(sum: number): number {
-  const v = sum >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
 /** Rows of an RGB raster: sample (row, column, channel) is at data[row * stride + column * 3 + channel + offset]. */
 interface Raster {
   data: Uint8Array;
@@ -85,58 +80,114 @@ interface Raster {
   offset: number;
 }
 
-/** Output columns [region.x, +width) for input rows [firstRow, lastRow): PIL's horizontal pass. */
+/** Reused for the horizontal pass's rows between calls (everything here is synchronous), grown as needed. */
+let scratch = new Uint8Array(0);
+
+/**
+ * Output columns [region.x, +width) for input rows [firstRow, lastRow): PIL's horizontal pass, the three
+ * interleaved channels in one sweep and three rows per sweep (they share the column's weights). The sums stay within
+ * int32 (Σ|weights| · 255 · 2^22 < 2^31, as in Pillow's INT32 accumulators), so the wrapping Math.imul and `| 0`
+ * give the exact sums and only let the JIT keep them as int32 without overflow checks.
+ */
 function horizontalPass(src: RgbImage, outWidth: number, region: Region, firstRow: number, lastRow: number): Raster {
   const c = coefficients(src.width, outWidth, region.x, region.width);
-  const out = new Uint8Array((lastRow - firstRow) * region.width * 3);
+  const width = region.width;
+  const size = c.size;
+  const first = c.first;
+  const count = c.count;
+  const weights = c.weights;
+  // Byte offset of each output column's first input sample within a row.
+  const start = new Int32Array(width);
+  for (let i = 0; i < width; i++) start[i] = first[i] * 3;
+  const outStride = width * 3;
+  const bytes = (lastRow - firstRow) * outStride;
+  if (scratch.length < bytes) scratch = new Uint8Array(bytes);
+  const out = scratch;
   const data = src.data;
+  const srcStride = src.width * 3;
+  const imul = Math.imul;
+  const stride2 = 2 * srcStride;
+  const outStride2 = 2 * outStride;
+  let y = firstRow;
   let o = 0;
-  for (let y = firstRow; y < lastRow; y++) {
-    const rowStart = y * src.width * 3;
-    for (let i = 0; i < region.width; i++) {
+  for (; y + 2 < lastRow; y += 3, o += outStride2) {
+    const rowStart = y * srcStride;
+    for (let i = 0, k = 0; i < width; i++, k += size, o += 3) {
       let r = HALF;
       let g = HALF;
       let b = HALF;
-      const kStart = i * c.size;
-      const n = c.count[i];
-      for (let x = 0, p = rowStart + c.first[i] * 3; x < n; x++, p += 3) {
-        const w = c.weights[kStart + x];
-        r += data[p] * w;
-        g += data[p + 1] * w;
-        b += data[p + 2] * w;
+      let r2 = HALF;
+      let g2 = HALF;
+      let b2 = HALF;
+      let r3 = HALF;
+      let g3 = HALF;
+      let b3 = HALF;
+      const end = k + count[i];
+      for (let j = k, p = rowStart + start[i]; j < end; j++, p += 3) {
+        const w = weights[j];
+        const q = p + srcStride;
+        const t = p + stride2;
+        r = (r + imul(data[p], w)) | 0;
+        g = (g + imul(data[p + 1], w)) | 0;
+        b = (b + imul(data[p + 2], w)) | 0;
+        r2 = (r2 + imul(data[q], w)) | 0;
+        g2 = (g2 + imul(data[q + 1], w)) | 0;
+        b2 = (b2 + imul(data[q + 2], w)) | 0;
+        r3 = (r3 + imul(data[t], w)) | 0;
+        g3 = (g3 + imul(data[t + 1], w)) | 0;
+        b3 = (b3 + imul(data[t + 2], w)) | 0;
       }
-      out[o++] = clip8(r);
-      out[o++] = clip8(g);
-      out[o++] = clip8(b);
+      r >>= PRECISION_BITS;
+      g >>= PRECISION_BITS;
+      b >>= PRECISION_BITS;
+      out[o] = r < 0 ? 0 : r > 255 ? 255 : r;
+      out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g;
+      out[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
+      r2 >>= PRECISION_BITS;
+      g2 >>= PRECISION_BITS;
+      b2 >>= PRECISION_BITS;
+      out[o + outStride] = r2 < 0 ? 0 : r2 > 255 ? 255 : r2;
+      out[o + outStride + 1] = g2 < 0 ? 0 : g2 > 255 ? 255 : g2;
+      out[o + outStride + 2] = b2 < 0 ? 0 : b2 > 255 ? 255 : b2;
+      r3 >>= PRECISION_BITS;
+      g3 >>= PRECISION_BITS;
+      b3 >>= PRECISION_BITS;
+      out[o + outStride2] = r3 < 0 ? 0 : r3 > 255 ? 255 : r3;
+      out[o + outStride2 + 1] = g3 < 0 ? 0 : g3 > 255 ? 255 : g3;
+      out[o + outStride2 + 2] = b3 < 0 ? 0 : b3 > 255 ? 255 : b3;
     }
   }
-  return { data: out, stride: region.width * 3, offset: -firstRow * region.width * 3 };
-}
-
-/** Output rows [region.y, +height) from `rows` (region.width columns wide): PIL's vertical pass. */
-function verticalPass(rows: Raster, c: Coefficients, region: Region): Uint8Array {
-  const rowBytes = region.width * 3;
-  const out = new Uint8Array(region.height * rowBytes);
-  const { data, stride, offset } = rows;
-  let o = 0;
-  for (let i = 0; i < region.height; i++) {
-    const kStart = i * c.size;
-    const n = c.count[i];
-    const top = c.first[i] * stride + offset;
-    for (let x = 0; x < rowBytes; x++) {
-      let sum = HALF;
-      for (let y = 0, p = top + x; y < n; y++, p += stride) sum += data[p] * c.weights[kStart + y];
-      out[o++] = clip8(sum);
+  for (; y < lastRow; y++) {
+    const rowStart = y * srcStride;
+    for (let i = 0, k = 0; i < width; i++, k += size, o += 3) {
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      const end = k + count[i];
+      for (let j = k, p = rowStart + start[i]; j < end; j++, p += 3) {
+        const w = weights[j];
+        r = (r + imul(data[p], w)) | 0;
+        g = (g + imul(data[p + 1], w)) | 0;
+        b = (b + imul(data[p + 2], w)) | 0;
+      }
+      r >>= PRECISION_BITS;
+      g >>= PRECISION_BITS;
+      b >>= PRECISION_BITS;
+      out[o] = r < 0 ? 0 : r > 255 ? 255 : r;
+      out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g;
+      out[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
     }
   }
-  return out;
+  return { data: out, stride: outStride, offset: -firstRow * outStride };
 }
 
-/**
- * The `region` of `src` resized to outWidth × outHeight with PIL's bicubic filter: bit-identical to
- * `image.resize((outWidth, outHeight), Image.BICUBIC).crop(region)` on an RGB image.
- */
-export function resizeBicubic(src: RgbImage, outWidth: number, outHeight: number, region: Region): RgbImage {
+/** The rows PIL's horizontal pass leaves (computed here only where the region reads them), and the vertical pass. */
+interface Passes {
+  rows: Raster;
+  vertical: Coefficients | undefined;
+}
+
+function passes(src: RgbImage, outWidth: number, outHeight: number, region: Region): Passes {
   const { x, y, width, height } = region;
   if (x < 0 || y < 0 || width < 1 || height < 1 || x + width > outWidth || y + height > outHeight) {
     throw new RangeError(`region ${JSON.stringify(region)} is not inside the ${outWidth}×${outHeight} output`);
@@ -152,13 +203,129 @@ export function resizeBicubic(src: RgbImage, outWidth: number, outHeight: number
   const rows: Raster = needHorizontal
     ? horizontalPass(src, outWidth, region, firstRow, lastRow)
     : { data: src.data, stride: src.width * 3, offset: x * 3 };
+  return { rows, vertical };
+}
 
-  if (vertical) return { width, height, data: verticalPass(rows, vertical, region) };
+/**
+ * The `region` of `src` resized to outWidth × outHeight with PIL's bicubic filter: bit-identical to
+ * `image.resize((outWidth, outHeight), Image.BICUBIC).crop(region)` on an RGB image.
+ */
+export function resizeBicubic(src: RgbImage, outWidth: number, outHeight: number, region: Region): RgbImage {
+  const { y, width, height } = region;
+  const { rows, vertical } = passes(src, outWidth, outHeight, region);
+  const { data, stride, offset } = rows;
   const rowBytes = width * 3;
   const out = new Uint8Array(height * rowBytes);
-  for (let row = 0; row < height; row++) {
-    const start = (y + row) * rows.stride + rows.offset;
-    out.set(rows.data.subarray(start, start + rowBytes), row * rowBytes);
+  if (!vertical) {
+    for (let row = 0; row < height; row++) {
+      const start = (y + row) * stride + offset;
+      out.set(data.subarray(start, start + rowBytes), row * rowBytes);
+    }
+    return { width, height, data: out };
+  }
+  const { first, count, weights, size } = vertical;
+  let o = 0;
+  for (let i = 0, k = 0; i < height; i++, k += size) {
+    const end = k + count[i];
+    const top = first[i] * stride + offset;
+    for (let x = 0; x < rowBytes; x++) {
+      let sum = HALF;
+      for (let j = k, p = top + x; j < end; j++, p += stride) sum = (sum + data[p] * weights[j]) | 0;
+      sum >>= PRECISION_BITS;
+      out[o++] = sum < 0 ? 0 : sum > 255 ? 255 : sum;
+    }
   }
   return { width, height, data: out };
+}
+
+/**
+ * resizeBicubic followed by a per-channel lookup into planes: writes `red[R]`, `green[G]`, `blue[B]` of each pixel of
+ * the resized `region` to `out` as three width × height planes (CHW) starting at `offset`. The vertical pass is fused
+ * with the lookup, so the 8-bit result never goes through an intermediate image; the values are exactly those of
+ * looking up resizeBicubic's output.
+ */
+export function resizeBicubicPlanes(
+  src: RgbImage,
+  outWidth: number,
+  outHeight: number,
+  region: Region,
+  red: Float32Array,
+  green: Float32Array,
+  blue: Float32Array,
+  out: Float32Array,
+  offset: number,
+): void {
+  const { y, width, height } = region;
+  const { rows, vertical } = passes(src, outWidth, outHeight, region);
+  const { data, stride } = rows;
+  const plane = width * height;
+  const g0 = offset + plane;
+  const b0 = offset + 2 * plane;
+  if (!vertical) {
+    for (let row = 0, o = 0; row < height; row++) {
+      for (let x = 0, p = (y + row) * stride + rows.offset; x < width; x++, p += 3, o++) {
+        out[offset + o] = red[data[p]];
+        out[g0 + o] = green[data[p + 1]];
+        out[b0 + o] = blue[data[p + 2]];
+      }
+    }
+    return;
+  }
+  const { first, count, weights, size } = vertical;
+  const imul = Math.imul;
+  let o = 0;
+  for (let i = 0, k = 0; i < height; i++, k += size) {
+    const end = k + count[i];
+    const top = first[i] * stride + rows.offset;
+    // Two pixels per sweep: they share the row's weights.
+    let x = 0;
+    let q = top;
+    for (; x + 1 < width; x += 2, q += 6, o += 2) {
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      let r2 = HALF;
+      let g2 = HALF;
+      let b2 = HALF;
+      for (let j = k, p = q; j < end; j++, p += stride) {
+        const w = weights[j];
+        r = (r + imul(data[p], w)) | 0;
+        g = (g + imul(data[p + 1], w)) | 0;
+        b = (b + imul(data[p + 2], w)) | 0;
+        r2 = (r2 + imul(data[p + 3], w)) | 0;
+        g2 = (g2 + imul(data[p + 4], w)) | 0;
+        b2 = (b2 + imul(data[p + 5], w)) | 0;
+      }
+      r >>= PRECISION_BITS;
+      g >>= PRECISION_BITS;
+      b >>= PRECISION_BITS;
+      r2 >>= PRECISION_BITS;
+      g2 >>= PRECISION_BITS;
+      b2 >>= PRECISION_BITS;
+      out[offset + o] = red[r < 0 ? 0 : r > 255 ? 255 : r];
+      out[offset + o + 1] = red[r2 < 0 ? 0 : r2 > 255 ? 255 : r2];
+      out[g0 + o] = green[g < 0 ? 0 : g > 255 ? 255 : g];
+      out[g0 + o + 1] = green[g2 < 0 ? 0 : g2 > 255 ? 255 : g2];
+      out[b0 + o] = blue[b < 0 ? 0 : b > 255 ? 255 : b];
+      out[b0 + o + 1] = blue[b2 < 0 ? 0 : b2 > 255 ? 255 : b2];
+    }
+    if (x < width) {
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let j = k, p = q; j < end; j++, p += stride) {
+        const w = weights[j];
+        r = (r + imul(data[p], w)) | 0;
+        g = (g + imul(data[p + 1], w)) | 0;
+        b = (b + imul(data[p + 2], w)) | 0;
+      }
+      r >>= PRECISION_BITS;
+      g >>= PRECISION_BITS;
+      b >>= PRECISION_BITS;
+      out[offset + o] = red[r < 0 ? 0 : r > 255 ? 255 : r];
+      out[g0 + o] = green[g < 0 ? 0 : g > 255 ? 255 : g];
+      out[b0 + o] = blue[b < 0 ? 0 : b > 255 ? 255 : b];
+      o++;
+    }
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { Preprocessing } from '../../models/manifest.js';
 import type { RgbImage } from '../image/types.js';
-import { resizeBicubic } from './resize.js';
+import { resizeBicubicPlanes } from './resize.js';
 
 /** torchvision's Resize(int): the short side becomes `shortSide`, the long side int(shortSide * long / short). */
 export function resizedSize(width: number, height: number, shortSide: number): { width: number; height: number } {
@@ -68,19 +68,13 @@ export function preprocessInto(image: RgbImage, preprocessing: Preprocessing, ou
     width: crop,
     height: crop,
   };
-  const cropped = resizeBicubic(image, size.width, size.height, region).data;
-
   let tables = tableCache.get(preprocessing);
   if (!tables) {
     tables = normalizationTables(preprocessing.mean, preprocessing.std);
     tableCache.set(preprocessing, tables);
   }
   const [red, green, blue] = tables;
-  for (let i = 0, p = 0; i < plane; i++, p += 3) {
-    out[offset + i] = red[cropped[p]];
-    out[offset + plane + i] = green[cropped[p + 1]];
-    out[offset + 2 * plane + i] = blue[cropped[p + 2]];
-  }
+  resizeBicubicPlanes(image, size.width, size.height, region, red, green, blue, out, offset);
 }
 
 /** One image's model input as a new [3, crop, crop] tensor. */
