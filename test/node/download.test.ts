@@ -62,7 +62,8 @@ function serveRange(req: IncomingMessage, res: ServerResponse): void {
 /** Announces the whole file, sends the first `bytes`, then drops the connection. */
 function cutAfter(res: ServerResponse, bytes: number): void {
   res.writeHead(200, { 'content-length': payload.length });
-  res.write(payload.subarray(0, bytes), () => res.socket?.destroy());
+  // end(), not destroy(): a reset can drop bytes already sent, and the resume point must be exactly `bytes`.
+  res.write(payload.subarray(0, bytes), () => res.socket?.end());
 }
 
 async function downloadError(promise: Promise<unknown>): Promise<DownloadError> {
