@@ -170,7 +170,7 @@ describe('DynamicBatcher', () => {
 });
 
 describe('batchSessionRuns', () => {
-  it('turns a full queue into a 503 model-unavailable problem with Retry-After', async () => {
+  it('turns a full queue into a 503 overloaded problem with Retry-After', async () => {
     const batched = batchSessionRuns(observed, { windowMs: 300, maxBatch: 8, maxQueue: 1 }, 'tiny');
     const first = batched.run(image(20), [1, 3, SIZE, SIZE]);
     const error = await batched.run(image(21), [1, 3, SIZE, SIZE]).catch((e: unknown) => e);
