@@ -5,6 +5,7 @@
  * solid-colour image without running a model.
  */
 import onnxProto from 'onnx-proto';
+import { seededRandom } from './random.js';
 
 // onnx-proto is CommonJS: its namespace arrives as the default export under Node's ESM loader.
 const { onnx } = onnxProto;
@@ -20,14 +21,7 @@ export interface TinyClassifier {
 
 /** Deterministic weights (mulberry32), spread so that different colours win different classes. */
 export function tinyClassifierParameters(classes: number, seed: number): { weights: number[]; bias: number[] } {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed).uniform;
   // Rounded to float32 so the test's expectation uses exactly the weights the model holds.
   const f32 = (x: number) => Math.fround(x);
   const weights = Array.from({ length: 3 * classes }, () => f32((next() * 2 - 1) * 3));

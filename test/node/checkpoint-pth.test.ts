@@ -1,6 +1,7 @@
 /** torch.save zips built byte by byte: strided views, every storage dtype, byte order, and every rejection. */
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, readCheckpoint, type Checkpoint } from '../../scripts/lib/checkpoint/index.js';
+import { readCheckpoint, type Checkpoint } from '../../scripts/lib/checkpoint/index.js';
+import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 import {
   bytesOf,
   dictPickle,
@@ -24,15 +25,7 @@ const read = (tensors: TensorSpec[], records: Record<string, Uint8Array>, option
   readCheckpoint(build(tensors, records, options));
 const values = (checkpoint: Checkpoint, name: string) => Array.from(checkpoint.stateDict.get(name)!.data as ArrayLike<number | bigint>);
 
-function codeOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CheckpointError);
-    return (error as CheckpointError).code;
-  }
-  return 'accepted';
-}
+const codeOf = checkpointErrorCode;
 
 const u16le = (...halves: number[]) => new Uint8Array(Uint16Array.from(halves).buffer);
 const six = float32Bytes([0, 1, 2, 3, 4, 5]);

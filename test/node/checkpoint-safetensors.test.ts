@@ -1,19 +1,12 @@
 /** safetensors built byte by byte: every dtype, header validation, and the timm → official name table. */
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, readCheckpoint } from '../../scripts/lib/checkpoint/index.js';
+import { readCheckpoint } from '../../scripts/lib/checkpoint/index.js';
 import { MAX_SAFETENSORS_HEADER, readSafetensorsFile } from '../../scripts/lib/checkpoint/safetensors.js';
 import { officialNameFromTimm } from '../../scripts/lib/checkpoint/timm-names.js';
 import { float32Bytes, safetensorsFile } from '../helpers/pickle.js';
+import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 
-function codeOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CheckpointError);
-    return (error as CheckpointError).code;
-  }
-  return 'accepted';
-}
+const codeOf = checkpointErrorCode;
 
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
 const u16le = (...halves: number[]) => new Uint8Array(Uint16Array.from(halves).buffer);

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { seededRandom as seededRandomStream } from '../helpers/random.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode.js';
 import { ImageError } from '../../worker/image/errors.js';
@@ -34,16 +35,7 @@ async function outcome(bytes: Uint8Array): Promise<string> {
   }
 }
 
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seededRandom = (seed: number): (() => number) => seededRandomStream(seed).uniform;
 
 const SAMPLES = [
   'png-rgb8-interlaced.png',

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { calibrateRanges, CalibrationError, preprocessImageFiles, splitCalibrationSet } from '../../scripts/lib/calibration.js';
 import { GraphBuilder } from '../../scripts/lib/onnx/graph-builder.js';
+import { seededRandom } from '../helpers/random.js';
 import { decodeModel, graphOf, GraphIndex } from '../../scripts/lib/quantize/graph.js';
 import { quantizeModel } from '../../scripts/lib/quantize/index.js';
 import { computeQuantParams, roundHalfToEven } from '../../scripts/lib/quantize/params.js';
@@ -27,14 +28,7 @@ const SIDE = 224;
 
 /** Deterministic weights (mulberry32), He-scaled so activations stay near unit scale. */
 function randomWeights(count: number, fanIn: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed).uniform;
   const bound = Math.sqrt(6 / fanIn);
   return Float32Array.from({ length: count }, () => (next() * 2 - 1) * bound);
 }

@@ -1,0 +1,13 @@
+import { expect } from 'vitest';
+import { CheckpointError } from '../../scripts/lib/checkpoint/types.js';
+
+/** The CheckpointError code an action throws ('accepted' when it throws nothing); any other error fails the test. */
+export function checkpointErrorCode(action: () => unknown): string {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(CheckpointError);
+    return (error as CheckpointError).code;
+  }
+  return 'accepted';
+}
