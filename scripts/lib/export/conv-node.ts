@@ -1,5 +1,7 @@
+import type { EfficientVitLayout } from '../../../models/efficientvit.js';
+import type { StateDict } from '../checkpoint/types.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
-import type { FoldedConv } from './fold.js';
+import { foldConvBn, type FoldedConv } from './fold.js';
 
 /** An ONNX Conv (with bias) for a folded convolution; its weights become float32 initializers. */
 export function convNode(g: GraphBuilder, x: string, folded: FoldedConv): string {
@@ -15,4 +17,16 @@ export function convNode(g: GraphBuilder, x: string, folded: FoldedConv): string
     },
     spec.prefix,
   );
+}
+
+/** The stem both graphs share: four BN-folded 3×3 stride-2 convs with ReLU between them. */
+export function patchEmbedding(g: GraphBuilder, sd: StateDict, layout: EfficientVitLayout, input: string): string {
+  let x = input;
+  g.scoped('patch_embed', () =>
+    layout.patchEmbed.forEach((spec, i) => {
+      x = convNode(g, x, foldConvBn(sd, spec));
+      if (i < layout.patchEmbed.length - 1) x = g.node('Relu', [x]);
+    }),
+  );
+  return x;
 }

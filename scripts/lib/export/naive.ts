@@ -13,18 +13,12 @@ import {
 } from '../../../models/efficientvit.js';
 import type { StateDict } from '../checkpoint/types.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
-import { convNode } from './conv-node.js';
+import { convNode, patchEmbedding } from './conv-node.js';
 import { float64, foldConvBn, plainConv } from './fold.js';
 
 /** Adds the model from `input` on; the logits tensor is named `output`. */
 export function buildNaiveGraph(g: GraphBuilder, sd: StateDict, layout: EfficientVitLayout, input: string, output: string): string {
-  let x = input;
-  g.scoped('patch_embed', () =>
-    layout.patchEmbed.forEach((spec, i) => {
-      x = convNode(g, x, foldConvBn(sd, spec));
-      if (i < layout.patchEmbed.length - 1) x = g.node('Relu', [x]);
-    }),
-  );
+  let x = patchEmbedding(g, sd, layout, input);
   for (const layer of layout.layers) {
     g.scoped(layer.prefix, () => {
       switch (layer.kind) {

@@ -19,17 +19,11 @@ import { attentionBiasIndices, type EfficientVitLayout, type ResidualAttentionLa
 import type { StateDict } from '../checkpoint/types.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
 import { float64, foldBnLinear, foldConvBn, plainConv, type FoldedConv } from './fold.js';
-import { convNode } from './conv-node.js';
+import { convNode, patchEmbedding } from './conv-node.js';
 
 /** Adds the model from `input` on; the logits tensor is named `output`. */
 export function buildOptimizedGraph(g: GraphBuilder, sd: StateDict, layout: EfficientVitLayout, input: string, output: string): string {
-  let x = input;
-  g.scoped('patch_embed', () =>
-    layout.patchEmbed.forEach((spec, i) => {
-      x = convNode(g, x, foldConvBn(sd, spec));
-      if (i < layout.patchEmbed.length - 1) x = g.node('Relu', [x]);
-    }),
-  );
+  let x = patchEmbedding(g, sd, layout, input);
   for (const layer of layout.layers) {
     g.scoped(layer.prefix, () => {
       switch (layer.kind) {
