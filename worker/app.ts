@@ -60,7 +60,7 @@ function roundTimings<T extends object>(timings: T): T {
 export function createApp(deps: AppDeps): Hono {
   const { config, images } = deps;
   const clock = deps.clock ?? defaultClock;
-  const registry = new ModelRegistry(deps.files, deps.backend, deps.wrapSession);
+  const registry = new ModelRegistry(deps.files, deps.backend, { wrapSession: deps.wrapSession, maxLoaded: config.maxLoadedModels });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -165,47 +165,53 @@ export function createApp(deps: AppDeps): Hono {
       checkTopKFits(params.topK, entry.output.shape[1]);
       const kind = bodyKind(c.req.header('content-type'));
 
-      // Start (or join) the model load now, so it overlaps reading and decoding the images.
-      const model = registry.load(entry.name);
+      // Start (or join) the model load now, so it overlaps reading and decoding the images. The lease keeps the
+      // session from being released (to make room for another model) until this response is built.
+      const lease = registry.acquire(entry.name);
+      const model = lease.then((held) => held.value);
       model.catch(() => undefined); // observed below; this only keeps an early rejection from going unhandled
+      try {
+        const uploads = kind === 'multipart' ? await readMultipartImages(c.req.raw, config.maxBatch) : [await readSingleImage(c.req.raw)];
+        const outcome = await classifyImages({
+          images: uploads.map((upload) => upload.bytes),
+          model,
+          preprocessing: entry.preprocessing,
+          inputSize: entry.preprocessing.centerCrop,
+          topK: params.topK,
+          maxPixels: config.maxImagePixels,
+          maxDecodeBytes: config.maxDecodeBytes,
+          support: images,
+          clock,
+        });
 
-      const uploads = kind === 'multipart' ? await readMultipartImages(c.req.raw, config.maxBatch) : [await readSingleImage(c.req.raw)];
-      const outcome = await classifyImages({
-        images: uploads.map((upload) => upload.bytes),
-        model,
-        preprocessing: entry.preprocessing,
-        inputSize: entry.preprocessing.centerCrop,
-        topK: params.topK,
-        maxPixels: config.maxImagePixels,
-        support: images,
-        clock,
-      });
+        const sum = (stage: 'decode_ms' | 'preprocess_ms') =>
+          outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
+        const totals = roundTimings<StageTimings>({
+          decode_ms: sum('decode_ms'),
+          preprocess_ms: sum('preprocess_ms'),
+          inference_ms: outcome.inference_ms,
+          total_ms: clock() - started,
+        });
+        serverTiming(c, totals);
 
-      const sum = (stage: 'decode_ms' | 'preprocess_ms') =>
-        outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-      const totals = roundTimings<StageTimings>({
-        decode_ms: sum('decode_ms'),
-        preprocess_ms: sum('preprocess_ms'),
-        inference_ms: outcome.inference_ms,
-        total_ms: clock() - started,
-      });
-      serverTiming(c, totals);
-
-      if (kind === 'single') {
-        const [image] = outcome.images;
-        if (!image.ok) throw image.error;
-        return c.json({ model: entry.id, predictions: image.predictions, timing: totals });
+        if (kind === 'single') {
+          const [image] = outcome.images;
+          if (!image.ok) throw image.error;
+          return c.json({ model: entry.id, predictions: image.predictions, timing: totals });
+        }
+        return c.json({
+          model: entry.id,
+          results: outcome.images.map((image, index) => {
+            const filename = uploads[index].filename;
+            return image.ok
+              ? { ...(filename ? { filename } : {}), predictions: image.predictions, timing: roundTimings(image.timing) }
+              : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
+          }),
+          timing: totals,
+        });
+      } finally {
+        lease.then((held) => held.release(), () => undefined);
       }
-      return c.json({
-        model: entry.id,
-        results: outcome.images.map((image, index) => {
-          const filename = uploads[index].filename;
-          return image.ok
-            ? { ...(filename ? { filename } : {}), predictions: image.predictions, timing: roundTimings(image.timing) }
-            : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
-        }),
-        timing: totals,
-      });
     },
   );
 

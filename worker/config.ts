@@ -9,6 +9,16 @@ export interface ServiceConfig {
   maxImagePixels: number;
   /** Most images in one multipart request. */
   maxBatch: number;
+  /**
+   * Most memory one image's decoding may take, in bytes (the decoder's buffers and the full-size pixels; a large JPEG
+   * decodes reduced and needs little). An image that would need more is refused with 413 before decoding.
+   */
+  maxDecodeBytes: number;
+  /**
+   * Most models with a live inference session at once; loading another first releases the least recently used idle
+   * one. Unset: no limit. A Worker sets 1: every session grows onnxruntime's wasm memory, which never shrinks.
+   */
+  maxLoadedModels?: number;
   /** API name of the model used when the request names none. */
   defaultModel: string;
   /** When set, /v1/* requires `Authorization: Bearer <token>`. */
@@ -21,6 +31,7 @@ export const DEFAULT_CONFIG: Readonly<ServiceConfig> = Object.freeze({
   maxBodyBytes: 16 * 1024 * 1024,
   maxImagePixels: 16_000_000,
   maxBatch: 8,
+  maxDecodeBytes: 40 * 1024 * 1024,
   defaultModel: 'm0',
 });
 
@@ -29,6 +40,8 @@ export interface ConfigVars {
   MAX_BODY_BYTES?: string;
   MAX_MEGAPIXELS?: string;
   MAX_BATCH?: string;
+  MAX_DECODE_MIB?: string;
+  MAX_LOADED_MODELS?: string;
   DEFAULT_MODEL?: string;
   API_TOKEN?: string;
   CORS_ORIGINS?: string;
@@ -59,6 +72,10 @@ export function parseConfig(vars: ConfigVars): ServiceConfig {
     config.maxImagePixels = Math.floor(positiveNumber('MAX_MEGAPIXELS', vars.MAX_MEGAPIXELS, false) * 1_000_000);
   }
   if (set(vars.MAX_BATCH)) config.maxBatch = positiveNumber('MAX_BATCH', vars.MAX_BATCH, true);
+  if (set(vars.MAX_DECODE_MIB)) {
+    config.maxDecodeBytes = Math.floor(positiveNumber('MAX_DECODE_MIB', vars.MAX_DECODE_MIB, false) * 1024 * 1024);
+  }
+  if (set(vars.MAX_LOADED_MODELS)) config.maxLoadedModels = positiveNumber('MAX_LOADED_MODELS', vars.MAX_LOADED_MODELS, true);
   if (set(vars.DEFAULT_MODEL)) config.defaultModel = vars.DEFAULT_MODEL.trim();
   if (set(vars.API_TOKEN)) config.apiToken = vars.API_TOKEN.trim();
   if (set(vars.CORS_ORIGINS)) {

@@ -1,6 +1,7 @@
 /**
  * Concurrent requests in one isolate share one session per model safely: 16 at once, each with its own image, each
- * gets exactly its own result — on a warm model, and on a cold app where all 16 race to load the model.
+ * gets exactly its own result — on a warm model, and on a cold app where all 16 race to load the model; and requests
+ * for two models at once under MAX_LOADED_MODELS = 1 (wrangler.toml), where the sessions take turns.
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
@@ -58,5 +59,31 @@ describe(`${CONCURRENT} concurrent requests`, () => {
     expect(badResponses.map((r) => r.status)).toEqual([415, 415, 400, 400]);
     const bodies = await Promise.all(goodResponses.map((response) => okJson<{ predictions: Prediction[] }>(response)));
     bodies.forEach((body, i) => expectPredictions(body.predictions, expectedSolidScores(cases[i].rgb, tinyModel('tiny')), 5));
+  });
+
+  it('for two models at once with one session allowed: every request is answered by its own model', async () => {
+    const deps = workerdDeps(env);
+    expect(deps.config.maxLoadedModels).toBe(1); // wrangler.toml's setting, which this test is about
+    const events: ('load' | 'release')[] = [];
+    const backend = {
+      ...deps.backend,
+      load: async (bytes: Uint8Array) => {
+        events.push('load');
+        const session = await deps.backend.load(bytes);
+        return { ...session, release: () => (events.push('release'), session.release()) };
+      },
+    };
+    const app = createApp({ ...deps, backend });
+    const colour = SOLID_COLOURS[0];
+    const image = await fixture(`generated/${colour.name}.png`);
+    const models = Array.from({ length: CONCURRENT }, (_, i) => (i % 2 === 0 ? 'tiny' : 'tiny-10'));
+    const responses = await Promise.all(models.map((model) => app.fetch(classifyRequest(image, { query: `model=${model}&top_k=5` }))));
+    const bodies = await Promise.all(responses.map((response) => okJson<{ predictions: Prediction[] }>(response)));
+    bodies.forEach((body, i) => expectPredictions(body.predictions, expectedSolidScores(colour.rgb, tinyModel(models[i])), 5));
+    // Never two sessions alive at once: loads and releases alternate, so each load follows the previous release.
+    expect(events.filter((e) => e === 'load').length).toBeGreaterThanOrEqual(2);
+    expect(events).toEqual(events.map((_, i) => (i % 2 === 0 ? 'load' : 'release')));
+    const listing = (await (await app.fetch(new Request('http://localhost/v1/models'))).json()) as { models: { name: string; loaded: boolean }[] };
+    expect(listing.models.filter((m) => m.loaded)).toHaveLength(1);
   });
 });

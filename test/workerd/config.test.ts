@@ -36,7 +36,13 @@ describe('parseConfig', () => {
   it('takes the defaults for unset or empty variables', () => {
     expect(parseConfig({})).toEqual(DEFAULT_CONFIG);
     expect(parseConfig({ MAX_BODY_BYTES: '', API_TOKEN: ' ', CORS_ORIGINS: '' })).toEqual(DEFAULT_CONFIG);
-    expect(DEFAULT_CONFIG).toEqual({ maxBodyBytes: 16 * 1024 * 1024, maxImagePixels: 16_000_000, maxBatch: 8, defaultModel: 'm0' });
+    expect(DEFAULT_CONFIG).toEqual({
+      maxBodyBytes: 16 * 1024 * 1024,
+      maxImagePixels: 16_000_000,
+      maxBatch: 8,
+      maxDecodeBytes: 40 * 1024 * 1024,
+      defaultModel: 'm0',
+    });
   });
 
   it('reads every variable', () => {
@@ -45,6 +51,8 @@ describe('parseConfig', () => {
         MAX_BODY_BYTES: '1048576',
         MAX_MEGAPIXELS: '2.5',
         MAX_BATCH: '4',
+        MAX_DECODE_MIB: '12.5',
+        MAX_LOADED_MODELS: '2',
         DEFAULT_MODEL: 'm1',
         API_TOKEN: 'secret-token',
         CORS_ORIGINS: 'https://a.example, https://b.example',
@@ -53,6 +61,8 @@ describe('parseConfig', () => {
       maxBodyBytes: 1048576,
       maxImagePixels: 2_500_000,
       maxBatch: 4,
+      maxDecodeBytes: 12.5 * 1024 * 1024,
+      maxLoadedModels: 2,
       defaultModel: 'm1',
       apiToken: 'secret-token',
       corsOrigins: ['https://a.example', 'https://b.example'],
@@ -67,6 +77,10 @@ describe('parseConfig', () => {
     ['MAX_MEGAPIXELS', 'lots'],
     ['MAX_BATCH', '0'],
     ['MAX_BATCH', 'Infinity'],
+    ['MAX_DECODE_MIB', '0'],
+    ['MAX_DECODE_MIB', '40MB'],
+    ['MAX_LOADED_MODELS', '0'],
+    ['MAX_LOADED_MODELS', '1.5'],
   ] as const) {
     it(`refuses ${name}=${JSON.stringify(value)}`, () => {
       expect(() => parseConfig({ [name]: value })).toThrow(ConfigError);

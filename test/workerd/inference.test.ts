@@ -57,13 +57,14 @@ describe('onnxruntime-web in workerd', () => {
     const base = createOrtWebBackend(ortWasm);
     let loads = 0;
     const registry = new ModelRegistry(assetFiles(), { name: base.name, load: (bytes) => (loads++, base.load(bytes)) });
-    const [a, b] = await Promise.all([registry.load('tiny'), registry.load('tiny')]);
-    const c = await registry.load('tiny');
-    expect(a).toBe(b);
-    expect(c).toBe(a);
+    const [a, b] = await Promise.all([registry.acquire('tiny'), registry.acquire('tiny')]);
+    const c = await registry.acquire('tiny');
+    expect(b.value).toBe(a.value);
+    expect(c.value).toBe(a.value);
     expect(loads).toBe(1);
     expect(registry.isLoaded('tiny')).toBe(true);
     expect(registry.isLoaded('tiny-10')).toBe(false);
+    for (const lease of [a, b, c]) lease.release();
   });
 
   it('does not cache a failed load: a transient read failure is retried by the next request', async () => {
@@ -76,10 +77,42 @@ describe('onnxruntime-web in workerd', () => {
       },
     };
     const registry = new ModelRegistry(flaky, createOrtWebBackend(ortWasm));
-    await expect(registry.load('tiny')).rejects.toMatchObject({ code: 'model-unavailable', status: 503 });
+    await expect(registry.acquire('tiny')).rejects.toMatchObject({ code: 'model-unavailable', status: 503 });
     expect(registry.isLoaded('tiny')).toBe(false);
-    const loaded = await registry.load('tiny');
-    expect(loaded.classes).toBe(1000);
+    const lease = await registry.acquire('tiny');
+    expect(lease.value.classes).toBe(1000);
+    lease.release();
+  });
+
+  it('with maxLoaded 1, releases the idle session before loading another model, never one still held', async () => {
+    const base = createOrtWebBackend(ortWasm);
+    const events: string[] = [];
+    const backend = {
+      name: base.name,
+      load: async (bytes: Uint8Array) => {
+        const session = await base.load(bytes);
+        const classes = (await session.run(constantBatch([[0, 0, 0]]), [1, 3, 224, 224])).dims[1];
+        events.push(`load ${classes}`);
+        return { ...session, release: () => (events.push(`release ${classes}`), session.release()) };
+      },
+    };
+    const registry = new ModelRegistry(assetFiles(), backend, { maxLoaded: 1 });
+
+    const tiny = await registry.acquire('tiny');
+    const ten = registry.acquire('tiny-10'); // must wait: tiny is held
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(events).toEqual(['load 1000']);
+    // Meanwhile the holder's session still runs.
+    const out = await tiny.value.session.run(constantBatch([[1, 2, 3]]), [1, 3, 224, 224]);
+    const expected = tinyLogits([1, 2, 3]);
+    for (let j = 0; j < 1000; j++) expect(Math.abs(out.data[j] - expected[j])).toBeLessThan(1e-4);
+    tiny.release();
+    const tenLease = await ten;
+    expect(events).toEqual(['load 1000', 'release 1000', 'load 10']);
+    expect(registry.isLoaded('tiny')).toBe(false);
+    expect(registry.isLoaded('tiny-10')).toBe(true);
+    expect(tenLease.value.classes).toBe(10);
+    tenLease.release();
   });
 
   it('a multipart batch reaches the session as one call with N = the number of images', async () => {

@@ -1,12 +1,14 @@
 /**
  * The models one isolate knows: the manifest, label sets and inference sessions, each read or created on first use
  * and then shared by every request. Loads are cached as promises so concurrent requests wait for one load; a failed
- * load is dropped from the cache so a later request tries again.
+ * load is dropped from the cache so a later request tries again. Sessions are leased (see residency.ts): with
+ * `maxLoaded`, a session nobody holds is released to make room for another model.
  */
 import type { Manifest, ManifestModel } from '../../models/manifest.js';
 import { ApiError } from '../errors.js';
 import type { InferenceBackend, ModelSession } from '../inference/backend.js';
 import { serializeRuns } from '../inference/serial.js';
+import { Residency, type Lease } from './residency.js';
 import type { ModelFiles } from './files.js';
 import { checkLabels, checkManifest, type ClassLabel } from './manifest-check.js';
 
@@ -19,6 +21,19 @@ export interface LoadedModel {
   session: ModelSession;
   labels: ClassLabel[];
   classes: number;
+}
+
+/** A request's hold on a loaded model: the session is not released while any lease on it is out. */
+export type ModelLease = Lease<LoadedModel>;
+
+export interface RegistryOptions {
+  /**
+   * Applied to each loaded model's session (already queued one call at a time), e.g. to batch concurrent requests
+   * (Node).
+   */
+  wrapSession?: SessionWrapper;
+  /** Most sessions alive at once (ServiceConfig.maxLoadedModels); unset: no limit. */
+  maxLoaded?: number;
 }
 
 function errorText(error: unknown): string {
@@ -37,40 +52,37 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** Caches a promise per key; a rejected promise is evicted so the next caller retries. */
 class PromiseCache<T> {
   private readonly entries = new Map<string, Promise<T>>();
-  private readonly settled = new Set<string>();
 
   get(key: string, create: () => Promise<T>): Promise<T> {
     let entry = this.entries.get(key);
     if (!entry) {
       entry = create();
       this.entries.set(key, entry);
-      entry.then(
-        () => this.settled.add(key),
-        () => this.entries.delete(key),
-      );
+      entry.catch(() => this.entries.delete(key));
     }
     return entry;
-  }
-
-  isReady(key: string): boolean {
-    return this.settled.has(key) && this.entries.has(key);
   }
 }
 
 export class ModelRegistry {
   private readonly manifests = new PromiseCache<Manifest>();
   private readonly labelSets = new PromiseCache<ClassLabel[]>();
-  private readonly models = new PromiseCache<LoadedModel>();
+  private readonly models: Residency<LoadedModel>;
+  private readonly wrapSession?: SessionWrapper;
 
-  /**
-   * @param wrapSession applied to each loaded model's session (already queued one call at a time), e.g. to batch
-   *   concurrent requests (Node).
-   */
   constructor(
     private readonly files: ModelFiles,
     readonly backend: InferenceBackend,
-    private readonly wrapSession?: SessionWrapper,
-  ) {}
+    options: RegistryOptions = {},
+  ) {
+    this.wrapSession = options.wrapSession;
+    this.models = new Residency(
+      options.maxLoaded ?? Infinity,
+      // The name was checked by find() before it reaches acquire().
+      async (name) => this.createModel(await this.find(name)),
+      (model) => model.session.release(),
+    );
+  }
 
   /** The checked manifest; 503 model-unavailable when none is deployed or it is invalid. */
   manifest(): Promise<Manifest> {
@@ -99,13 +111,16 @@ export class ModelRegistry {
   }
 
   isLoaded(name: string): boolean {
-    return this.models.isReady(name);
+    return this.models.isLoaded(name);
   }
 
-  /** The model's session and labels, loading them on first use. */
-  async load(name: string): Promise<LoadedModel> {
-    const entry = await this.find(name);
-    return this.models.get(name, () => this.createModel(entry));
+  /**
+   * The model's session and labels, loading them on first use; 404 for an unknown name. Release the lease when the
+   * request is done with the model.
+   */
+  async acquire(name: string): Promise<ModelLease> {
+    await this.find(name);
+    return this.models.acquire(name);
   }
 
   private async createModel(entry: ManifestModel): Promise<LoadedModel> {
