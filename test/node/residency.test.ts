@@ -3,10 +3,10 @@
  * plain objects here; the registry's use of it with real onnxruntime sessions is tested in test/workerd/inference.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { Residency, type Lease } from '../../worker/models/residency.js';
+import { LoadTimeoutError, Residency, type Lease } from '../../worker/models/residency.js';
 
 /** A residency over named values whose loads and unloads are recorded and settle when the test says so. */
-function recorded(capacity: number) {
+function recorded(capacity: number, staleAfterMs?: number) {
   const events: string[] = [];
   const pendingLoads = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   const residency = new Residency<{ name: string }>(
@@ -19,13 +19,17 @@ function recorded(capacity: number) {
     async (value) => {
       events.push(`unload ${value.name}`);
     },
+    staleAfterMs,
   );
+  // Loads start in the loading request's own continuation, a tick after its acquire was granted.
   const finishLoad = async (key: string) => {
+    await settle();
     pendingLoads.get(key)!.resolve();
     pendingLoads.delete(key);
     await settle();
   };
   const failLoad = async (key: string, error: Error) => {
+    await settle();
     pendingLoads.get(key)!.reject(error);
     pendingLoads.delete(key);
     await settle();
@@ -33,7 +37,8 @@ function recorded(capacity: number) {
   return { residency, events, finishLoad, failLoad };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Long enough for waiting acquirers to poll (every 5 ms) and for loads to start. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 25));
 
 /** Tracks whether an acquire has resolved yet. */
 function track(promise: Promise<Lease<{ name: string }>>) {
@@ -174,5 +179,32 @@ describe('Residency', () => {
     await settle();
     expect(events).toEqual(['load a', 'unload a', 'load b']);
     expect(b.lease).toBeUndefined();
+  });
+
+  // A request cancelled while holding a lease never releases it (workerd drops its `finally`).
+  it('a lease held past staleAfterMs no longer blocks another model: a waiting request unloads it on its own poll', async () => {
+    const { residency, events, finishLoad } = recorded(1, 100);
+    const abandoned = track(residency.acquire('a'));
+    await finishLoad('a');
+    expect(abandoned.lease).toBeDefined(); // never released
+    const b = track(residency.acquire('b'));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past 100 ms
+    expect(events).toEqual(['load a', 'unload a', 'load b']);
+    await finishLoad('b');
+    expect(b.lease!.value.name).toBe('b');
+  });
+
+  it('a load that never settles (its request was cancelled) is given up by those waiting on it', async () => {
+    const { residency, events } = recorded(1, 100);
+    const stalled = track(residency.acquire('a')); // its load never finishes
+    const joiner = track(residency.acquire('a'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(joiner.error).toBeInstanceOf(LoadTimeoutError);
+    expect(stalled.lease).toBeUndefined();
+    expect(residency.isLoaded('a')).toBe(false);
+    // The place is free again: the next request loads afresh.
+    track(residency.acquire('a'));
+    await settle();
+    expect(events).toEqual(['load a', 'load a']);
   });
 });

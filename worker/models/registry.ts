@@ -8,7 +8,7 @@ import type { Manifest, ManifestModel } from '../../models/manifest.js';
 import { ApiError } from '../errors.js';
 import type { InferenceBackend, ModelSession } from '../inference/backend.js';
 import { serializeRuns } from '../inference/serial.js';
-import { Residency, type Lease } from './residency.js';
+import { LoadTimeoutError, Residency, type Lease } from './residency.js';
 import type { ModelFiles } from './files.js';
 import { checkLabels, checkManifest, type ClassLabel } from './manifest-check.js';
 
@@ -120,7 +120,11 @@ export class ModelRegistry {
    */
   async acquire(name: string): Promise<ModelLease> {
     await this.find(name);
-    return this.models.acquire(name);
+    return this.models.acquire(name).catch((error: unknown) => {
+      // Load failures are already ApiErrors; a load abandoned by its request is as unavailable.
+      if (error instanceof LoadTimeoutError) throw unavailable(`${name} is still loading; try again`, name, error);
+      throw error;
+    });
   }
 
   private async createModel(entry: ManifestModel): Promise<LoadedModel> {

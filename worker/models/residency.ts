@@ -7,6 +7,17 @@
  * Requests wait in arrival order once one has to wait, so a steady stream for a loaded model cannot starve a request
  * for another; when the first in line gets its value, everyone queued for the same value gets it too. A failed load
  * is not kept: the requests waiting on it get its error and the next one tries again.
+ *
+ * workerd ties I/O to the request that started it: one request may not settle a promise another request created
+ * ("Cannot perform I/O on behalf of a different request"), nor wait on a promise no I/O of its own will settle (it is
+ * cancelled as hung); and a request cancelled because its client went away never runs its `finally` blocks. So:
+ * - waiting is polling: a waiting request checks the shared state on timers of its own, and nothing is handed
+ *   across requests but plain data;
+ * - a value is always loaded by a request that needs it, in its own handler, never by whichever request happened to
+ *   free the place;
+ * - a load or a lease older than `staleAfterMs` is presumed abandoned: waiters stop waiting for such a load
+ *   (LoadTimeoutError), and such leases no longer keep their value from being unloaded, so an abandoned lease cannot
+ *   wedge the isolate.
  */
 
 export interface Lease<T> {
@@ -15,20 +26,35 @@ export interface Lease<T> {
   release(): void;
 }
 
+export class LoadTimeoutError extends Error {
+  override readonly name = 'LoadTimeoutError';
+}
+
 interface Slot<T> {
   readonly key: string;
   value?: T;
-  loading?: Promise<T>;
-  /** Leases out, including requests waiting for the load to finish. */
-  holders: number;
+  /** While loading: the waiters that joined the load, each settled when it ends. */
+  joiners?: Waiter<T>[];
+  loadStarted: number;
+  /** When each outstanding lease (the loader's and the joiners' included) was taken. */
+  readonly leases: Set<{ since: number }>;
   lastUsed: number;
 }
 
+/** What a waiter is handed: a lease, or the task of loading the value itself. */
+type Grant<T> = { lease: Lease<T> } | { load: Slot<T> };
+
+/** A waiting request; pump() fills in `grant` or `error`, the request picks it up on its next poll. */
 interface Waiter<T> {
-  key: string;
-  resolve(lease: Lease<T>): void;
-  reject(error: unknown): void;
+  readonly key: string;
+  grant?: Grant<T>;
+  error?: { cause: unknown };
 }
+
+/** A request holding a model longer than this has been cancelled (a 16 MP batch takes seconds, not a minute). */
+export const STALE_AFTER_MS = 60_000;
+/** How often a waiting request polls: loads and switches take hundreds of milliseconds. */
+const POLL_MS = 5;
 
 export class Residency<T> {
   private readonly slots = new Map<string, Slot<T>>();
@@ -41,15 +67,33 @@ export class Residency<T> {
     private readonly capacity: number,
     private readonly load: (key: string) => Promise<T>,
     private readonly unload: (value: T, key: string) => Promise<void>,
+    private readonly staleAfterMs = STALE_AFTER_MS,
   ) {
     if (!(capacity >= 1)) throw new RangeError(`capacity must be at least 1, got ${capacity}`);
   }
 
-  acquire(key: string): Promise<Lease<T>> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ key, resolve, reject });
-      this.pump();
-    });
+  async acquire(key: string): Promise<Lease<T>> {
+    const waiter: Waiter<T> = { key };
+    this.queue.push(waiter);
+    this.pump();
+    while (!waiter.grant && !waiter.error) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      this.recheck(waiter);
+    }
+    if (waiter.error) throw waiter.error.cause;
+    const grant = waiter.grant!;
+    if ('lease' in grant) return grant.lease;
+
+    // This request loads the value, in its own handler.
+    const slot = grant.load;
+    let value: T;
+    try {
+      value = await this.load(key);
+    } catch (error) {
+      this.failLoad(slot, error);
+      throw error;
+    }
+    return this.finishLoad(slot, value);
   }
 
   /** Loaded and not being unloaded. */
@@ -60,13 +104,24 @@ export class Residency<T> {
   private pump(): void {
     while (this.queue.length > 0) {
       const { key } = this.queue[0];
-      const slot = this.slots.get(key) ?? (this.slots.size + this.unloading < this.capacity ? this.startLoad(key) : undefined);
+      let slot = this.slots.get(key);
+      if (!slot && this.slots.size + this.unloading < this.capacity) {
+        slot = { key, joiners: [], loadStarted: Date.now(), leases: new Set(), lastUsed: 0 };
+        this.slots.set(key, slot);
+        const loader = this.queue.shift()!;
+        loader.grant = { load: slot };
+        this.hold(slot); // the loader's lease, handed out by finishLoad
+      }
       if (slot) {
         // Everyone queued for this value joins now, so mixed traffic switches values once per turn, not per request.
-        for (const waiter of this.takeWaiters(key)) this.join(slot, waiter);
+        for (const waiter of this.takeWaiters(key)) {
+          if (slot.value !== undefined) waiter.grant = { lease: this.lease(slot, this.hold(slot)) };
+          else slot.joiners!.push(waiter);
+        }
         continue;
       }
-      // Full: free one place (or wait for the one being freed); the unload's end, or the next release, pumps again.
+      // Full: free one place (or wait for the one being freed); the unload's end, a release, or a waiter's recheck
+      // pumps again.
       if (this.unloading === 0) this.unloadIdle();
       return;
     }
@@ -79,44 +134,54 @@ export class Residency<T> {
     return taken;
   }
 
-  private join(slot: Slot<T>, waiter: Waiter<T>): void {
-    slot.holders++;
+  private hold(slot: Slot<T>): { since: number } {
+    const entry = { since: Date.now() };
+    slot.leases.add(entry);
     slot.lastUsed = ++this.clock;
-    if (slot.value !== undefined) {
-      waiter.resolve(this.lease(slot, slot.value));
-      return;
+    return entry;
+  }
+
+  private finishLoad(slot: Slot<T>, value: T): Lease<T> {
+    const joiners = slot.joiners ?? [];
+    slot.joiners = undefined;
+    if (this.slots.get(slot.key) !== slot) {
+      // Given up on while loading (its waiters were told so): the loader uses it alone and then drops it.
+      return { value, release: () => void this.unload(value, slot.key).catch(() => undefined) };
     }
-    slot.loading!.then(
-      (value) => waiter.resolve(this.lease(slot, value)),
-      (error: unknown) => {
-        slot.holders--;
-        waiter.reject(error);
-      },
-    );
+    slot.value = value;
+    const [loaderLease] = slot.leases;
+    for (const joiner of joiners) joiner.grant = { lease: this.lease(slot, this.hold(slot)) };
+    return this.lease(slot, loaderLease);
   }
 
-  private startLoad(key: string): Slot<T> {
-    const slot: Slot<T> = { key, holders: 0, lastUsed: ++this.clock };
-    slot.loading = this.load(key);
-    this.slots.set(key, slot);
-    slot.loading.then(
-      (value) => {
-        slot.value = value;
-        slot.loading = undefined;
-      },
-      () => {
-        this.slots.delete(key);
-        this.pump();
-      },
-    );
-    return slot;
+  private failLoad(slot: Slot<T>, error: unknown): void {
+    const joiners = slot.joiners ?? [];
+    slot.joiners = undefined;
+    if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
+    for (const joiner of joiners) joiner.error = { cause: error };
+    this.pump();
   }
 
-  /** Starts unloading the least recently used value nobody holds, if there is one. */
+  /** On a waiting request's own timer: give up a stalled load it joined, and retry what stale leases blocked. */
+  private recheck(waiter: Waiter<T>): void {
+    const slot = this.slots.get(waiter.key);
+    if (slot?.joiners?.includes(waiter) && Date.now() - slot.loadStarted >= this.staleAfterMs) {
+      this.slots.delete(slot.key);
+      const joiners = slot.joiners;
+      slot.joiners = undefined;
+      const error = new LoadTimeoutError(`loading ${slot.key} did not finish within ${this.staleAfterMs} ms`);
+      for (const joiner of joiners) joiner.error = { cause: error };
+    }
+    this.pump();
+  }
+
+  /** Starts unloading the least recently used value that no live lease holds, if there is one. */
   private unloadIdle(): void {
+    const now = Date.now();
+    const idle = (slot: Slot<T>) => [...slot.leases].every((lease) => now - lease.since >= this.staleAfterMs);
     let victim: Slot<T> | undefined;
     for (const slot of this.slots.values()) {
-      if (slot.holders === 0 && slot.value !== undefined && (!victim || slot.lastUsed < victim.lastUsed)) victim = slot;
+      if (slot.value !== undefined && idle(slot) && (!victim || slot.lastUsed < victim.lastUsed)) victim = slot;
     }
     if (!victim) return;
     this.slots.delete(victim.key);
@@ -132,16 +197,16 @@ export class Residency<T> {
       .then(done, done);
   }
 
-  private lease(slot: Slot<T>, value: T): Lease<T> {
+  private lease(slot: Slot<T>, entry: { since: number }): Lease<T> {
     let released = false;
     return {
-      value,
+      value: slot.value!,
       release: () => {
         if (released) return;
         released = true;
-        slot.holders--;
+        slot.leases.delete(entry);
         slot.lastUsed = ++this.clock;
-        if (slot.holders === 0) this.pump();
+        if (slot.leases.size === 0) this.pump();
       },
     };
   }
