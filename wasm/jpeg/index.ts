@@ -66,10 +66,17 @@ export interface JpegDecoderLimits {
   maxOutputPixels?: number;
 }
 
+export interface JpegDecodeCallOptions {
+  scaleDenom?: ScaleDenom;
+  /** Can only tighten the decoder's limit. */
+  maxOutputPixels?: number;
+  /** Can only tighten the decoder's memory cap. Keep it the same across calls: the memory is reused only then. */
+  maxMemoryBytes?: number;
+}
+
 export interface JpegDecoder {
   readHeader(bytes: Uint8Array): JpegHeader;
-  /** `maxOutputPixels` here can only tighten the decoder's limit. */
-  decode(bytes: Uint8Array, options?: { scaleDenom?: ScaleDenom; maxOutputPixels?: number }): DecodedJpeg;
+  decode(bytes: Uint8Array, options?: JpegDecodeCallOptions): DecodedJpeg;
 }
 
 /** Output size of a decode at 1/scaleDenom: libjpeg rounds up (jdiv_round_up). */
@@ -120,12 +127,18 @@ interface DecoderExports {
 interface Session {
   exports: DecoderExports;
   memory: WebAssembly.Memory;
+  /** The memory's maximum, in pages: the cap of this call. */
+  maxPages: number;
+}
+
+function pagesIn(bytes: number): number {
+  return Math.floor(bytes / WASM_PAGE);
 }
 
 export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecoderLimits = {}): JpegDecoder {
   const maxMemoryBytes = limits.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
   const maxOutputPixels = limits.maxOutputPixels ?? DEFAULT_MAX_OUTPUT_PIXELS;
-  const maxPages = Math.floor(maxMemoryBytes / WASM_PAGE);
+  const maxPages = pagesIn(maxMemoryBytes);
   if (!(maxPages >= INITIAL_PAGES && maxPages <= 65536)) {
     throw new RangeError(`maxMemoryBytes must be between 1 MiB and 4 GiB, got ${maxMemoryBytes}`);
   }
@@ -136,11 +149,12 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
   // One memory per decoder, reused: workerd frees a dropped WebAssembly.Memory only at a late GC, so a fresh memory
   // per call piled up (~17 MiB per 2560×1600 progressive decode). Zero-filling it before each instantiation gives
   // the new instance the state a fresh memory would (data segments are re-copied, the rest must read as zero). A
-  // memory that a large decode grew past KEEP_MEMORY_BYTES is dropped rather than kept at that size.
-  let spare: WebAssembly.Memory | undefined;
+  // memory that a large decode grew past KEEP_MEMORY_BYTES is dropped rather than kept at that size. A memory's
+  // maximum is fixed when it is created, so it is reused only by calls with the same cap.
+  let spare: { memory: WebAssembly.Memory; maxPages: number } | undefined;
 
-  function instantiate(): Session {
-    const memory = spare ?? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: maxPages });
+  function instantiate(pages = maxPages): Session {
+    const memory = spare?.maxPages === pages ? spare.memory : new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: pages });
     spare = undefined;
     new Uint8Array(memory.buffer).fill(0);
     const jd_fail = (kind: number, libjpegCode: number, textPtr: number, paramsPtr: number): never => {
@@ -152,11 +166,11 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
     const instance = new WebAssembly.Instance(module, { env: { memory, jd_fail } });
     const exports = instance.exports as unknown as DecoderExports;
     exports._initialize();
-    return { exports, memory };
+    return { exports, memory, maxPages: pages };
   }
 
   function release(session: Session): void {
-    if (session.memory.buffer.byteLength <= KEEP_MEMORY_BYTES) spare = session.memory;
+    if (session.memory.buffer.byteLength <= KEEP_MEMORY_BYTES) spare = { memory: session.memory, maxPages: session.maxPages };
   }
 
   /** Copies the file into a fresh instance and parses its header. Returns jd_info's address. */
@@ -164,7 +178,7 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
     const { exports, memory } = session;
     const input = exports.jd_alloc_input(bytes.length);
     new Uint8Array(memory.buffer, input, bytes.length).set(bytes);
-    return exports.jd_read_header(input, bytes.length, Math.min(maxMemoryBytes, 0x7fffffff));
+    return exports.jd_read_header(input, bytes.length, Math.min(session.maxPages * WASM_PAGE, 0x7fffffff));
   }
 
   function readHeader(bytes: Uint8Array): JpegHeader {
@@ -189,13 +203,17 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
     });
   }
 
-  function decode(bytes: Uint8Array, options: { scaleDenom?: ScaleDenom; maxOutputPixels?: number } = {}): DecodedJpeg {
+  function decode(bytes: Uint8Array, options: JpegDecodeCallOptions = {}): DecodedJpeg {
     const scaleDenom = options.scaleDenom ?? 1;
-    // A per-call limit can only tighten the decoder's own.
+    // Per-call limits can only tighten the decoder's own.
     const outputLimit = Math.max(1, Math.min(options.maxOutputPixels ?? maxOutputPixels, maxOutputPixels));
+    const pages = Math.min(pagesIn(options.maxMemoryBytes ?? maxMemoryBytes), maxPages);
     if (![1, 2, 4, 8].includes(scaleDenom)) throw new RangeError(`scaleDenom must be 1, 2, 4 or 8, got ${scaleDenom}`);
+    if (pages < INITIAL_PAGES) {
+      throw new JpegDecodeError('image-too-large', `a memory cap of ${options.maxMemoryBytes} bytes is below the decoder's initial memory`);
+    }
     return guarded(() => {
-      const session = instantiate();
+      const session = instantiate(pages);
       try {
         const { exports, memory } = session;
         open(session, bytes);

@@ -5,6 +5,7 @@
 import { createImageDecoder } from '../image/decode.js';
 import type { ImageWasmModules } from '../image/wasm.js';
 import { preprocessInto } from '../preprocess/transform.js';
+import { createDecodeGate } from './decode-gate.js';
 import type { ImageSupport } from './pipeline.js';
 
 export interface ImageSupportOptions {
@@ -21,9 +22,11 @@ export function createImageSupport(wasm: ImageWasmModules, options: ImageSupport
   const decoder = createImageDecoder(wasm);
   const reduced = options.reducedJpegDecode ?? true;
   return {
-    // The decoder checks the pixel limit on the header before decoding anything.
-    decode: (bytes, { maxPixels, resizeShortSide }) =>
-      decoder.decodeImage(bytes, { maxPixels, ...(reduced ? { minShortSide: resizeShortSide } : {}) }),
+    // The decoder checks the pixel limit and the memory budget on the header before decoding anything.
+    decode: (bytes, { maxPixels, maxDecodeBytes, resizeShortSide }) =>
+      decoder.decodeImage(bytes, { maxPixels, maxDecodeBytes, ...(reduced ? { minShortSide: resizeShortSide } : {}) }),
     preprocess: preprocessInto,
+    // One gate per instance: every request's images share it.
+    exclusive: createDecodeGate(),
   };
 }

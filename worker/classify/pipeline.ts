@@ -9,18 +9,28 @@ import type { Clock } from '../http/timing.js';
 import type { LoadedModel } from '../models/registry.js';
 import { topK, type Prediction } from './top-k.js';
 
+/** What an image may take: checked on its header, before decoding. */
+export interface DecodeLimits {
+  /** Largest width × height. */
+  maxPixels: number;
+  /** Most memory its decode may take (the decoder's statement from the header). Absent: no budget. */
+  maxDecodeBytes?: number;
+}
+
 /**
  * What classification needs from the image modules; bound to them in image-support.ts. Both throw ApiError
  * (ImageError) for images they cannot take: unsupported-format, corrupt-image, too-many-pixels.
  */
 export interface ImageSupport {
   /**
-   * Upright RGB. Rejects an image over maxPixels from its header, before decoding. May return a large image already
+   * Upright RGB. Rejects an image over the limits from its header, before decoding. May return a large image already
    * reduced, never below 2× `resizeShortSide` on the short side (the preprocessing's own resize does the rest).
    */
-  decode(bytes: Uint8Array, limits: { maxPixels: number; resizeShortSide: number }): Promise<RgbImage>;
+  decode(bytes: Uint8Array, limits: DecodeLimits & { resizeShortSide: number }): Promise<RgbImage>;
   /** Writes the model's input for one image, NCHW float32, into `out` at element `offset`. */
   preprocess(image: RgbImage, preprocessing: Preprocessing, out: Float32Array, offset: number): void;
+  /** Runs one image's decode and preprocess while no other image of this instance is between the two. */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export interface ImageTiming {
@@ -42,7 +52,7 @@ export interface BatchOutcome {
  * The decoders report bad input as ImageError. Anything else they throw was still caused by this input (a decoder
  * bug or a limit of the library), so it is reported as undecodable rather than failing the request with a 500.
  */
-async function decodeOrReject(support: ImageSupport, bytes: Uint8Array, limits: { maxPixels: number; resizeShortSide: number }): Promise<RgbImage> {
+async function decodeOrReject(support: ImageSupport, bytes: Uint8Array, limits: DecodeLimits & { resizeShortSide: number }): Promise<RgbImage> {
   try {
     return await support.decode(bytes, limits);
   } catch (error) {
@@ -65,10 +75,13 @@ export async function classifyImages(options: {
   inputSize: number;
   topK: number;
   maxPixels: number;
+  /** Most memory one image's decode may take; absent: no budget. */
+  maxDecodeBytes?: number;
   support: ImageSupport;
   clock: Clock;
 }): Promise<BatchOutcome> {
-  const { images, support, clock, preprocessing, inputSize, maxPixels } = options;
+  const { images, support, clock, preprocessing, inputSize, maxPixels, maxDecodeBytes } = options;
+  const limits = { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide };
   const imageElements = 3 * inputSize * inputSize;
   // Sized for the whole batch up front; images that fail leave their rows unused at the end.
   const tensor = new Float32Array(images.length * imageElements);
@@ -78,13 +91,17 @@ export async function classifyImages(options: {
   for (const bytes of images) {
     try {
       if (bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
-      const started = clock();
-      let decoded: RgbImage | undefined = await decodeOrReject(support, bytes, { maxPixels, resizeShortSide: preprocessing.resizeShortSide });
-      const decodedAt = clock();
-      support.preprocess(decoded, preprocessing, tensor, rows * imageElements);
-      decoded = undefined; // the full-size pixels can be collected before the next image is decoded
-      const preprocessedAt = clock();
-      slots.push({ row: rows++, timing: { decode_ms: decodedAt - started, preprocess_ms: preprocessedAt - decodedAt } });
+      const row = rows;
+      // Timed inside the gate: waiting for another request's image is not this one's decode time.
+      const timing = await support.exclusive(async (): Promise<ImageTiming> => {
+        const started = clock();
+        let decoded: RgbImage | undefined = await decodeOrReject(support, bytes, limits);
+        const decodedAt = clock();
+        support.preprocess(decoded, preprocessing, tensor, row * imageElements);
+        decoded = undefined; // the full-size pixels can be collected before the next image is decoded
+        return { decode_ms: decodedAt - started, preprocess_ms: clock() - decodedAt };
+      });
+      slots.push({ row: rows++, timing });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       slots.push({ error });

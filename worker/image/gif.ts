@@ -7,8 +7,12 @@
  * Written here rather than with omggif: omggif's LZW decoder loops forever on a 40-byte crafted file (a code table
  * entry can be made its own prefix), which would hang the isolate. This decoder's prefix chains always point to
  * older entries, and it stops as soon as the frame is full.
+ *
+ * Memory: the RGB canvas is the only full-size buffer. Indices are turned into RGB as the LZW decoder produces them
+ * (in runs of 64 Ki), and the LZW data is read in place from its sub-blocks.
  */
 import { corrupt } from './errors.js';
+import type { DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
 
 const EXTENSION = 0x21;
@@ -117,23 +121,42 @@ export function probeGif(bytes: Uint8Array): ImageHeader {
   return { width: frame.canvasWidth, height: frame.canvasHeight };
 }
 
-/** The LZW data of the frame, its sub-blocks joined. Throws when the file ends before the block terminator. */
-function frameData(bytes: Uint8Array, offset: number): Uint8Array {
-  const end = skipSubBlocks(bytes, offset, 'image data');
-  const data = new Uint8Array(end - offset);
-  let length = 0;
-  for (let at = offset; bytes[at] !== 0; at += 1 + bytes[at]) {
-    data.set(bytes.subarray(at + 1, at + 1 + bytes[at]), length);
-    length += bytes[at];
+/**
+ * Reads the frame's LZW data straight from its sub-blocks (a size byte, that many bytes, … a zero byte), so the
+ * compressed data is never copied. The caller has checked that the chain is complete.
+ */
+class SubBlockReader {
+  /** At a size byte whenever position === blockEnd. */
+  private position: number;
+  private blockEnd: number;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    offset: number,
+  ) {
+    this.position = this.blockEnd = offset;
   }
-  return data.subarray(0, length);
+
+  /** The next data byte, or -1 at the block terminator. */
+  next(): number {
+    if (this.position === this.blockEnd) {
+      const size = this.bytes[this.position];
+      if (size === 0) return -1;
+      this.position++;
+      this.blockEnd = this.position + size;
+    }
+    return this.bytes[this.position++];
+  }
 }
 
+/** Indices decoded since the last flush are handed over in runs of about this many, so no full-frame index buffer exists. */
+const INDEX_RUN = 64 * 1024;
+
 /**
- * Decodes LZW codes into `indices` until it is full, the stream's end code, or the data runs out. Returns how many
- * indices were written.
+ * Decodes LZW codes until `total` indices were produced, the stream's end code, or the data runs out, handing the
+ * indices to `emit` in order, in runs. Returns how many indices were produced.
  */
-function decodeLzw(data: Uint8Array, minCodeSize: number, indices: Uint8Array): number {
+function decodeLzw(data: SubBlockReader, minCodeSize: number, total: number, emit: (indices: Uint8Array, count: number) => void): number {
   const clearCode = 1 << minCodeSize;
   const endCode = clearCode + 1;
   const prefix = new Uint16Array(MAX_CODES);
@@ -144,18 +167,30 @@ function decodeLzw(data: Uint8Array, minCodeSize: number, indices: Uint8Array): 
     suffix[code] = first[code] = code;
     length[code] = 1;
   }
+  // A run plus room for one more string (at most MAX_CODES long), written whole before the run is flushed.
+  const indices = new Uint8Array(INDEX_RUN + MAX_CODES);
   let codeSize = minCodeSize + 1;
   let nextCode = endCode + 1;
   let previous = -1;
-  let written = 0;
+  let flushed = 0;
+  let written = 0; // in `indices`; flushed + written indices produced so far
   let bits = 0;
   let bitCount = 0;
-  let position = 0;
+  let exhausted = false;
 
-  while (written < indices.length) {
-    while (bitCount < codeSize && position < data.length) {
-      bits |= data[position++] << bitCount;
-      bitCount += 8;
+  while (flushed + written < total) {
+    if (written >= INDEX_RUN) {
+      emit(indices, written);
+      flushed += written;
+      written = 0;
+    }
+    while (bitCount < codeSize && !exhausted) {
+      const byte = data.next();
+      if (byte < 0) exhausted = true;
+      else {
+        bits |= byte << bitCount;
+        bitCount += 8;
+      }
     }
     if (bitCount < codeSize) break;
     const code = bits & ((1 << codeSize) - 1);
@@ -183,12 +218,9 @@ function decodeLzw(data: Uint8Array, minCodeSize: number, indices: Uint8Array): 
     const head = known ? code : previous;
     const stringLength = length[head] + (known ? 0 : 1);
     const firstIndex = first[head];
-    const end = written + stringLength;
-    if (!known && end - 1 < indices.length) indices[end - 1] = firstIndex;
-    for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) {
-      if (at < indices.length) indices[at] = suffix[c];
-    }
-    written = Math.min(end, indices.length);
+    if (!known) indices[written + stringLength - 1] = firstIndex;
+    for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) indices[at] = suffix[c];
+    written += stringLength;
 
     if (nextCode < MAX_CODES) {
       prefix[nextCode] = previous;
@@ -200,7 +232,21 @@ function decodeLzw(data: Uint8Array, minCodeSize: number, indices: Uint8Array): 
     }
     previous = code;
   }
-  return written;
+  // Indices past the frame's last pixel are dropped, as before.
+  const last = Math.min(written, total - flushed);
+  if (last > 0) emit(indices, last);
+  return flushed + last;
+}
+
+/** LZW tables, one index run, the colour table, and room for small objects. */
+const GIF_WORKING_BYTES = 128 * 1024;
+
+/**
+ * Decode memory, from the header: the RGB canvas (3 bytes per pixel), the interlaced row order (4 bytes per row at
+ * most) and GIF_WORKING_BYTES.
+ */
+export function gifDecodeMemory(header: ImageHeader): DecodeMemory {
+  return { variant: 'GIF', bytesPerPixel: 3, fixedBytes: 4 * header.height + GIF_WORKING_BYTES };
 }
 
 /** Row order of an interlaced frame: every 8th row from 0, every 8th from 4, every 4th from 2, every 2nd from 1. */
@@ -228,32 +274,43 @@ function colourTable(palette: Uint8Array | undefined): Uint8Array {
 async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
   const frame = firstFrame(bytes);
   if (frame.minCodeSize < 1 || frame.minCodeSize > 8) throw corrupt('GIF', `invalid LZW code size ${frame.minCodeSize}`);
-  const data = frameData(bytes, frame.dataOffset);
-  const indices = new Uint8Array(frame.width * frame.height);
-  const written = decodeLzw(data, frame.minCodeSize, indices);
-  // Pixels the LZW stream did not reach keep the canvas fill, as in PIL (the file itself was complete).
-  const fill = frame.transparentIndex ?? 0;
-  indices.fill(fill, written);
+  skipSubBlocks(bytes, frame.dataOffset, 'image data'); // a file that ends before the block terminator is corrupt
 
+  // The canvas starts as the fill colour: pixels outside the frame, and frame pixels the LZW stream does not reach
+  // (the file itself was complete), keep it, as in PIL.
   const table = colourTable(frame.palette);
+  const fill = (frame.transparentIndex ?? 0) * 3;
   const { canvasWidth, canvasHeight } = frame;
   const out = new Uint8Array(canvasWidth * canvasHeight * 3);
   for (let p = 0; p < out.length; p += 3) {
-    out[p] = table[fill * 3];
-    out[p + 1] = table[fill * 3 + 1];
-    out[p + 2] = table[fill * 3 + 2];
+    out[p] = table[fill];
+    out[p + 1] = table[fill + 1];
+    out[p + 2] = table[fill + 2];
   }
+
+  // Indices become RGB as they are decoded, in frame raster order (rows reordered when interlaced).
   const rows = frame.interlaced ? interlacedRows(frame.height) : undefined;
-  for (let r = 0, i = 0; r < frame.height; r++) {
-    const y = frame.y + (rows ? rows[r] : r);
-    let o = (y * canvasWidth + frame.x) * 3;
-    for (let x = 0; x < frame.width; x++, i++, o += 3) {
-      const t = indices[i] * 3;
-      out[o] = table[t];
-      out[o + 1] = table[t + 1];
-      out[o + 2] = table[t + 2];
+  const rowStart = (r: number) => ((frame.y + (rows ? rows[r] : r)) * canvasWidth + frame.x) * 3;
+  let row = 0;
+  let x = 0;
+  let o = rowStart(0);
+  decodeLzw(new SubBlockReader(bytes, frame.dataOffset), frame.minCodeSize, frame.width * frame.height, (indices, count) => {
+    for (let i = 0; i < count; ) {
+      if (x === frame.width) {
+        x = 0;
+        o = rowStart(++row);
+      }
+      // The rest of this row, or of this run.
+      const end = i + Math.min(count - i, frame.width - x);
+      x += end - i;
+      for (; i < end; i++, o += 3) {
+        const t = indices[i] * 3;
+        out[o] = table[t];
+        out[o + 1] = table[t + 1];
+        out[o + 2] = table[t + 2];
+      }
     }
-  }
+  });
   return { width: canvasWidth, height: canvasHeight, channels: 3, data: out };
 }
 

@@ -16,6 +16,7 @@
  */
 import { createJpegDecoder, JpegDecodeError, type DecodedJpeg, type ScaleDenom } from '../../wasm/jpeg/index.js';
 import { corrupt, ImageError, unsupported } from './errors.js';
+import { MiB, perOutputPixel, plus, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
 
 const SOI = 0xd8;
@@ -42,8 +43,28 @@ const FRAME_KINDS: Record<number, string> = {
 const DECODABLE_FRAMES = new Set([0xc0, 0xc1, 0xc2, 0xc9, 0xca]);
 const EXIF_HEADER = [0x45, 0x78, 0x69, 0x66, 0, 0]; // "Exif\0\0"
 
-/** Validates a frame header (SOFn segment) and returns the image size it declares. */
-function frameSize(marker: number, segment: Uint8Array): { width: number; height: number } {
+/** Frame headers whose scans are progressive: libjpeg holds every coefficient of the image for them. */
+const PROGRESSIVE_FRAMES = new Set([0xc2, 0xca]);
+
+/** A component's sampling factors (1–4 each). */
+export interface JpegSampling {
+  h: number;
+  v: number;
+}
+
+/** The JPEG header: what the probe reads, plus what the decode's memory depends on. */
+export interface JpegFileHeader extends ImageHeader {
+  progressive: boolean;
+  /** Sampling factors per component, from the frame header. */
+  components: JpegSampling[];
+  /** Components in the first scan; undefined when the file ends before it. */
+  firstScanComponents?: number;
+}
+
+type Frame = Omit<JpegFileHeader, 'exif' | 'firstScanComponents'>;
+
+/** Validates a frame header (SOFn segment) and returns the image size and layout it declares. */
+function readFrame(marker: number, segment: Uint8Array): Frame {
   const kind = FRAME_KINDS[marker];
   if (segment.length < 6) throw corrupt('JPEG', 'truncated frame header');
   const precision = segment[0];
@@ -55,21 +76,24 @@ function frameSize(marker: number, segment: Uint8Array): { width: number; height
   if (components !== 1 && components !== 3 && components !== 4) throw unsupported('JPEG', `${components}-component JPEG`);
   if (height === 0) throw unsupported('JPEG', 'height defined by a DNL marker');
   if (width === 0) throw corrupt('JPEG', 'zero width');
-  return { width, height };
+  // A factor that is missing or invalid (libjpeg refuses those) is taken as 1: full resolution, the most memory.
+  const factor = (value: number | undefined) => (value && value >= 1 && value <= 4 ? value : 1);
+  const sampling = (c: number) => ({ h: factor(segment[7 + 3 * c] >> 4), v: factor(segment[7 + 3 * c] & 15) });
+  return { width, height, progressive: PROGRESSIVE_FRAMES.has(marker), components: Array.from({ length: components }, (_, c) => sampling(c)) };
 }
 
 /**
  * Walks the marker segments up to the first scan: the frame header gives the size, the first APP1 "Exif" segment
  * the EXIF block (PIL, too, takes the first one, wherever it is before the scan).
  */
-export function probeJpeg(bytes: Uint8Array): ImageHeader {
+export function probeJpeg(bytes: Uint8Array): JpegFileHeader {
   if (bytes[0] !== 0xff || bytes[1] !== SOI) throw corrupt('JPEG', 'no start-of-image marker');
-  let size: { width: number; height: number } | undefined;
+  let frame: Frame | undefined;
   let exif: Uint8Array | undefined;
   let offset = 2;
   // The header ends at the scan, or where the file does (the rest is not the probe's business).
-  const headerEnd = (): ImageHeader => {
-    if (size) return { ...size, exif };
+  const headerEnd = (firstScanComponents?: number): JpegFileHeader => {
+    if (frame) return { ...frame, exif, firstScanComponents };
     throw corrupt('JPEG', 'no frame header before the image data');
   };
   for (;;) {
@@ -78,7 +102,9 @@ export function probeJpeg(bytes: Uint8Array): ImageHeader {
     while (offset < bytes.length && bytes[offset] === 0xff) offset++;
     if (offset >= bytes.length) return headerEnd();
     const marker = bytes[offset++];
-    if (marker === SOS || marker === EOI) return headerEnd();
+    // The scan header's first byte after its length is its component count.
+    if (marker === SOS) return headerEnd(offset + 2 < bytes.length ? bytes[offset + 2] : undefined);
+    if (marker === EOI) return headerEnd();
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // markers without a segment
     if (offset + 2 > bytes.length) return headerEnd();
     const length = (bytes[offset] << 8) | bytes[offset + 1];
@@ -88,7 +114,7 @@ export function probeJpeg(bytes: Uint8Array): ImageHeader {
     if (marker === APP1 && !exif && EXIF_HEADER.every((value, i) => segment[i] === value)) {
       exif = segment.subarray(EXIF_HEADER.length);
     }
-    if (FRAME_KINDS[marker] && !size) size = frameSize(marker, segment);
+    if (FRAME_KINDS[marker] && !frame) frame = readFrame(marker, segment);
     offset += length;
   }
 }
@@ -114,6 +140,67 @@ export function jpegScaleDenom(width: number, height: number, minShortSide: numb
     if (Math.ceil(shortSide / denom) >= 2 * minShortSide) return denom;
   }
   return 1;
+}
+
+/** wasm/jpeg's memory before any allocation (build.sh: --initial-memory=1048576): static data, stack, first heap. */
+const WASM_INITIAL_BYTES = 1 * MiB;
+/**
+ * libjpeg's tables, state and row buffers besides the coefficients, and the 256 KiB row batch: counted as 1 MiB plus
+ * 16 bytes per output sample of a row. Measured (widths 256–16000; 4:2:0, 4:4:4, grayscale, CMYK; every scale), they
+ * all fit in the initial memory's free part, so this is margin that keeps wider images covered.
+ */
+const LIBJPEG_FIXED_BYTES = 1 * MiB;
+const LIBJPEG_BYTES_PER_ROW_SAMPLE = 16;
+/** A DCT block's coefficients: 64 × 16 bits. */
+const COEFFICIENT_BLOCK_BYTES = 128;
+
+function samplingName(components: readonly JpegSampling[]): string {
+  if (components.length === 1) return 'grayscale';
+  const [y, ...chroma] = components;
+  const same = chroma.every((c) => c.h === 1 && c.v === 1);
+  const common: Record<string, string> = { '1x1': '4:4:4', '2x1': '4:2:2', '2x2': '4:2:0', '1x2': '4:4:0', '4x1': '4:1:1' };
+  const name = (same && common[`${y.h}x${y.v}`]) || components.map((c) => `${c.h}x${c.v}`).join(' ');
+  return components.length === 4 ? `CMYK ${name}` : name;
+}
+
+/**
+ * Decode memory, from the header, for a decode at 1/scaleDenom: in the decoder's wasm memory, its initial memory, a
+ * copy of the file, libjpeg's buffers (fixed, plus a few rows of the output width) and — for progressive and other
+ * multi-scan files — every DCT coefficient of the full-size image (2 bytes per sample of each component, whatever
+ * the scale: 3 bytes per pixel for 4:2:0, 6 for 4:4:4); outside it, the decoded rows (1, 3 or 4 bytes per output
+ * pixel) and, for grayscale and CMYK, their RGB conversion (3 more).
+ */
+export function jpegDecodeMemory(header: JpegFileHeader, { fileBytes, scaleDenom }: { fileBytes: number; scaleDenom: ScaleDenom }): DecodeMemory {
+  const { width, height, components } = header;
+  // libjpeg buffers the whole image's coefficients when the first scan does not hold every component (jdinput.c).
+  const multiScan = header.progressive || (header.firstScanComponents ?? 0) < components.length;
+  const hMax = Math.max(...components.map((c) => c.h));
+  const vMax = Math.max(...components.map((c) => c.v));
+  let coefficientBytes = 0;
+  let coefficientsPerPixel = 0;
+  if (multiScan) {
+    for (const { h, v } of components) {
+      // jdcoefct.c: width/height in blocks, rounded up to the component's sampling factor.
+      const blocksWide = Math.ceil(Math.ceil((width * h) / (8 * hMax)) / h) * h;
+      const blocksHigh = Math.ceil(Math.ceil((height * v) / (8 * vMax)) / v) * v;
+      coefficientBytes += blocksWide * blocksHigh * COEFFICIENT_BLOCK_BYTES;
+      coefficientsPerPixel += ((h * v) / (hMax * vMax)) * (COEFFICIENT_BLOCK_BYTES / 64);
+    }
+  }
+  const channels = components.length;
+  const outputWidth = Math.ceil(width / scaleDenom);
+  const scan = header.progressive ? 'progressive' : multiScan ? 'multi-scan' : 'baseline';
+  const memory: DecodeMemory = {
+    variant: `${scan} JPEG ${samplingName(components)}${scaleDenom > 1 ? ` decoded at 1/${scaleDenom}` : ''}`,
+    bytesPerPixel: coefficientsPerPixel,
+    fixedBytes:
+      WASM_INITIAL_BYTES +
+      fileBytes +
+      LIBJPEG_FIXED_BYTES +
+      LIBJPEG_BYTES_PER_ROW_SAMPLE * outputWidth * channels +
+      (coefficientBytes - coefficientsPerPixel * width * height),
+  };
+  return plus(memory, perOutputPixel(channels + (channels === 3 ? 0 : 3), width, height, scaleDenom));
 }
 
 /** Pillow's MULDIV255: a·b/255 rounded, with its exact integer steps. */
@@ -174,9 +261,19 @@ function toImageError(error: unknown): unknown {
   }
 }
 
+/** The decoder's wasm memory cap when the caller gives none: enough for a 20 MP progressive 4:2:0 file. */
+const DEFAULT_MAX_MEMORY_BYTES = 64 * MiB;
+/** The most a wasm32 memory can be; per-call caps are clamped to it. */
+const WASM32_MAX_MEMORY_BYTES = 4 * 1024 * MiB;
+
 export interface JpegDecodeOptions {
   /** Decode at 1/scaleDenom of the stored size (see jpegScaleDenom). Default 1. */
   scaleDenom?: ScaleDenom;
+  /**
+   * Cap on the decoder's wasm memory (the file's copy and libjpeg's buffers, coefficients included) for this decode;
+   * past it the decode fails with too-many-pixels. Default 64 MiB. Callers pass their decode budget.
+   */
+  maxMemoryBytes?: number;
   /** Largest decoded width × height accepted; the caller sets it from the header it already checked, so a file
    *  whose libjpeg-read size disagrees with the probe cannot allocate more. */
   maxOutputPixels?: number;
@@ -191,14 +288,19 @@ export interface JpegCodec extends ImageCodec {
 
 /** `wasm` is wasm/jpeg/jpeg.wasm, precompiled (workerd imports it so; Node compiles it, see wasm-node.ts). */
 export function createJpegCodec(wasm: WebAssembly.Module): JpegCodec {
-  // One decoder per codec: it reuses one zero-filled wasm memory across decodes (see wasm/jpeg/index.ts).
-  const decoder = createJpegDecoder(wasm, { maxOutputPixels: 0xffffffff });
+  // One decoder per codec: it reuses one zero-filled wasm memory across decodes (see wasm/jpeg/index.ts). Its own
+  // caps are the widest; each decode passes its own memory cap.
+  const decoder = createJpegDecoder(wasm, { maxOutputPixels: 0xffffffff, maxMemoryBytes: WASM32_MAX_MEMORY_BYTES });
   return {
     format: 'jpeg',
-    async decode(bytes, { scaleDenom = 1, maxOutputPixels = 0xffffffff } = {}) {
+    async decode(bytes, { scaleDenom = 1, maxOutputPixels = 0xffffffff, maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES } = {}) {
       let decoded: DecodedJpeg;
       try {
-        decoded = decoder.decode(bytes, { scaleDenom, maxOutputPixels: Math.min(maxOutputPixels, 0xffffffff) });
+        decoded = decoder.decode(bytes, {
+          scaleDenom,
+          maxOutputPixels: Math.min(maxOutputPixels, 0xffffffff),
+          maxMemoryBytes: Math.min(maxMemoryBytes, WASM32_MAX_MEMORY_BYTES),
+        });
       } catch (error) {
         throw toImageError(error);
       }

@@ -1,8 +1,9 @@
 /**
  * PNG: chunks parsed here, IDAT inflated by the platform's DecompressionStream (native zlib in workerd and Node;
  * 2–5× faster than fflate here), and each scanline unfiltered and written straight into the RGB output as it
- * arrives. Peak memory is the file plus the RGB result: no RGBA or 16-bit intermediate image and no wasm heap
- * (@jsquash/png needed a 144 MB wasm heap plus a 48 MB copy for a 12 MP PNG).
+ * arrives. No RGBA or 16-bit intermediate image and no wasm heap (@jsquash/png needed a 144 MB wasm heap plus a 48 MB
+ * copy for a 12 MP PNG): the decode holds the RGB result, two scanlines and the inflater's output in flight
+ * (pngDecodeMemory).
  *
  * Samples become RGB as PIL's `Image.open(f).convert('RGB')` makes them: alpha and tRNS are dropped (a palette index
  * keeps its palette colour); 1/2/4-bit gray scales to 0–255; 16-bit colour keeps the high byte (PIL's RGB;16B,
@@ -10,11 +11,19 @@
  * palette indices beyond PLTE are black. Gamma, sRGB and ICC chunks are ignored, as PIL's convert ignores them.
  */
 import { corrupt, ImageError } from './errors.js';
+import { MiB, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
 
 const SIGNATURE_BYTES = 8;
-/** Compressed bytes handed to the inflater at a time: bounds what one write can expand to (≤ ~1032× this). */
-const INFLATE_SLICE = 64 * 1024;
+/**
+ * Compressed bytes handed to the inflater at a time. Deflate expands at most ~1032×, and workerd's
+ * DecompressionStream inflates a whole written chunk into its output buffer before any of it is read (no
+ * backpressure, workerd's compression.c++), so this bounds the inflated data in flight: ~4 MiB, where 64 KiB slices
+ * let a solid-colour 16 MP PNG put ~43 MB in flight. Smaller slices cost time in Node (1 KiB: 2× slower on a 16 MP
+ * PNG; 4 KiB: no slower).
+ */
+const INFLATE_SLICE = 4 * 1024;
+const DEFLATE_MAX_EXPANSION = 1032;
 
 const COLOR_GRAY = 0;
 const COLOR_RGB = 2;
@@ -23,6 +32,9 @@ const COLOR_GRAY_ALPHA = 4;
 const COLOR_RGBA = 6;
 
 const SAMPLES_PER_PIXEL: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const COLOR_NAMES: Record<number, string> = { 0: 'gray', 2: 'RGB', 3: 'palette', 4: 'gray+alpha', 6: 'RGBA' };
+/** The palette, the inflater's own state (zlib's 32 KiB window and tables) and small objects. */
+const PNG_WORKING_BYTES = 128 * 1024;
 const ALLOWED_DEPTHS: Record<number, readonly number[]> = {
   0: [1, 2, 4, 8, 16],
   2: [8, 16],
@@ -119,7 +131,14 @@ function parseIhdr(chunk: Chunk | undefined): Ihdr {
   return ihdr;
 }
 
-export function probePng(bytes: Uint8Array): ImageHeader {
+/** The PNG header: what the probe reads, plus what the decode's memory depends on. */
+export interface PngHeader extends ImageHeader {
+  bitDepth: number;
+  colorType: number;
+  interlaced: boolean;
+}
+
+export function probePng(bytes: Uint8Array): PngHeader {
   let ihdr: Ihdr | undefined;
   let exif: Uint8Array | undefined;
   for (const chunk of chunks(bytes)) {
@@ -131,7 +150,40 @@ export function probePng(bytes: Uint8Array): ImageHeader {
     }
   }
   if (!ihdr) throw corrupt('PNG', 'no IHDR chunk');
-  return { width: ihdr.width, height: ihdr.height, exif };
+  return { ...ihdr, exif };
+}
+
+/** Scanline bytes of a row `width` pixels wide, without the filter byte. */
+function rowBytes(width: number, bitsPerPixel: number): number {
+  return Math.ceil((width * bitsPerPixel) / 8);
+}
+
+/**
+ * Decompressed chunks are garbage as soon as their scanlines are written, but the engine frees them on its own
+ * schedule, so some are still resident at the peak: in Node (bench:decode-memory) up to ~10 MiB for 8-bit PNGs of
+ * 2–16 MP. Counted up to this much (never more than the inflated image). Not a hard bound: it is how far the
+ * collector lags, which depends on the runtime (16-bit PNGs inflate to more data: up to ~16 MiB; a solid-colour
+ * 16-bit 16 MP PNG, 128 MB of inflated data in ~0.5 s, ~29 MiB).
+ */
+const INFLATE_GARBAGE_BYTES = 8 * MiB;
+
+/**
+ * Decode memory, from the header: the RGB result (3 bytes per pixel, whatever the colour type and bit depth), two
+ * scanlines, the inflater's output for one slice twice (its buffer and the chunk handed over; never more than the
+ * whole inflated image) and the decompressed chunks awaiting collection (INFLATE_GARBAGE_BYTES).
+ */
+export function pngDecodeMemory(header: PngHeader): DecodeMemory {
+  const bitsPerPixel = SAMPLES_PER_PIXEL[header.colorType] * header.bitDepth;
+  const scanline = 1 + rowBytes(header.width, bitsPerPixel);
+  // Interlaced: the passes' scanlines add at most one filter byte and one partial byte per pass row.
+  const inflated = header.height * (scanline + (header.interlaced ? 14 : 0));
+  const inFlight = Math.min(2 * INFLATE_SLICE * DEFLATE_MAX_EXPANSION, inflated);
+  const garbage = Math.min(INFLATE_GARBAGE_BYTES, inflated);
+  return {
+    variant: `${header.bitDepth}-bit ${COLOR_NAMES[header.colorType]} PNG`,
+    bytesPerPixel: 3,
+    fixedBytes: 2 * scanline + inFlight + garbage + PNG_WORKING_BYTES,
+  };
 }
 
 /** Writes `count` pixels of one unfiltered scanline as RGB at out[start], out[start + step], … */
@@ -255,16 +307,16 @@ function passes(ihdr: Ihdr): Pass[] {
 function scanlineSink(ihdr: Ihdr, palette: Uint8Array, out: Uint8Array) {
   const bitsPerPixel = SAMPLES_PER_PIXEL[ihdr.colorType] * ihdr.bitDepth;
   const bpp = Math.max(1, bitsPerPixel >> 3);
-  const rowBytes = (width: number) => Math.ceil((width * bitsPerPixel) / 8);
+  const passBytes = (width: number) => rowBytes(width, bitsPerPixel);
   const todo = passes(ihdr);
   const writeRow = rowWriter(ihdr, palette);
-  const maxRow = rowBytes(ihdr.width);
+  const maxRow = passBytes(ihdr.width);
   let current = new Uint8Array(1 + maxRow);
   let previous = new Uint8Array(1 + maxRow);
   let passIndex = 0;
   let row = 0;
   let filled = 0;
-  let lineLength = 1 + rowBytes(todo[0].width);
+  let lineLength = 1 + passBytes(todo[0].width);
 
   return {
     get done() {
@@ -290,7 +342,7 @@ function scanlineSink(ihdr: Ihdr, palette: Uint8Array, out: Uint8Array) {
           row = 0;
           passIndex++;
           if (passIndex < todo.length) {
-            lineLength = 1 + rowBytes(todo[passIndex].width);
+            lineLength = 1 + passBytes(todo[passIndex].width);
             previous.fill(0); // each pass starts with an all-zero "previous" line
           }
         }
