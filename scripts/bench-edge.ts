@@ -3,7 +3,7 @@
  * onnxruntime-node as the native reference, in one run.
  *
  *   npm run bench:edge -- [--models DIR] [--checkpoints DIR] [--names m0,m1,m0-fp32,m1-fp32] [--images imagenet,cups,phone]
- *                         [--warm 20] [--warmup 5] [--node-threads 1] [--json FILE]
+ *                         [--warm 20] [--warmup 5] [--memory-requests 3] [--node-threads 1] [--json FILE]
  *
  * The worker is the real entry (worker/entries/workerd.ts) as wrangler bundles it for deployment
  * (`wrangler deploy --dry-run --outdir`), run by Miniflare in workerd with wrangler.toml's bindings and vars
@@ -19,14 +19,16 @@
  * - alternating request by request with the warm workerd requests (so load drift hits both alike), the Node
  *   reference: the service's decode (worker/image, the same WebAssembly decoders) + preprocess + an
  *   onnxruntime-node session (--node-threads, default 1: workerd runs one thread), in this process, no HTTP;
- * - whether both give the same top-1 class.
+ * - alternating too, the same onnxruntime-web wasm in Node on the same tensor: workerd's own cost, as a ratio;
+ * - whether both give the same top-1 class;
+ * - then `memory-requests` untimed requests, each followed by an isolate memory sample through workerd's inspector
+ *   (scripts/lib/isolate-memory.ts: JS heap + ArrayBuffers + wasm memories, what the 128 MB limit is about).
  * Reports medians and p90 (nearest rank), ratios to the Node reference, and the targets: M0 int8 warm end to end for
- * the ImageNet-size JPEG ≤ 40 ms; for the 12 MP photo ≤ 600 ms and < 128 MB.
+ * the ImageNet-size JPEG ≤ 40 ms; for the 12 MP photo ≤ 600 ms and an isolate memory peak < 128 MB.
  *
  * Missing models are built first into --models (M0/M1, fp32 + int8) from --checkpoints, $EFFICIENTVIT_CHECKPOINTS or
- * the official release, as `npm start` does. Memory: workerd's process RSS includes the runtime and the compiled
- * onnxruntime wasm, which the 128 MB isolate limit does not count the same way; the table also gives each cell's peak
- * over the same model's ImageNet-size cell, the memory the larger image itself adds.
+ * the official release, as `npm start` does. Process RSS is reported too, but it includes the runtime and V8's machine
+ * code for the onnxruntime wasm (~200 MiB), which are not the isolate's allocations.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
