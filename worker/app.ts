@@ -18,7 +18,7 @@ import { bodyKind, readMultipartImages, readSingleImage } from './http/body.js';
 import { checkTopKFits, parseClassifyParams } from './http/params.js';
 import { defaultClock, roundMs, type Clock, type StageTimings } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
-import { ModelRegistry, type SessionWrapper } from './models/registry.js';
+import { ModelRegistry, type ModelLease, type SessionWrapper } from './models/registry.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -165,11 +165,11 @@ export function createApp(deps: AppDeps): Hono {
       checkTopKFits(params.topK, entry.output.shape[1]);
       const kind = bodyKind(c.req.header('content-type'));
 
-      // Start (or join) the model load now, so it overlaps reading and decoding the images. The lease keeps the
+      // The model is leased when the first image is ready for it, so this request waits for its own load (workerd
+      // cancels work a request leaves behind) and a request whose images all fail loads nothing. The lease keeps the
       // session from being released (to make room for another model) until this response is built.
-      const lease = registry.acquire(entry.name);
-      const model = lease.then((held) => held.value);
-      model.catch(() => undefined); // observed below; this only keeps an early rejection from going unhandled
+      let lease: Promise<ModelLease> | undefined;
+      const model = () => (lease ??= registry.acquire(entry.name)).then((held) => held.value);
       try {
         const uploads = kind === 'multipart' ? await readMultipartImages(c.req.raw, config.maxBatch) : [await readSingleImage(c.req.raw)];
         const outcome = await classifyImages({
@@ -210,7 +210,7 @@ export function createApp(deps: AppDeps): Hono {
           timing: totals,
         });
       } finally {
-        lease.then((held) => held.release(), () => undefined);
+        lease?.then((held) => held.release(), () => undefined);
       }
     },
   );

@@ -64,13 +64,13 @@ async function decodeOrReject(support: ImageSupport, bytes: Uint8Array, limits: 
 }
 
 /**
- * `model` may still be loading: decoding runs meanwhile, and the load is awaited only when an image is ready for it.
- * Load failures (503) propagate to the caller, since they concern the whole request. The caller must handle the
- * model promise's rejection itself when no image gets that far.
+ * `model` is called once the first image is ready for it, and not at all when no image is: a request whose images all
+ * fail never starts a model load (in workerd, a load left running by a request that already answered is cancelled
+ * with it). Load failures (503) propagate to the caller, since they concern the whole request.
  */
 export async function classifyImages(options: {
   images: readonly Uint8Array[];
-  model: Promise<LoadedModel>;
+  model: () => Promise<LoadedModel>;
   preprocessing: Preprocessing;
   inputSize: number;
   topK: number;
@@ -111,7 +111,7 @@ export async function classifyImages(options: {
     return { images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })), inference_ms: 0 };
   }
 
-  const model = await options.model;
+  const model = await options.model();
   const inferenceStarted = clock();
   const output = await model.session.run(tensor.subarray(0, rows * imageElements), [rows, 3, inputSize, inputSize]).catch((error: unknown) => {
     if (error instanceof ApiError) throw error; // e.g. a batching queue that is full

@@ -162,10 +162,14 @@ export class Residency<T> {
     this.pump();
   }
 
-  /** On a waiting request's own timer: give up a stalled load it joined, and retry what stale leases blocked. */
-  private recheck(waiter: Waiter<T>): void {
-    const slot = this.slots.get(waiter.key);
-    if (slot?.joiners?.includes(waiter) && Date.now() - slot.loadStarted >= this.staleAfterMs) {
+  /**
+   * On a waiting request's own timer: give up stalled loads (their place is freed, whoever waits on them gets
+   * LoadTimeoutError), and retry what stale leases blocked.
+   */
+  private recheck(_waiter: Waiter<T>): void {
+    const now = Date.now();
+    for (const slot of [...this.slots.values()]) {
+      if (!slot.joiners || now - slot.loadStarted < this.staleAfterMs) continue;
       this.slots.delete(slot.key);
       const joiners = slot.joiners;
       slot.joiners = undefined;
