@@ -207,4 +207,14 @@ describe('Residency', () => {
     await settle();
     expect(events).toEqual(['load a', 'load a']);
   });
+
+  it('a stalled load also frees its place for requests waiting for another value', async () => {
+    const { residency, events, finishLoad } = recorded(1, 100);
+    track(residency.acquire('a')); // its load never finishes
+    const b = track(residency.acquire('b'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(events).toEqual(['load a', 'load b']);
+    await finishLoad('b');
+    expect(b.lease!.value.name).toBe('b');
+  });
 });
