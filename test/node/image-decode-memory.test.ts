@@ -11,11 +11,11 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createJpegDecoder, JpegDecodeError } from '../../wasm/jpeg/index.js';
 import { createImageDecoder, decodeMemory, probeImage, type ImageDecoder } from '../../worker/image/decode.js';
-import { ImageError } from '../../worker/image/errors.js';
 import { createJpegCodec } from '../../worker/image/jpeg.js';
 import { maxPixelsWithin, MiB } from '../../worker/image/memory.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import type { ImageWasmModules } from '../../worker/image/wasm.js';
+import { decodeError } from '../helpers/image-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/images');
 const read = (file: string) => new Uint8Array(readFileSync(path.join(FIXTURES, file)));
@@ -29,14 +29,6 @@ beforeAll(async () => {
   decoder = createImageDecoder(wasm);
 });
 
-async function decodeError(promise: Promise<unknown>): Promise<ImageError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageError);
-  return error as ImageError;
-}
 
 /** A 4000×4000 (16 MP) progressive 4:2:0 JPEG of one colour: libjpeg holds 48 MB of coefficients for it. */
 const progressive16Mp = async () =>

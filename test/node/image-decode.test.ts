@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createImageDecoder, probeImage, type ImageDecoder } from '../../worker/image/decode.js';
-import { ImageError } from '../../worker/image/errors.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import manifest from '../fixtures/images/manifest.json';
+import { decodeError } from '../helpers/image-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/images');
 const read = (file: string) => new Uint8Array(readFileSync(path.join(FIXTURES, file)));
@@ -21,14 +21,6 @@ function maxDifference(actual: Uint8Array, expected: Uint8Array): number {
   return max;
 }
 
-async function decodeError(promise: Promise<unknown>): Promise<ImageError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageError);
-  return error as ImageError;
-}
 
 let decoder: ImageDecoder;
 beforeAll(async () => {

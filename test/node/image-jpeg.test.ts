@@ -9,12 +9,12 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
 import { createImageDecoder, probeImage, type ImageDecoder } from '../../worker/image/decode.js';
-import { ImageError } from '../../worker/image/errors.js';
 import { cmykToRgb, jpegScaleDenom } from '../../worker/image/jpeg.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { inputElements, preprocess } from '../../worker/preprocess/transform.js';
 import { ARITHMETIC_JPEGS } from '../helpers/arithmetic-jpegs.js';
 import manifest from '../fixtures/images/manifest.json';
+import { decodeError } from '../helpers/image-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/images');
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
@@ -35,14 +35,6 @@ function meanAbsoluteDifference(a: Float32Array, b: Float32Array): number {
   return sum / a.length;
 }
 
-async function decodeError(promise: Promise<unknown>): Promise<ImageError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ImageError);
-  return error as ImageError;
-}
 
 describe('DCT scale: the largest 1/N whose short side stays ≥ 2 × the preprocessing short side', () => {
   it.each([

@@ -6,9 +6,8 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/app.js';
-import { ConfigError, DEFAULT_CONFIG, parseConfig, type ServiceConfig } from '../../worker/config.js';
-import { createWorkerdHandler, workerdDeps, type Env } from '../../worker/entries/workerd.js';
+import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../../worker/config.js';
+import { createWorkerdHandler, type Env } from '../../worker/entries/workerd.js';
 import {
   classifyRequest,
   CRIMSON,
@@ -20,15 +19,10 @@ import {
   multipart,
   okJson,
   tinyModel,
-  type Fetch,
   type Prediction,
 } from './helpers.js';
+import { appWith } from './app-with.js';
 
-function appWith(config: Partial<ServiceConfig>): Fetch {
-  const deps = workerdDeps(env);
-  const app = createApp({ ...deps, config: { ...deps.config, ...config } });
-  return async (request) => app.fetch(request);
-}
 
 const crimsonPng = () => fixture(`generated/${CRIMSON.name}.png`);
 

@@ -7,12 +7,9 @@
  * one at a time per isolate without concurrent requests or failures getting in each other's way.
  */
 import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
-import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { createApp } from '../../worker/app.js';
-import { DEFAULT_CONFIG, type ServiceConfig } from '../../worker/config.js';
-import { workerdDeps } from '../../worker/entries/workerd.js';
+import { DEFAULT_CONFIG } from '../../worker/config.js';
 import { decodeMemory, probeImage } from '../../worker/image/decode.js';
 import { ImageError } from '../../worker/image/errors.js';
 import { createJpegCodec } from '../../worker/image/jpeg.js';
@@ -29,15 +26,10 @@ import {
   okJson,
   tinyModel,
   worker,
-  type Fetch,
   type Prediction,
 } from './helpers.js';
+import { appWith } from './app-with.js';
 
-function appWith(config: Partial<ServiceConfig>): Fetch {
-  const deps = workerdDeps(env);
-  const app = createApp({ ...deps, config: { ...deps.config, ...config } });
-  return async (request) => app.fetch(request);
-}
 
 /** What the app's decoder states for this image, decoded for the tiny model's preprocessing (ImageNet's). */
 const statementOf = (bytes: Uint8Array) => decodeMemory(bytes, { minShortSide: IMAGENET_PREPROCESSING.resizeShortSide });

@@ -1,0 +1,12 @@
+import { env } from 'cloudflare:workers';
+import { createApp } from '../../worker/app.js';
+import type { ServiceConfig } from '../../worker/config.js';
+import { workerdDeps } from '../../worker/entries/workerd.js';
+import type { Fetch } from './helpers.js';
+
+/** The production app in this isolate, with some configuration overridden. */
+export function appWith(config: Partial<ServiceConfig>): Fetch {
+  const deps = workerdDeps(env);
+  const app = createApp({ ...deps, config: { ...deps.config, ...config } });
+  return async (request) => app.fetch(request);
+}
