@@ -4,7 +4,7 @@
  * ONNX exporters), the expected parameter names and shapes in the official key naming, and state-dict validation.
  * No runtime imports: this file is shared by the toolchain and anything that only needs the numbers.
  */
-import { CheckpointError, type StateDict, type Tensor } from '../scripts/lib/checkpoint/types.js';
+import { CheckpointError, type StateDict, type Tensor } from './state-dict.js';
 import type { Variant } from './manifest.js';
 
 export type { Variant };

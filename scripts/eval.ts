@@ -11,10 +11,10 @@ import { createImageDecoder } from '../worker/image/decode.js';
 import { loadImageWasmModules } from '../worker/image/wasm-node.js';
 import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { inputElements, preprocessInto } from '../worker/preprocess/transform.js';
-import { listLabelledImages } from './lib/dataset.js';
-import { readManifest } from './lib/manifest-file.js';
-import { formatTable } from './lib/table.js';
-import { topIndices } from './lib/verify/index.js';
+import { listLabelledImages } from '../models/toolchain/dataset.js';
+import { readManifest } from '../models/toolchain/manifest-file.js';
+import { formatTable } from './table.js';
+import { topIndices } from '../models/toolchain/verify/index.js';
 import { DEFAULT_MODELS_DIR } from './models.js';
 
 const BATCH = 16;

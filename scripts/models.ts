@@ -13,15 +13,15 @@ import { isVariant, validateStateDict, VARIANTS, type Variant } from '../models/
 import type { Precision } from '../models/manifest.js';
 import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
-import { buildModels, modelName, type BuildEvent } from './lib/build-models.js';
-import { readCheckpoint } from './lib/checkpoint/index.js';
-import { CHECKPOINTS_ENV } from './lib/checkpoint/sources.js';
-import { DownloadError } from './lib/download.js';
-import { exportOnnx } from './lib/export/index.js';
-import { readManifest } from './lib/manifest-file.js';
-import { EDGE_RECIPE, preprocessImageFiles, quantizeModel, splitCalibrationSet } from './lib/quantize/index.js';
-import { formatTable } from './lib/table.js';
-import { formatVerifyReport, verifyModels } from './lib/verify/index.js';
+import { buildModels, modelName, type BuildEvent } from '../models/toolchain/build.js';
+import { readCheckpoint } from '../models/toolchain/checkpoint/index.js';
+import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
+import { DownloadError } from '../models/toolchain/download.js';
+import { exportOnnx } from '../models/toolchain/export/index.js';
+import { readManifest } from '../models/toolchain/manifest-file.js';
+import { EDGE_RECIPE, preprocessImageFiles, quantizeModel, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
+import { formatTable } from './table.js';
+import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
 
 export const DEFAULT_MODELS_DIR = path.resolve(import.meta.dirname, '../models');
 const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';

@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Variant } from '../models/manifest.js';
-import { modelName } from './lib/build-models.js';
-import { CHECKPOINTS_ENV } from './lib/checkpoint/sources.js';
-import { readManifest } from './lib/manifest-file.js';
+import { modelName } from '../models/toolchain/build.js';
+import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
+import { readManifest } from '../models/toolchain/manifest-file.js';
 import { DEFAULT_MODELS_DIR, runBuild } from './models.js';
 
 const EDGE_VARIANTS: readonly Variant[] = ['m0', 'm1'];

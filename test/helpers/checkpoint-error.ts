@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { CheckpointError } from '../../scripts/lib/checkpoint/types.js';
+import { CheckpointError } from '../../models/state-dict.js';
 
 /** The CheckpointError code an action throws ('accepted' when it throws nothing); any other error fails the test. */
 export function checkpointErrorCode(action: () => unknown): string {

@@ -5,9 +5,9 @@
  * and different images get different top-1 classes (as in the shared fixture checkpoints).
  */
 import { attentionBiasIndices, efficientVitLayout, expectedParameters, type Variant } from '../../models/efficientvit.js';
-import type { StateDict, Tensor } from '../../scripts/lib/checkpoint/types.js';
+import type { StateDict, Tensor } from '../../models/state-dict.js';
 import { seededRandom } from './random.js';
-import { referenceForward, type FeatureMap } from '../../scripts/lib/reference.js';
+import { referenceForward, type FeatureMap } from '../../models/toolchain/reference.js';
 
 /** mulberry32 with Box–Muller normals (test/helpers/random.ts), re-exported for callers of this module. */
 export { seededRandom };

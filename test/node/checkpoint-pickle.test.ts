@@ -1,7 +1,7 @@
 /** The restricted unpickler: hostile pickles are refused, hostile sizes are bounded, inert data stays inert. */
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, readCheckpoint } from '../../scripts/lib/checkpoint/index.js';
-import { unpickle, type UnpicklePolicy } from '../../scripts/lib/checkpoint/pickle.js';
+import { CheckpointError, readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
+import { unpickle, type UnpicklePolicy } from '../../models/toolchain/checkpoint/pickle.js';
 import {
   bytesOf,
   dictPickle,

@@ -1,6 +1,6 @@
 /** torch.save zips built byte by byte: strided views, every storage dtype, byte order, and every rejection. */
 import { describe, expect, it } from 'vitest';
-import { readCheckpoint, type Checkpoint } from '../../scripts/lib/checkpoint/index.js';
+import { readCheckpoint, type Checkpoint } from '../../models/toolchain/checkpoint/index.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 import {
   bytesOf,

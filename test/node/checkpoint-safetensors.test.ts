@@ -1,8 +1,8 @@
 /** safetensors built byte by byte: every dtype, header validation, and the timm → official name table. */
 import { describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../../scripts/lib/checkpoint/index.js';
-import { MAX_SAFETENSORS_HEADER, readSafetensorsFile } from '../../scripts/lib/checkpoint/safetensors.js';
-import { officialNameFromTimm } from '../../scripts/lib/checkpoint/timm-names.js';
+import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
+import { MAX_SAFETENSORS_HEADER, readSafetensorsFile } from '../../models/toolchain/checkpoint/safetensors.js';
+import { officialNameFromTimm } from '../../models/toolchain/checkpoint/timm-names.js';
 import { float32Bytes, safetensorsFile } from '../helpers/pickle.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 

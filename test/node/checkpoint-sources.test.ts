@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findLocalCheckpoint, OFFICIAL_CHECKPOINT_URLS } from '../../scripts/lib/checkpoint/sources.js';
+import { findLocalCheckpoint, OFFICIAL_CHECKPOINT_URLS } from '../../models/toolchain/checkpoint/sources.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures/checkpoints');

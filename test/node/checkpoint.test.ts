@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readCheckpoint, TensorSummary, type Checkpoint } from '../../scripts/lib/checkpoint/index.js';
+import { readCheckpoint, TensorSummary, type Checkpoint } from '../../models/toolchain/checkpoint/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures/checkpoints');

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DownloadError, downloadFile } from '../../scripts/lib/download.js';
+import { DownloadError, downloadFile } from '../../models/toolchain/download.js';
 
 const payload = randomBytes(1 << 20);
 const payloadSha = createHash('sha256').update(payload).digest('hex');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildModels } from '../../scripts/lib/build-models.js';
+import { buildModels } from '../../models/toolchain/build.js';
 import { checkpointsDir, readGolden, repoRoot, sharedDir } from '../helpers/golden.js';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
 import { IMAGENET_PREPROCESSING, type Manifest } from '../../models/manifest.js';
-import { buildModels, type BuiltModel } from '../../scripts/lib/build-models.js';
+import { buildModels, type BuiltModel } from '../../models/toolchain/build.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { checkpointsDir, readGolden, repoRoot } from '../helpers/golden.js';
 

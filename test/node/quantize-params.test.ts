@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accumulateHistogram, entropyRange, percentileRange } from '../../scripts/lib/calibration.js';
+import { accumulateHistogram, entropyRange, percentileRange } from '../../models/toolchain/quantize/calibration.js';
 import {
   computeQuantParams,
   integerRange,
@@ -7,7 +7,7 @@ import {
   quantizeConstant,
   quantizeWeightPerChannel,
   roundHalfToEven,
-} from '../../scripts/lib/quantize/params.js';
+} from '../../models/toolchain/quantize/params.js';
 
 /** Deterministic standard-normal samples (mulberry32 + Box–Muller). */
 function gaussian(count: number, seed: number): Float32Array {

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { agreementOf, compareModels, cosineSimilarity, topIndices } from '../../scripts/lib/verify/compare.js';
-import { latencyStats, measureLatencies } from '../../scripts/lib/verify/latency.js';
-import { formatVerifyReport, verifyModels } from '../../scripts/lib/verify/report.js';
+import { agreementOf, compareModels, cosineSimilarity, topIndices } from '../../models/toolchain/verify/compare.js';
+import { latencyStats, measureLatencies } from '../../models/toolchain/verify/latency.js';
+import { formatVerifyReport, verifyModels } from '../../models/toolchain/verify/report.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
 import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.js';

@@ -1,4 +1,4 @@
-import type { ClassLabel } from '../models/manifest-check.js';
+import type { ClassLabel } from '../../models/manifest-check.js';
 
 export interface Prediction {
   index: number;

@@ -10,7 +10,7 @@ import type { InferenceBackend, ModelSession } from '../inference/backend.js';
 import { serializeRuns } from '../inference/serial.js';
 import { LoadTimeoutError, Residency, type Lease } from './residency.js';
 import type { ModelFiles } from './files.js';
-import { checkLabels, checkManifest, type ClassLabel } from './manifest-check.js';
+import { checkLabels, checkManifest, type ClassLabel } from '../../models/manifest-check.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 

@@ -15,7 +15,7 @@ import { createImageSupport } from '../classify/image-support.js';
 import type { ServiceConfig } from '../config.js';
 import { loadImageWasmModules } from '../image/wasm-node.js';
 import type { ModelFiles } from '../models/files.js';
-import { checkManifest } from '../models/manifest-check.js';
+import { checkManifest } from '../../models/manifest-check.js';
 import { MANIFEST_FILE } from '../models/registry.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';

@@ -1,0 +1,214 @@
+/**
+ * The model build: checkpoint → validated state dict → fp32 ONNX → checked against the float64 reference →
+ * int8 → checked against its fp32 twin → files + manifest. `npm run models -- build` and `npm start` call this.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { validateStateDict, type Variant } from '../efficientvit.js';
+import { IMAGENET_1K, IMAGENET_1K_ID } from '../imagenet-1k.js';
+import { IMAGENET_PREPROCESSING, type ManifestModel, type Precision } from '../manifest.js';
+import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
+import { readCheckpoint } from './checkpoint/index.js';
+import { exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } from './export/index.js';
+import { upsertManifest } from './manifest-file.js';
+import { obtainCheckpoint, sha256Hex } from './checkpoint/obtain.js';
+import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
+import { referenceForward } from './reference.js';
+import { compareModels, topIndices, type AgreementMetrics } from './verify/index.js';
+
+export interface BuildOptions {
+  variants: readonly Variant[];
+  precisions: readonly Precision[];
+  outDir: string;
+  checkpointsDir?: string;
+  /** Preprocessed real images to verify with; synthetic inputs are used when there are none. */
+  verificationImages?: readonly Float32Array[];
+  graph?: GraphKind;
+  onEvent?: (event: BuildEvent) => void;
+}
+
+export type BuildEvent =
+  | { kind: 'stage'; variant: Variant; stage: string }
+  | { kind: 'download'; variant: Variant; received: number; total?: number };
+
+export interface BuiltModel {
+  entry: ManifestModel;
+  /** fp32: max |Δlogit| vs the float64 reference; int8: agreement with its fp32 twin. */
+  check: { maxAbsDiffVsReference?: number; agreement?: AgreementMetrics };
+}
+
+/** The API name of a build: the default (int8) build of M0 is `m0`, its float twin `m0-fp32`. */
+export function modelName(variant: Variant, precision: Precision): string {
+  return precision === 'int8' ? variant : `${variant}-${precision}`;
+}
+
+export function modelId(variant: Variant, precision: Precision): string {
+  return `efficientvit_${variant}.${precision}`;
+}
+
+/** The onnxruntime release the models are verified with (JS and wasm are pinned to it together). */
+const ortVersion: string = JSON.parse(
+  readFileSync(new URL('../../node_modules/onnxruntime-common/package.json', import.meta.url), 'utf8'),
+).version;
+
+/** fp32 logits must match the float64 reference this closely (the golden bar is 1e-3). */
+const REFERENCE_TOLERANCE = 1e-3;
+const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+
+export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> {
+  for (const p of options.precisions) {
+    if (!SUPPORTED_PRECISIONS.includes(p)) throw new Error(`precision ${p} is not built (supported: ${SUPPORTED_PRECISIONS.join(', ')})`);
+  }
+  await mkdir(options.outDir, { recursive: true });
+  await writeAtomically(path.join(options.outDir, `${IMAGENET_1K_ID}.labels.json`), JSON.stringify(IMAGENET_1K));
+  const inputs = options.verificationImages?.length ? options.verificationImages.slice(0, 4) : syntheticInputs(2);
+  const backend = createOrtNodeBackend({ device: 'cpu', threads: 1 });
+  const emit = options.onEvent ?? (() => {});
+  const graph = options.graph ?? 'optimized';
+  const built: BuiltModel[] = [];
+
+  for (const variant of options.variants) {
+    emit({ kind: 'stage', variant, stage: 'checkpoint' });
+    const checkpoint = await obtainCheckpoint(variant, {
+      checkpointsDir: options.checkpointsDir,
+      cacheDir: path.join(options.outDir, '.cache', 'checkpoints'),
+      onProgress: (received, total) => emit({ kind: 'download', variant, received, total }),
+    });
+    const { stateDict, format } = readCheckpoint(checkpoint.bytes, checkpoint.source);
+    const weights = validateStateDict(stateDict, variant);
+    const source = { checkpoint: checkpoint.source, sha256: checkpoint.sha256, format };
+
+    emit({ kind: 'stage', variant, stage: 'export fp32' });
+    const fp32 = exportOnnx(weights, variant, { graph });
+    emit({ kind: 'stage', variant, stage: 'check fp32 against the float64 reference' });
+    const maxAbsDiffVsReference = await checkAgainstReference(backend, fp32, weights, variant, inputs.slice(0, 2));
+    if (options.precisions.includes('fp32')) {
+      const entry = await writeModel(options.outDir, variant, 'fp32', fp32, source, graph, { maxAbsDiffVsReference });
+      built.push({ entry, check: { maxAbsDiffVsReference } });
+    }
+    if (options.precisions.includes('int8')) {
+      emit({ kind: 'stage', variant, stage: 'quantize int8' });
+      const int8 = await quantizeModel(fp32, [], EDGE_RECIPE);
+      emit({ kind: 'stage', variant, stage: 'check int8 against fp32' });
+      const agreement = await agreementWith(backend, int8, fp32, inputs);
+      const entry = await writeModel(options.outDir, variant, 'int8', int8, source, graph, {
+        top1AgreementVsFp32: agreement.top1Agreement,
+        minCosineVsFp32: agreement.minCosine,
+      });
+      built.push({ entry, check: { agreement } });
+    }
+  }
+  await upsertManifest(options.outDir, built.map((b) => b.entry));
+  return built;
+}
+
+async function checkAgainstReference(
+  backend: ReturnType<typeof createOrtNodeBackend>,
+  onnx: Uint8Array,
+  weights: Parameters<typeof referenceForward>[0],
+  variant: Variant,
+  inputs: readonly Float32Array[],
+): Promise<number> {
+  const session = await backend.load(onnx);
+  try {
+    let maxAbsDiff = 0;
+    for (const input of inputs) {
+      const { data } = await session.run(input, [1, 3, 224, 224]);
+      const expected = referenceForward(weights, variant, input, 1);
+      for (let i = 0; i < data.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(data[i] - expected[i]));
+      const same = topIndices(data, 5).join() === topIndices(expected, 5).join();
+      if (!same || !(maxAbsDiff <= REFERENCE_TOLERANCE)) {
+        throw new Error(`${variant} fp32 export disagrees with the float64 reference (max |Δlogit| ${maxAbsDiff}, top-5 equal: ${same})`);
+      }
+    }
+    return maxAbsDiff;
+  } finally {
+    await session.release();
+  }
+}
+
+async function agreementWith(
+  backend: ReturnType<typeof createOrtNodeBackend>,
+  candidate: Uint8Array,
+  reference: Uint8Array,
+  inputs: readonly Float32Array[],
+): Promise<AgreementMetrics> {
+  const [c, r] = await Promise.all([backend.load(candidate), backend.load(reference)]);
+  try {
+    return await compareModels(c, r, inputs);
+  } finally {
+    await Promise.all([c.release(), r.release()]);
+  }
+}
+
+async function writeModel(
+  outDir: string,
+  variant: Variant,
+  precision: Precision,
+  onnx: Uint8Array,
+  source: ManifestModel['source'],
+  graph: GraphKind,
+  notes: Record<string, number>,
+): Promise<ManifestModel> {
+  const id = modelId(variant, precision);
+  const file = `${id}.onnx`;
+  await writeAtomically(path.join(outDir, file), onnx);
+  return {
+    name: modelName(variant, precision),
+    id,
+    variant,
+    precision,
+    file,
+    bytes: onnx.byteLength,
+    sha256: sha256Hex(onnx),
+    source,
+    input: { name: INPUT_NAME, shape: ['N', 3, 224, 224], dtype: 'float32' },
+    output: { name: OUTPUT_NAME, shape: ['N', IMAGENET_1K.length], dtype: 'float32' },
+    preprocessing: IMAGENET_PREPROCESSING,
+    labels: IMAGENET_1K_ID,
+    opset: EXPORT_OPSET,
+    graph,
+    verified: { onnxruntime: ortVersion, backends: ['onnxruntime-node/cpu'], notes },
+  };
+}
+
+async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
+  await writeFile(`${file}.tmp`, data);
+  await rename(`${file}.tmp`, file);
+}
+
+/**
+ * Deterministic photo-like inputs (a few soft colour blobs on a gradient, in the normalized range), for checking
+ * an export when no real images were given: the check compares two implementations of the same function, but
+ * high-frequency patterns drive these nets far outside the activations real images produce.
+ */
+export function syntheticInputs(count: number): Float32Array[] {
+  const size = 224;
+  const plane = size * size;
+  return Array.from({ length: count }, (_, k) => {
+    const blobs = Array.from({ length: 4 }, (_, b) => ({
+      x: size * (0.2 + 0.6 * frac(0.37 * (b + 1) + 0.11 * k)),
+      y: size * (0.2 + 0.6 * frac(0.61 * (b + 1) + 0.23 * k)),
+      radius: size * (0.12 + 0.1 * frac(0.29 * (b + 2) + 0.07 * k)),
+      colour: [0, 1, 2].map((c) => frac(0.43 * (b + 1) * (c + 1) + 0.17 * k)),
+    }));
+    const input = new Float32Array(3 * plane);
+    for (let c = 0; c < 3; c++) {
+      const { mean, std } = { mean: IMAGENET_PREPROCESSING.mean[c], std: IMAGENET_PREPROCESSING.std[c] };
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) {
+          let v = 0.3 + (0.3 * (x + y)) / (2 * size);
+          for (const blob of blobs) {
+            const d2 = ((x - blob.x) ** 2 + (y - blob.y) ** 2) / blob.radius ** 2;
+            v += (blob.colour[c] - v) * Math.exp(-d2);
+          }
+          input[c * plane + y * size + x] = (Math.round(v * 255) / 255 - mean) / std;
+        }
+      }
+    }
+    return input;
+  });
+}
+
+const frac = (v: number) => v - Math.floor(v);

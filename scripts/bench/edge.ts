@@ -1,0 +1,563 @@
+/**
+ * `npm run bench:edge`: the Worker in real workerd, end to end over HTTP, next to the same pipeline in Node with
+ * onnxruntime-node as the native reference, in one run.
+ *
+ *   npm run bench:edge -- [--models DIR] [--checkpoints DIR] [--names m0,m1,m0-fp32,m1-fp32] [--images imagenet,cups,phone]
+ *                         [--warm 20] [--warmup 5] [--memory-requests 3] [--node-threads 1] [--json FILE]
+ *
+ * The worker is the real entry (worker/entries/workerd.ts) as wrangler bundles it for deployment
+ * (`wrangler deploy --dry-run --outdir`), run by Miniflare in workerd with wrangler.toml's bindings and vars
+ * (`unstable_getMiniflareWorkerOptions`), the Static Assets binding MODELS pointing at --models. Miniflare rather than
+ * `wrangler dev`: one workerd process per worker, whose memory can be read, and no dev proxy between the client and
+ * the worker (it adds 0.3–0.7 s to a 3 MB upload here).
+ *
+ * Per image × model, a cell:
+ * - a fresh workerd process (start-up time until Miniflare is ready), then the cold first request, end to end;
+ * - `warmup` untimed requests (V8 tiers up over the first few), then `warm` timed ones: end-to-end wall time seen by
+ *   the client (loopback HTTP, body upload included) and the worker's own stages from the response's `timing`;
+ * - the workerd process's RSS when ready (idle) and its peak (VmHWM) over the cell, from /proc (Linux);
+ * - alternating request by request with the warm workerd requests (so load drift hits both alike), the Node
+ *   reference: the service's decode (worker/image, the same WebAssembly decoders) + preprocess + an
+ *   onnxruntime-node session (--node-threads, default 1: workerd runs one thread), in this process, no HTTP;
+ * - alternating too, the same onnxruntime-web wasm in Node on the same tensor: workerd's own cost, as a ratio;
+ * - whether both give the same top-1 class;
+ * - then `memory-requests` untimed requests, each followed by an isolate memory sample through workerd's inspector
+ *   (scripts/bench/isolate-memory.ts: JS heap + ArrayBuffers + wasm memories, what the 128 MB limit is about).
+ * Reports medians and p90 (nearest rank), ratios to the Node reference, and the targets: M0 int8 warm end to end for
+ * the ImageNet-size JPEG ≤ 40 ms; for the 12 MP photo ≤ 600 ms and an isolate memory peak < 128 MB.
+ *
+ * Missing models are built first into --models (M0/M1, fp32 + int8) from --checkpoints, $EFFICIENTVIT_CHECKPOINTS or
+ * the official release, as `npm start` does. Process RSS is reported too, but it includes the runtime and V8's machine
+ * code for the onnxruntime wasm (~200 MiB), which are not the isolate's allocations.
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Miniflare, type MiniflareOptions } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel, type Precision, type Variant } from '../../models/manifest.js';
+import { createImageSupport } from '../../worker/classify/image-support.js';
+import type { ImageSupport } from '../../worker/classify/pipeline.js';
+import type { ModelSession } from '../../worker/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
+import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
+import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { buildModels, modelName } from '../../models/toolchain/build.js';
+import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
+import { readManifest } from '../../models/toolchain/manifest-file.js';
+import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
+import { formatTable } from '../table.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const sharedRoot = path.resolve(repoRoot, '../shared');
+const WORK_DIR = path.join(repoRoot, '.cache/bench-edge');
+const WORKER_NAME = 'bench-edge';
+
+const IMAGES = {
+  imagenet: { file: 'images/imagenet-val/ILSVRC2012_val_00000010.jpeg', label: 'ImageNet 500×375' },
+  cups: { file: 'images/photos/colorful-cups-2560x1600.jpg', label: 'photo 2560×1600' },
+  phone: { file: 'images/photos/phone-4032x3024-exif6.jpg', label: 'phone 12 MP' },
+} as const;
+type ImageKey = keyof typeof IMAGES;
+
+const EDGE_MODELS: readonly { variant: Variant; precision: Precision }[] = [
+  { variant: 'm0', precision: 'int8' },
+  { variant: 'm1', precision: 'int8' },
+  { variant: 'm0', precision: 'fp32' },
+  { variant: 'm1', precision: 'fp32' },
+];
+
+const TARGETS = [
+  { model: 'm0', image: 'imagenet' as ImageKey, maxWarmMs: 40 },
+  { model: 'm0', image: 'phone' as ImageKey, maxWarmMs: 600, maxIsolateMB: 128 },
+];
+
+/** Node's limit for the reference decode: the Worker's default MAX_MEGAPIXELS (wrangler.toml). */
+const NODE_MAX_PIXELS = 16_000_000;
+const REQUEST_TIMEOUT_MS = 120_000;
+const MiB = 2 ** 20;
+
+interface Options {
+  modelsDir: string;
+  checkpointsDir?: string;
+  names: string[];
+  images: ImageKey[];
+  warm: number;
+  warmup: number;
+  /** Untimed requests after the timed ones, each followed by an isolate memory sample. */
+  memoryRequests: number;
+  nodeThreads: number;
+  /** Also write the results as JSON to this file. */
+  json?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      models: { type: 'string', default: path.join(repoRoot, 'models') },
+      checkpoints: { type: 'string' },
+      names: { type: 'string', default: EDGE_MODELS.map((m) => modelName(m.variant, m.precision)).join(',') },
+      images: { type: 'string', default: Object.keys(IMAGES).join(',') },
+      warm: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '5' },
+      'memory-requests': { type: 'string', default: '3' },
+      'node-threads': { type: 'string', default: '1' },
+      json: { type: 'string' },
+    },
+  });
+  const list = (raw: string) => raw.split(',').map((item) => item.trim()).filter(Boolean);
+  const count = (raw: string, name: string, min: number) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
+    return value;
+  };
+  const known = new Set(EDGE_MODELS.map((m) => modelName(m.variant, m.precision)));
+  const names = list(values.names);
+  for (const name of names) if (!known.has(name)) throw new UsageError(`unknown model ${name} (edge models: ${[...known].join(', ')})`);
+  const images = list(values.images);
+  for (const image of images) if (!(image in IMAGES)) throw new UsageError(`unknown image ${image} (${Object.keys(IMAGES).join(', ')})`);
+  return {
+    modelsDir: path.resolve(values.models),
+    checkpointsDir: values.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
+    names,
+    images: images as ImageKey[],
+    warm: count(values.warm, 'warm', 1),
+    warmup: count(values.warmup, 'warmup', 0),
+    memoryRequests: count(values['memory-requests'], 'memory-requests', 0),
+    nodeThreads: count(values['node-threads'], 'node-threads', 0),
+    json: values.json,
+  };
+}
+
+class UsageError extends Error {}
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+// ---- statistics ----
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+}
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+// ---- models ----
+
+/** The manifest entries for `names`, building whichever edge models the manifest lacks (both precisions). */
+async function ensureModels(options: Options): Promise<ManifestModel[]> {
+  const builtNames = () => readManifest(options.modelsDir).then((m: Manifest | undefined) => new Set(m?.models.map((e) => e.name)));
+  const have = await builtNames();
+  const missing = [...new Set(EDGE_MODELS.filter((m) => options.names.includes(modelName(m.variant, m.precision)) && !have.has(modelName(m.variant, m.precision))).map((m) => m.variant))];
+  if (missing.length > 0) {
+    log(`building ${missing.join(', ')} (fp32 + int8) into ${path.relative(process.cwd(), options.modelsDir) || '.'}/`);
+    await buildModels({
+      variants: missing,
+      precisions: ['fp32', 'int8'],
+      outDir: options.modelsDir,
+      checkpointsDir: options.checkpointsDir,
+      onEvent: (event) => {
+        if (event.kind === 'stage') log(`[${event.variant}] ${event.stage}`);
+      },
+    });
+  }
+  const manifest = await readManifest(options.modelsDir);
+  return options.names.map((name) => {
+    const entry = manifest?.models.find((m) => m.name === name);
+    if (!entry) throw new Error(`${name} is not in ${options.modelsDir}/manifest.json after the build`);
+    return entry;
+  });
+}
+
+// ---- workerd ----
+
+/** Bundles the worker exactly as `wrangler deploy` would and returns Miniflare options for it. */
+async function bundleWorker(modelsDir: string): Promise<MiniflareOptions> {
+  const outDir = path.join(WORK_DIR, 'dist');
+  rmSync(outDir, { recursive: true, force: true });
+  log('bundling the worker (wrangler deploy --dry-run)');
+  await promisify(execFile)('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
+    cwd: repoRoot,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    maxBuffer: 16 * MiB,
+  });
+  const config = path.join(repoRoot, 'wrangler.toml');
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, { overrides: { assets: { directory: modelsDir } } });
+  // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
+  const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
+  // The bundle's modules must be listed (its wasm imports are not resolvable statically by Miniflare).
+  const { modulesRules: _rules, ...rest } = workerOptions;
+  const modules = [
+    { type: 'ESModule' as const, path: path.join(outDir, bundle) },
+    ...readdirSync(outDir)
+      .filter((file) => file.endsWith('.wasm'))
+      .map((file) => ({ type: 'CompiledWasm' as const, path: path.join(outDir, file) })),
+  ];
+  return { ...rest, name: WORKER_NAME, modules, modulesRoot: outDir, cf: false } as MiniflareOptions;
+}
+
+function workerdDescendants(root: number): number[] {
+  const processes = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        const match = /^(\d+) \((.*)\) \S+ (\d+)/.exec(readFileSync(`/proc/${entry}/stat`, 'utf8'));
+        return match ? [{ pid: Number(match[1]), comm: match[2], ppid: Number(match[3]) }] : [];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const child of processes.filter((p) => p.ppid === parent)) {
+      if (child.comm === 'workerd') found.push(child.pid);
+      queue.push(child.pid);
+    }
+  }
+  return found;
+}
+
+function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no ${field} for process ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+interface WorkerTiming {
+  decode_ms: number;
+  preprocess_ms: number;
+  inference_ms: number;
+  total_ms: number;
+}
+
+interface WorkerResult {
+  e2eMs: number;
+  timing: WorkerTiming;
+  top1: number;
+}
+
+async function classifyOverHttp(url: URL, model: string, body: Uint8Array): Promise<WorkerResult> {
+  const started = performance.now();
+  const response = await fetch(new URL(`/v1/classify?model=${encodeURIComponent(model)}&top_k=1`, url), {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'image/jpeg' },
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  const e2eMs = performance.now() - started;
+  if (response.status !== 200) throw new Error(`workerd answered ${response.status}: ${text.slice(0, 500)}`);
+  const json = JSON.parse(text) as { predictions: { index: number }[]; timing: WorkerTiming };
+  return { e2eMs, timing: json.timing, top1: json.predictions[0].index };
+}
+
+// ---- Node reference ----
+
+interface NodeResult {
+  decodeMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  totalMs: number;
+  top1: number;
+  /** The model input, for the onnxruntime-web timing on the same tensor. */
+  tensor: Float32Array;
+}
+
+async function classifyInNode(support: ImageSupport, session: ModelSession, entry: ManifestModel, bytes: Uint8Array): Promise<NodeResult> {
+  const { preprocessing } = entry;
+  const crop = preprocessing.centerCrop;
+  const started = performance.now();
+  const image = await support.decode(bytes, { maxPixels: NODE_MAX_PIXELS, resizeShortSide: preprocessing.resizeShortSide });
+  const decoded = performance.now();
+  const tensor = new Float32Array(3 * crop * crop);
+  support.preprocess(image, preprocessing, tensor, 0);
+  const preprocessed = performance.now();
+  const output = await session.run(tensor, [1, 3, crop, crop]);
+  const finished = performance.now();
+  let top1 = 0;
+  for (let i = 1; i < output.data.length; i++) if (output.data[i] > output.data[top1]) top1 = i;
+  return { decodeMs: decoded - started, preprocessMs: preprocessed - decoded, inferenceMs: finished - preprocessed, totalMs: finished - started, top1, tensor };
+}
+
+/** One onnxruntime-web session run in Node: the same wasm runtime workerd runs, timed by a clock that is not coarsened. */
+async function inferWithWasmInNode(session: ModelSession, entry: ManifestModel, tensor: Float32Array): Promise<number> {
+  const crop = entry.preprocessing.centerCrop;
+  const started = performance.now();
+  await session.run(tensor, [1, 3, crop, crop]);
+  return performance.now() - started;
+}
+
+// ---- one cell ----
+
+interface IsolateMemory {
+  /** Largest sample (JS heap + ArrayBuffers before collection + wasm memories) after the cold and the memory-pass requests. */
+  peakMiB: number;
+  /** onnxruntime's wasm memory and the other wasm memories (decoders) in that sample. */
+  onnxruntimeWasmMiB: number;
+  otherWasmMiB: number;
+  /** After a full collection at the end of the cell. */
+  retainedMiB: number;
+  samples: IsolateMemorySample[];
+}
+
+interface Cell {
+  image: ImageKey;
+  imageLabel: string;
+  model: string;
+  modelId: string;
+  startupMs: number;
+  cold: { e2eMs: number; timing: WorkerTiming };
+  warm: {
+    e2eP50Ms: number;
+    e2eP90Ms: number;
+    decodeP50Ms: number;
+    preprocessP50Ms: number;
+    inferenceP50Ms: number;
+    serverTotalP50Ms: number;
+    samples: number[];
+  };
+  node: { totalP50Ms: number; totalP90Ms: number; decodeP50Ms: number; preprocessP50Ms: number; inferenceP50Ms: number };
+  /** The same onnxruntime-web wasm in Node, on the same tensor, alternating with the workerd requests. */
+  nodeWasm: { inferenceP50Ms: number };
+  isolate: IsolateMemory;
+  /** workerd's process RSS when ready, after the cold request, peak over the cell; and after each warm request (diagnosis). */
+  memory: { idleRssMiB: number; afterColdRssMiB: number; peakRssMiB: number; afterEachMiB: number[] };
+  top1Agrees: boolean;
+}
+
+interface References {
+  support: ImageSupport;
+  /** onnxruntime-node, the native reference. */
+  nativeSession: ModelSession;
+  /** onnxruntime-web in Node, the same wasm runtime as the Worker's. */
+  wasmSession: ModelSession;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function isolateMemory(samples: IsolateMemorySample[]): IsolateMemory {
+  const peak = samples.reduce((a, b) => (b.totalBytes > a.totalBytes ? b : a));
+  // onnxruntime's memory is by far the largest; the decoders' are a few MiB.
+  const [onnxruntime = 0, ...others] = peak.wasmMemoryBytes;
+  return {
+    peakMiB: peak.totalBytes / MiB,
+    onnxruntimeWasmMiB: onnxruntime / MiB,
+    otherWasmMiB: others.reduce((a, b) => a + b, 0) / MiB,
+    retainedMiB: samples[samples.length - 1].retainedBytes / MiB,
+    samples,
+  };
+}
+
+async function runCell(options: Options, miniflareOptions: MiniflareOptions, image: ImageKey, entry: ManifestModel, bytes: Uint8Array, references: References): Promise<Cell> {
+  const before = new Set(workerdDescendants(process.pid));
+  const inspectorPort = await freePort();
+  const startedAt = performance.now();
+  const miniflare = new Miniflare({ ...miniflareOptions, inspectorPort } as MiniflareOptions);
+  let probe: IsolateMemoryProbe | undefined;
+  try {
+    const url = await miniflare.ready;
+    const startupMs = performance.now() - startedAt;
+    const pids = workerdDescendants(process.pid).filter((pid) => !before.has(pid));
+    if (pids.length !== 1) throw new Error(`expected one new workerd process, found ${pids.length}`);
+    const pid = pids[0];
+    const idleRssMiB = statusMiB(pid, 'VmRSS');
+    probe = await IsolateMemoryProbe.connect(inspectorPort, WORKER_NAME);
+    const memorySamples: IsolateMemorySample[] = [];
+
+    const cold = await classifyOverHttp(url, entry.name, bytes);
+    const afterColdRssMiB = statusMiB(pid, 'VmRSS');
+    memorySamples.push(await probe.sample()); // the first request also created the session
+
+    const workerRuns: WorkerResult[] = [];
+    const nodeRuns: NodeResult[] = [];
+    const nodeWasmMs: number[] = [];
+    const afterEachMiB: number[] = [];
+    for (let i = 0; i < options.warmup + options.warm; i++) {
+      const workerRun = await classifyOverHttp(url, entry.name, bytes);
+      afterEachMiB.push(Math.round(statusMiB(pid, 'VmRSS')));
+      const nodeRun = await classifyInNode(references.support, references.nativeSession, entry, bytes);
+      const wasmMs = await inferWithWasmInNode(references.wasmSession, entry, nodeRun.tensor);
+      if (i >= options.warmup) {
+        workerRuns.push(workerRun);
+        nodeRuns.push(nodeRun);
+        nodeWasmMs.push(wasmMs);
+      }
+    }
+    // Untimed: each sample runs a full collection.
+    for (let i = 0; i < options.memoryRequests; i++) {
+      await classifyOverHttp(url, entry.name, bytes);
+      memorySamples.push(await probe.sample());
+    }
+    const peakRssMiB = statusMiB(pid, 'VmHWM');
+    const stage = (pick: (run: WorkerResult) => number) => median(workerRuns.map(pick));
+    const nodeStage = (pick: (run: NodeResult) => number) => median(nodeRuns.map(pick));
+    const e2e = workerRuns.map((run) => run.e2eMs);
+    return {
+      image,
+      imageLabel: IMAGES[image].label,
+      model: entry.name,
+      modelId: entry.id,
+      startupMs,
+      cold: { e2eMs: cold.e2eMs, timing: cold.timing },
+      warm: {
+        e2eP50Ms: median(e2e),
+        e2eP90Ms: percentile(e2e, 0.9),
+        decodeP50Ms: stage((run) => run.timing.decode_ms),
+        preprocessP50Ms: stage((run) => run.timing.preprocess_ms),
+        inferenceP50Ms: stage((run) => run.timing.inference_ms),
+        serverTotalP50Ms: stage((run) => run.timing.total_ms),
+        samples: e2e,
+      },
+      node: {
+        totalP50Ms: nodeStage((run) => run.totalMs),
+        totalP90Ms: percentile(nodeRuns.map((run) => run.totalMs), 0.9),
+        decodeP50Ms: nodeStage((run) => run.decodeMs),
+        preprocessP50Ms: nodeStage((run) => run.preprocessMs),
+        inferenceP50Ms: nodeStage((run) => run.inferenceMs),
+      },
+      nodeWasm: { inferenceP50Ms: median(nodeWasmMs) },
+      isolate: isolateMemory(memorySamples),
+      memory: { idleRssMiB, afterColdRssMiB, peakRssMiB, afterEachMiB },
+      top1Agrees: workerRuns.every((run) => run.top1 === nodeRuns[0].top1) && nodeRuns.every((run) => run.top1 === nodeRuns[0].top1),
+    };
+  } finally {
+    probe?.close();
+    await miniflare.dispose();
+  }
+}
+
+// ---- report ----
+
+const MB = 1e6;
+
+function targetResults(cells: readonly Cell[]) {
+  return TARGETS.flatMap((target) => {
+    const cell = cells.find((c) => c.model === target.model && c.image === target.image);
+    if (!cell) return [];
+    const checks = [{ what: `${target.model} ${IMAGES[target.image].label}: warm end-to-end p50 ≤ ${target.maxWarmMs} ms`, value: cell.warm.e2eP50Ms, pass: cell.warm.e2eP50Ms <= target.maxWarmMs }];
+    if (target.maxIsolateMB !== undefined) {
+      const peakMB = (cell.isolate.peakMiB * MiB) / MB;
+      checks.push({ what: `${target.model} ${IMAGES[target.image].label}: isolate memory peak < ${target.maxIsolateMB} MB`, value: peakMB, pass: peakMB < target.maxIsolateMB });
+    }
+    return checks;
+  });
+}
+
+function printReport(options: Options, cells: readonly Cell[], load: { start: number[]; end: number[] }): void {
+  const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+  console.log(
+    `workerd (Miniflare ${MINIFLARE_VERSION}) vs Node ${process.version} + onnxruntime-node (${options.nodeThreads || 'auto'} thread(s)) and onnxruntime-web; ` +
+      `${os.cpus().length} CPUs; load average ${load.start.map((l) => l.toFixed(1)).join('/')} at start, ${load.end.map((l) => l.toFixed(1)).join('/')} at end\n` +
+      `each cell: fresh workerd process, cold request, ${options.warmup} untimed + ${options.warm} timed warm requests alternating with the Node references ` +
+      `(medians), then ${options.memoryRequests} untimed requests each followed by an isolate memory sample\n`,
+  );
+  console.log(
+    formatTable(
+      cells.map((c) => ({
+        image: c.imageLabel,
+        model: c.model,
+        'start ms': round(c.startupMs, 0),
+        'cold ms': round(c.cold.e2eMs, 0),
+        'warm p50': round(c.warm.e2eP50Ms),
+        'warm p90': round(c.warm.e2eP90Ms),
+        decode: round(c.warm.decodeP50Ms),
+        prep: round(c.warm.preprocessP50Ms),
+        infer: round(c.warm.inferenceP50Ms),
+        'node p50': round(c.node.totalP50Ms),
+        'node dec/prep/inf': `${round(c.node.decodeP50Ms)}/${round(c.node.preprocessP50Ms)}/${round(c.node.inferenceP50Ms)}`,
+        'wasm-in-node inf': round(c.nodeWasm.inferenceP50Ms),
+        'infer ×wasm-in-node': round(c.warm.inferenceP50Ms / c.nodeWasm.inferenceP50Ms, 2),
+        'top-1 =': c.top1Agrees ? 'yes' : 'NO',
+      })),
+    ),
+  );
+  console.log('\nworker stages (decode, prep, infer) are the response `timing` (workerd advances its clock in whole ms);');
+  console.log('warm p50/p90 are end to end at the client, loopback HTTP and upload included. Node: no HTTP.\n');
+  console.log(
+    formatTable(
+      cells.map((c) => ({
+        image: c.imageLabel,
+        model: c.model,
+        'isolate peak MiB': round(c.isolate.peakMiB),
+        'ORT wasm MiB': round(c.isolate.onnxruntimeWasmMiB),
+        'decoder wasm MiB': round(c.isolate.otherWasmMiB),
+        'retained MiB': round(c.isolate.retainedMiB),
+        'RSS idle MiB': round(c.memory.idleRssMiB, 0),
+        'RSS after cold': round(c.memory.afterColdRssMiB, 0),
+        'RSS peak MiB': round(c.memory.peakRssMiB, 0),
+      })),
+    ),
+  );
+  console.log('\nisolate: JS heap + ArrayBuffers (before collection, so the requests\' garbage counts) + every wasm memory, the largest');
+  console.log('sample after the cold request and each memory-pass request; retained: the same after a full collection.');
+  console.log('RSS: the whole workerd process (runtime, Miniflare\'s own workers, V8\'s machine code for the wasm modules).\n');
+  for (const target of targetResults(cells)) console.log(`${target.pass ? 'PASS' : 'FAIL'}  ${target.what} (measured ${target.value.toFixed(1)})`);
+}
+
+const MINIFLARE_VERSION = (JSON.parse(readFileSync(path.join(repoRoot, 'node_modules/miniflare/package.json'), 'utf8')) as { version: string }).version;
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const entries = await ensureModels(options);
+  const miniflareOptions = await bundleWorker(options.modelsDir);
+  const support = createImageSupport(await loadImageWasmModules());
+  const nativeBackend = createOrtNodeBackend({ device: 'cpu', threads: options.nodeThreads });
+  const wasmBackend = await createOrtWebBackendForNode();
+  const sessions = new Map<string, { nativeSession: ModelSession; wasmSession: ModelSession }>();
+  const load = { start: os.loadavg(), end: [] as number[] };
+  const cells: Cell[] = [];
+  try {
+    for (const image of options.images) {
+      const bytes = new Uint8Array(readFileSync(path.join(sharedRoot, IMAGES[image].file)));
+      for (const entry of entries) {
+        let pair = sessions.get(entry.name);
+        if (!pair) {
+          const model = new Uint8Array(readFileSync(path.join(options.modelsDir, entry.file)));
+          pair = { nativeSession: await nativeBackend.load(model), wasmSession: await wasmBackend.load(model) };
+          sessions.set(entry.name, pair);
+        }
+        log(`${IMAGES[image].label} × ${entry.name}`);
+        cells.push(await runCell(options, miniflareOptions, image, entry, bytes, { support, ...pair }));
+      }
+    }
+  } finally {
+    for (const pair of sessions.values()) {
+      await pair.nativeSession.release();
+      await pair.wasmSession.release();
+    }
+  }
+  load.end = os.loadavg();
+  printReport(options, cells, load);
+  if (options.json) {
+    const json = {
+      machine: { cpus: os.cpus().length, node: process.version, miniflare: MINIFLARE_VERSION, loadAverage: load },
+      settings: { warm: options.warm, warmup: options.warmup, memoryRequests: options.memoryRequests, nodeThreads: options.nodeThreads, modelsDir: options.modelsDir },
+      cells,
+      targets: targetResults(cells),
+    };
+    writeFileSync(options.json, `${JSON.stringify(json, null, 1)}\n`);
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) console.error(`error: ${error.message}`);
+  else console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,472 @@
+/**
+ * `npm run bench:node`: throughput (img/s) and latency (p50/p99) of the Node server through HTTP, with autocannon, at
+ * several concurrencies, for M0 and M5 fp32, dynamic batching off and on, side by side in one run: both servers run as
+ * child processes (the real `start:node` entry), and each measurement alternates off/on so drift in machine load hits
+ * both alike. Reports medians over rounds and the on/off ratio, next to the paper's CPU figure for context.
+ *
+ *   npm run bench:node -- [--models DIR] [--variants m0,m5] [--concurrency 1,8,32] [--duration 8] [--rounds 1]
+ *                         [--device cpu|cuda|auto] [--threads N|auto] [--batch-window-ms 2] [--batch-max 16] [--json FILE]
+ *   npm run bench:node -- --decoders [--rounds 5]
+ *
+ * --decoders instead compares, for the Node build, the service's decoders (worker/image, WebAssembly) with sharp
+ * (native libjpeg-turbo via libvips, a dev dependency today): decode time per image (interleaved, medians), throughput
+ * of 16 concurrent decodes, and the golden preprocessing bar (our tensors vs the official ones, with either decoder).
+ *
+ * Without --models, it builds synthetic fp32 models into .cache/bench-models (M0/M1 from the synthetic checkpoints in
+ * ../shared, other variants from test/helpers/synthetic.ts): speed does not depend on the weights' values.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { isVariant, type Variant } from '../../models/efficientvit.js';
+import { IMAGENET_1K } from '../../models/imagenet-1k.js';
+import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel } from '../../models/manifest.js';
+import { createImageSupport } from '../../worker/classify/image-support.js';
+import type { RgbImage } from '../../worker/image/types.js';
+import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { syntheticStateDict as generatedStateDict } from '../../test/helpers/synthetic.js';
+import { readCheckpoint, type StateDict } from '../../models/toolchain/checkpoint/index.js';
+import { exportOnnx } from '../../models/toolchain/export/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const sharedRoot = path.resolve(repoRoot, '../shared');
+
+/** Context, not a comparison: another machine, another runtime, no HTTP. See ../shared/notes/workers-onnxruntime.md. */
+const REFERENCE_FIGURES = [
+  'paper (EfficientViT, CVPR 2023): M0 228 img/s on one Xeon CPU thread (4.4 ms/image), PyTorch, no decoding or HTTP',
+  'this machine, PyTorch 1.13, one thread, batch 16, no decoding or HTTP: M0 7.3 ms/image = 137 img/s',
+];
+
+/** The issue's bar for M5 at concurrency 32: batching ≥ 1.5× the img/s of no batching, with p99 < 500 ms. */
+const TARGET = { variant: 'm5', concurrency: 32, minRatio: 1.5, maxP99Ms: 500 };
+
+interface Options {
+  decoders: boolean;
+  modelsDir?: string;
+  variants: Variant[];
+  concurrency: number[];
+  durationS: number;
+  rounds: number;
+  device: string;
+  threads: string;
+  batchWindowMs: number;
+  batchMax: number;
+  json?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      decoders: { type: 'boolean', default: false },
+      models: { type: 'string' },
+      variants: { type: 'string', default: 'm0,m5' },
+      concurrency: { type: 'string', default: '1,8,32' },
+      duration: { type: 'string', default: '8' },
+      rounds: { type: 'string', default: '1' },
+      device: { type: 'string', default: 'cpu' },
+      threads: { type: 'string', default: 'auto' },
+      'batch-window-ms': { type: 'string', default: '2' },
+      'batch-max': { type: 'string', default: '16' },
+      json: { type: 'string' },
+    },
+  });
+  const list = (raw: string) => raw.split(',').map((item) => item.trim()).filter(Boolean);
+  const positive = (name: string, raw: string, allowZero = false) => {
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number`);
+    return value;
+  };
+  const variants = list(values.variants!);
+  for (const variant of variants) if (!isVariant(variant)) throw new Error(`unknown variant ${variant}`);
+  return {
+    decoders: values.decoders!,
+    modelsDir: values.models ? path.resolve(values.models) : undefined,
+    variants: variants as Variant[],
+    concurrency: list(values.concurrency!).map((c) => positive('concurrency', c)),
+    durationS: positive('duration', values.duration!),
+    rounds: positive('rounds', values.rounds!),
+    device: values.device!,
+    threads: values.threads === 'auto' ? 'auto' : String(positive('threads', values.threads!, true)),
+    batchWindowMs: positive('batch-window-ms', values['batch-window-ms']!, true),
+    batchMax: positive('batch-max', values['batch-max']!),
+    json: values.json,
+  };
+}
+
+// ---- models ----
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const modelName = (variant: Variant) => `${variant}-fp32`;
+
+async function syntheticStateDict(variant: Variant): Promise<{ stateDict: StateDict; source: string; sourceSha: string }> {
+  const checkpoint = path.join(sharedRoot, 'fixtures', 'checkpoints', `efficientvit_${variant}.synthetic.pth`);
+  if (existsSync(checkpoint)) {
+    const bytes = new Uint8Array(readFileSync(checkpoint));
+    return { stateDict: readCheckpoint(bytes, checkpoint).stateDict, source: `synthetic: ${path.relative(repoRoot, checkpoint)}`, sourceSha: sha256(bytes) };
+  }
+  // Generated weights for the variants without a checkpoint fixture (a test helper; the bench is a dev tool), with
+  // BatchNorm statistics estimated on two of the golden preprocessed images.
+  const images = 2;
+  const golden = new Float32Array(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.input.f32')).buffer.slice(0, images * 3 * 224 * 224 * 4));
+  const stateDict = generatedStateDict(variant, { seed: 1, calibration: { data: golden, batch: images } });
+  return { stateDict, source: 'synthetic: test/helpers/synthetic.ts', sourceSha: '0'.repeat(64) };
+}
+
+function hasModels(dir: string, variants: Variant[]): boolean {
+  const file = path.join(dir, 'manifest.json');
+  if (!existsSync(file)) return false;
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  return variants.every((variant) => manifest.models.some((model) => model.name === modelName(variant)));
+}
+
+async function buildSyntheticModels(dir: string, variants: Variant[]): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const models: ManifestModel[] = [];
+  for (const variant of variants) {
+    const { stateDict, source, sourceSha } = await syntheticStateDict(variant);
+    const onnx = exportOnnx(stateDict, variant, { graph: 'optimized' });
+    const file = `efficientvit_${variant}.fp32.onnx`;
+    writeFileSync(path.join(dir, file), onnx);
+    models.push({
+      name: modelName(variant),
+      id: `efficientvit_${variant}.fp32`,
+      variant,
+      precision: 'fp32',
+      file,
+      bytes: onnx.length,
+      sha256: sha256(onnx),
+      source: { checkpoint: source, sha256: sourceSha, format: 'pth' },
+      input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
+      output: { name: 'logits', shape: ['N', 1000], dtype: 'float32' },
+      preprocessing: IMAGENET_PREPROCESSING,
+      labels: 'imagenet-1k',
+      opset: 17,
+      graph: 'optimized',
+      verified: { onnxruntime: '1.30.0', backends: [] },
+    });
+  }
+  writeFileSync(path.join(dir, 'imagenet-1k.labels.json'), JSON.stringify(IMAGENET_1K));
+  const manifest: Manifest = { version: 1, generated: new Date().toISOString(), models };
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+}
+
+// ---- servers ----
+
+interface ChildServer {
+  child: ChildProcess;
+  url: string;
+  deviceLine: string;
+  stop(): Promise<void>;
+}
+
+function startServer(options: Options, modelsDir: string, variant: Variant, batching: boolean): Promise<ChildServer> {
+  const args = [
+    '--import', 'tsx', 'worker/entries/node.ts',
+    '--port', '0', '--host', '127.0.0.1', '--models', modelsDir,
+    '--device', options.device, '--threads', options.threads,
+    ...(batching ? ['--batch-window-ms', String(options.batchWindowMs), '--batch-max', String(options.batchMax), '--batch-queue', '4096'] : ['--no-batching']),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, DEFAULT_MODEL: modelName(variant) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const listening = /listening on (http:\/\/\S+)/.exec(output);
+      if (!listening) return;
+      const deviceLine = /device \S+ \(requested [^)]*\): [^\n]*/.exec(output)?.[0] ?? 'device: unknown';
+      // A GPU benchmark that silently ran on the CPU would report the wrong thing: refuse it.
+      if (options.device !== 'auto' && !deviceLine.startsWith(`device ${options.device} `)) {
+        child.kill('SIGKILL');
+        reject(new Error(`asked for --device ${options.device}, but the server chose: ${deviceLine}`));
+        return;
+      }
+      resolve({
+        child,
+        url: listening[1],
+        deviceLine,
+        stop: () =>
+          new Promise((done) => {
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+}
+
+interface BatchCounters {
+  batches: number;
+  images: number;
+}
+
+/**
+ * autocannon stops at its deadline with requests still in flight, and the server finishes them: wait for that, so
+ * one run's leftovers do not count against the next.
+ */
+async function waitIdle(server: ChildServer): Promise<void> {
+  for (;;) {
+    const body = (await (await fetch(`${server.url}/v1/models`)).json()) as { execution: { inFlight: number } };
+    if (body.execution.inFlight <= 1) return; // this request itself
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function batchCounters(server: ChildServer, variant: Variant): Promise<BatchCounters> {
+  const body = (await (await fetch(`${server.url}/v1/models`)).json()) as {
+    execution?: { batching?: { models?: Record<string, BatchCounters> } };
+  };
+  return body.execution?.batching?.models?.[modelName(variant)] ?? { batches: 0, images: 0 };
+}
+
+// ---- measurement ----
+
+interface Measurement {
+  variant: Variant;
+  batching: boolean;
+  concurrency: number;
+  round: number;
+  imagesPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  failed: number;
+  /** Mean images per inference call during the run (batching on only). */
+  meanBatch?: number;
+}
+
+function loadImages(): Buffer[] {
+  const dir = path.join(sharedRoot, 'images', 'imagenet-sample');
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.JPEG'))
+    .sort()
+    .map((name) => readFileSync(path.join(dir, name)));
+}
+
+async function measure(url: string, images: Buffer[], connections: number, durationS: number) {
+  // Each connection cycles through all the sample images, one per request.
+  const result = await autocannon({
+    url: `${url}/v1/classify`,
+    connections,
+    duration: durationS,
+    timeout: 60,
+    requests: images.map((body) => ({ method: 'POST' as const, headers: { 'content-type': 'image/jpeg' }, body })),
+  });
+  return {
+    imagesPerSecond: result['2xx'] / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    ok: result['2xx'],
+    failed: result.non2xx + result.errors,
+  };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+// ---- decoders (--decoders) ----
+
+async function decodeWithSharp(bytes: Uint8Array): Promise<RgbImage> {
+  // rotate(): EXIF orientation, as worker/image applies it; removeAlpha(): RGB like PIL's convert('RGB').
+  const { data, info } = await sharp(bytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}
+
+type DecoderName = 'wasm' | 'wasm-full' | 'sharp';
+
+async function benchDecoders(options: Options): Promise<void> {
+  const modules = await loadImageWasmModules();
+  // The service's path (large JPEGs decoded already reduced by libjpeg's DCT scaling), the same decoders always at
+  // full size (PIL-exact for every size), and sharp at full size.
+  const service = createImageSupport(modules);
+  const fullSize = createImageSupport(modules, { reducedJpegDecode: false });
+  const limits = { maxPixels: 100_000_000, resizeShortSide: IMAGENET_PREPROCESSING.resizeShortSide };
+  const decoders: Record<DecoderName, (bytes: Uint8Array) => Promise<RgbImage>> = {
+    wasm: (bytes) => service.decode(bytes, limits),
+    'wasm-full': (bytes) => fullSize.decode(bytes, limits),
+    sharp: decodeWithSharp,
+  };
+  const names = Object.keys(decoders) as DecoderName[];
+  const elements = 3 * 224 * 224;
+  const tensor = new Float32Array(elements);
+
+  // The golden preprocessing bar, with each decoder feeding the same PIL-exact preprocessing.
+  const meta = JSON.parse(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.json'), 'utf8')) as { images: string[] };
+  const golden = new Float32Array(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.input.f32')).buffer.slice(0));
+  for (const name of names) {
+    let max = 0;
+    let sum = 0;
+    for (const [i, file] of meta.images.entries()) {
+      service.preprocess(await decoders[name](readFileSync(path.join(sharedRoot, 'images/imagenet-sample', file))), IMAGENET_PREPROCESSING, tensor, 0);
+      for (let j = 0; j < elements; j++) {
+        const delta = Math.abs(tensor[j] - golden[i * elements + j]);
+        max = Math.max(max, delta);
+        sum += delta;
+      }
+    }
+    console.log(`${name}: golden preprocessing |Δ| max ${max.toExponential(2)}, mean ${(sum / (elements * meta.images.length)).toExponential(2)}`);
+  }
+
+  const sets = [
+    { label: 'ImageNet sample (~500×375)', files: loadImages().slice(0, 16) },
+    ...readdirSync(path.join(sharedRoot, 'images/photos'))
+      .filter((name) => /\.jpe?g$/i.test(name))
+      .sort()
+      .map((name) => ({ label: name, files: [readFileSync(path.join(sharedRoot, 'images/photos', name))] })),
+  ];
+  const rows = [
+    '| images | wasm (service) decode ms | wasm full-size ms | sharp full-size ms | wasm (service) ÷ sharp | preprocess ms (service) |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const set of sets) {
+    const times: Record<DecoderName | 'preprocess', number[]> = { wasm: [], 'wasm-full': [], sharp: [], preprocess: [] };
+    for (let round = 0; round < options.rounds + 1; round++) {
+      for (const bytes of set.files) {
+        for (const name of names) {
+          const started = performance.now();
+          const image = await decoders[name](bytes);
+          const decoded = performance.now();
+          service.preprocess(image, IMAGENET_PREPROCESSING, tensor, 0);
+          // Round 0 warms everything up (wasm instantiation, libvips start-up) and is not counted.
+          if (round > 0) {
+            times[name].push(decoded - started);
+            if (name === 'wasm') times.preprocess.push(performance.now() - decoded);
+          }
+        }
+      }
+    }
+    const [wasm, full, native] = names.map((name) => median(times[name]));
+    rows.push(`| ${set.label} | ${wasm.toFixed(1)} | ${full.toFixed(1)} | ${native.toFixed(1)} | ${(wasm / native).toFixed(2)} | ${median(times.preprocess).toFixed(1)} |`);
+  }
+  console.log(`\n${options.rounds} round(s), interleaved, medians\n${rows.join('\n')}`);
+
+  // sharp decodes on libuv's thread pool, so concurrent requests decode in parallel; the wasm decoders run on the
+  // event loop's thread. 16 decodes at once, as 16 concurrent requests would start them:
+  const burst = loadImages().slice(0, 16);
+  for (const name of names) {
+    const runs: number[] = [];
+    for (let round = 0; round < options.rounds + 1; round++) {
+      const started = performance.now();
+      await Promise.all(burst.map((bytes) => decoders[name](bytes)));
+      if (round > 0) runs.push(performance.now() - started);
+    }
+    console.log(`16 concurrent ImageNet-sample decodes, ${name}: ${median(runs).toFixed(1)} ms (median of ${runs.length})`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.decoders) return benchDecoders(options);
+  let modelsDir = options.modelsDir;
+  if (!modelsDir) {
+    modelsDir = path.join(repoRoot, '.cache', 'bench-models');
+    if (!hasModels(modelsDir, options.variants)) {
+      console.log(`building synthetic fp32 models (${options.variants.join(', ')}) into ${path.relative(repoRoot, modelsDir)}`);
+      await buildSyntheticModels(modelsDir, options.variants);
+    }
+  } else if (!hasModels(modelsDir, options.variants)) {
+    throw new Error(`${modelsDir} lacks ${options.variants.map(modelName).join(' or ')}: npm run models -- build --variants ${options.variants.join(',')}`);
+  }
+
+  const images = loadImages();
+  const measurements: Measurement[] = [];
+  const devices = new Set<string>();
+  for (const variant of options.variants) {
+    const servers = { off: await startServer(options, modelsDir, variant, false), on: await startServer(options, modelsDir, variant, true) };
+    devices.add(servers.on.deviceLine);
+    try {
+      // Warm-up: model load, V8 tier-up, onnxruntime's first runs of each batch size.
+      for (const server of [servers.off, servers.on]) {
+        await measure(server.url, images, 8, Math.min(3, options.durationS));
+        await waitIdle(server);
+      }
+      for (const concurrency of options.concurrency) {
+        for (let round = 0; round < options.rounds; round++) {
+          for (const batching of [false, true]) {
+            const server = batching ? servers.on : servers.off;
+            const before = batching ? await batchCounters(server, variant) : undefined;
+            const result = await measure(server.url, images, concurrency, options.durationS);
+            await waitIdle(server);
+            const after = batching ? await batchCounters(server, variant) : undefined;
+            const meanBatch = before && after && after.batches > before.batches ? (after.images - before.images) / (after.batches - before.batches) : undefined;
+            measurements.push({ variant, batching, concurrency, round, ...result, meanBatch });
+            console.log(
+              `${variant} c=${concurrency} batching ${batching ? 'on ' : 'off'} round ${round + 1}: ${result.imagesPerSecond.toFixed(1)} img/s, ` +
+                `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failed} failed${meanBatch ? `, mean batch ${meanBatch.toFixed(1)}` : ''}`,
+            );
+          }
+        }
+      }
+    } finally {
+      await servers.off.stop();
+      await servers.on.stop();
+    }
+  }
+
+  // ---- report ----
+  const rows: string[] = [];
+  const summary: Record<string, unknown>[] = [];
+  rows.push('| model | concurrency | batching | img/s (median) | p50 ms | p99 ms | mean batch | failed | on/off img/s |');
+  rows.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+  for (const variant of options.variants) {
+    for (const concurrency of options.concurrency) {
+      const pick = (batching: boolean) => measurements.filter((m) => m.variant === variant && m.concurrency === concurrency && m.batching === batching);
+      const stats = (batching: boolean) => {
+        const runs = pick(batching);
+        const batches = runs.map((m) => m.meanBatch).filter((b): b is number => b !== undefined);
+        return {
+          imagesPerSecond: median(runs.map((m) => m.imagesPerSecond)),
+          p50Ms: median(runs.map((m) => m.p50Ms)),
+          p99Ms: median(runs.map((m) => m.p99Ms)),
+          meanBatch: batches.length ? median(batches) : undefined,
+          failed: runs.reduce((total, m) => total + m.failed, 0),
+        };
+      };
+      const off = stats(false);
+      const on = stats(true);
+      const ratio = on.imagesPerSecond / off.imagesPerSecond;
+      summary.push({ variant, concurrency, off, on, ratio });
+      rows.push(`| ${modelName(variant)} | ${concurrency} | off | ${off.imagesPerSecond.toFixed(1)} | ${off.p50Ms} | ${off.p99Ms} | – | ${off.failed} | |`);
+      rows.push(
+        `| ${modelName(variant)} | ${concurrency} | on | ${on.imagesPerSecond.toFixed(1)} | ${on.p50Ms} | ${on.p99Ms} | ${on.meanBatch?.toFixed(1) ?? '–'} | ${on.failed} | ${ratio.toFixed(2)}× |`,
+      );
+    }
+  }
+  console.log(`\n${[...devices].join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`);
+  console.log(`${options.durationS} s per run, ${options.rounds} round(s), ${images.length} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`);
+  console.log(rows.join('\n'));
+  console.log(`\ncontext:\n${REFERENCE_FIGURES.map((line) => `- ${line}`).join('\n')}`);
+
+  const target = summary.find((row) => row.variant === TARGET.variant && row.concurrency === TARGET.concurrency) as
+    | { ratio: number; on: { p99Ms: number } }
+    | undefined;
+  if (target) {
+    const met = target.ratio >= TARGET.minRatio && target.on.p99Ms < TARGET.maxP99Ms;
+    console.log(
+      `\ntarget (${TARGET.variant}, c=${TARGET.concurrency}: batching ≥ ${TARGET.minRatio}× img/s, p99 < ${TARGET.maxP99Ms} ms): ` +
+        `${target.ratio.toFixed(2)}×, p99 ${target.on.p99Ms} ms → ${met ? 'met' : 'NOT met'}`,
+    );
+  }
+  if (options.json) writeFileSync(options.json, JSON.stringify({ options, devices: [...devices], measurements, summary }, null, 2));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});
