@@ -13,9 +13,9 @@ import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { inputElements, preprocessInto } from '../worker/preprocess/transform.js';
 import { listLabelledImages } from '../models/toolchain/dataset.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../models/toolchain/table.js';
 import { topIndices } from '../models/toolchain/verify/index.js';
-import { DEFAULT_MODELS_DIR } from './models.js';
+import { targetDir } from '../models/toolchain/targets.js';
 
 const BATCH = 16;
 const MAX_PIXELS = 100_000_000;
@@ -35,7 +35,7 @@ if (!flags.images) {
   console.error('usage: npm run eval -- --images DIR [--labels FILE] [--models m0,m0-fp32] [--out DIR] [--limit N] [--json]');
   process.exit(2);
 }
-const modelsDir = path.resolve(flags.out ?? DEFAULT_MODELS_DIR);
+const modelsDir = path.resolve(flags.out ?? targetDir('node'));
 const manifest = await readManifest(modelsDir);
 if (!manifest) {
   console.error(`error: ${modelsDir}/manifest.json not found: run \`npm run models -- build\` first`);

@@ -71,7 +71,7 @@ if [[ -n "$CHECKPOINTS" ]]; then
 else
   npm run models -- build --variants "$VARIANTS"
 fi
-cp models/manifest.json "$OUT/manifest.json"
+cp models/build/node/manifest.json "$OUT/manifest.json"
 
 step "golden parity on CUDA (the shared conformance cases, fp32 M0/M1 vs the official PyTorch logits)"
 if [[ -d "$REPO/../shared/fixtures/golden" ]]; then
@@ -90,7 +90,7 @@ fi
 
 step "benchmark: CUDA (batching off/on), then the CPU baseline on this machine"
 for device in cuda cpu; do
-  if npm run bench:node -- --device "$device" --models models --variants "$BENCH_VARIANTS" \
+  if npm run bench:node -- --device "$device" --models models/build/node --variants "$BENCH_VARIANTS" \
       --concurrency "$BENCH_CONCURRENCY" --duration "$BENCH_DURATION" --rounds "$BENCH_ROUNDS" --batch-max "$BATCH_MAX" \
       --json "$OUT/bench-$device.json" | tee "$OUT/bench-$device.txt"; then
     RESULT[bench-$device]=pass

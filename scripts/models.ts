@@ -13,19 +13,17 @@ import { isVariant, validateStateDict, VARIANTS, type Variant } from '../models/
 import type { Precision } from '../models/manifest.js';
 import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
-import { buildModels, modelName, type BuildEvent } from '../models/toolchain/build.js';
+import { modelName } from '../models/toolchain/build.js';
 import { readCheckpoint } from '../models/toolchain/checkpoint/index.js';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
-import { DownloadError } from '../models/toolchain/download.js';
 import { exportOnnx } from '../models/toolchain/export/index.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { EDGE_RECIPE, preprocessImageFiles, quantizeModel, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
-import { formatTable } from './table.js';
+import { targetDir } from '../models/toolchain/targets.js';
+import { printCliError, realImages, runBuild, UsageError } from './cli.js';
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
 
-export const DEFAULT_MODELS_DIR = path.resolve(import.meta.dirname, '../models');
 const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';
-const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 
 const OPTIONS = {
   variants: { type: 'string' },
@@ -43,8 +41,6 @@ const OPTIONS = {
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
-
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
   const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -80,68 +76,12 @@ function imageDir(flags: Flags): string | undefined {
   return flags.images ?? process.env[IMAGES_ENV] ?? undefined;
 }
 
-async function realImages(dir: string): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  const files = (await readdir(dir)).filter((f) => IMAGE_FILE.test(f)).sort();
-  if (files.length === 0) throw new UsageError(`${dir}: no images (.jpg, .png, .webp, .gif)`);
-  return files.map((f) => path.join(dir, f));
-}
-
-export interface BuildCliOptions {
-  variants: readonly Variant[];
-  precisions: readonly Precision[];
-  outDir: string;
-  checkpointsDir?: string;
-  imagesDir?: string;
-  naive?: boolean;
-  json?: boolean;
-}
-
-/** Shared by `models build` and `npm start`: progress to stderr, the summary table (or JSON) to stdout. */
-export async function runBuild(options: BuildCliOptions): Promise<void> {
-  const verificationImages = options.imagesDir
-    ? await preprocessImageFiles(splitCalibrationSet(await realImages(options.imagesDir)).heldOut.slice(0, 4))
-    : undefined;
-  let lastDownloadLog = 0;
-  const onEvent = (event: BuildEvent) => {
-    if (event.kind === 'stage') return void process.stderr.write(`[${event.variant}] ${event.stage}\n`);
-    const now = Date.now();
-    if (now - lastDownloadLog < 500 && event.received !== event.total) return;
-    lastDownloadLog = now;
-    const share = event.total ? ` (${((100 * event.received) / event.total).toFixed(0)}%)` : '';
-    process.stderr.write(`[${event.variant}] downloading ${(event.received / 1e6).toFixed(1)} MB${share}\n`);
-  };
-  const built = await buildModels({
-    variants: options.variants,
-    precisions: options.precisions,
-    outDir: options.outDir,
-    checkpointsDir: options.checkpointsDir,
-    verificationImages,
-    graph: options.naive ? 'naive' : 'optimized',
-    onEvent,
-  });
-  if (options.json) return console.log(JSON.stringify(built, null, 2));
-  console.log(
-    formatTable(
-      built.map(({ entry, check }) => ({
-        model: entry.name,
-        id: entry.id,
-        MB: Number((entry.bytes / 1e6).toFixed(2)),
-        check: check.maxAbsDiffVsReference !== undefined
-          ? `max |Δlogit| vs float64 reference ${check.maxAbsDiffVsReference.toExponential(1)}`
-          : `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, min cos ${check.agreement!.minCosine.toFixed(4)}`,
-        source: entry.source.checkpoint,
-      })),
-    ),
-  );
-  console.log(`\nwrote ${path.join(options.outDir, 'manifest.json')}${verificationImages ? '' : ' (checked on synthetic inputs; pass --images DIR for real ones)'}`);
-}
 
 async function build(flags: Flags): Promise<void> {
   await runBuild({
     variants: parseVariants(flags.variants, ['m0', 'm1']),
     precisions: parsePrecisions(flags.precisions),
-    outDir: path.resolve(flags.out ?? DEFAULT_MODELS_DIR),
+    outDir: flags.out ? path.resolve(flags.out) : undefined,
     checkpointsDir: flags.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
     imagesDir: imageDir(flags),
     naive: flags.naive,
@@ -160,7 +100,7 @@ async function convert(flags: Flags): Promise<void> {
 }
 
 async function verify(flags: Flags): Promise<void> {
-  const dir = path.resolve(flags.out ?? DEFAULT_MODELS_DIR);
+  const dir = path.resolve(flags.out ?? targetDir('node'));
   const manifest = await readManifest(dir);
   if (!manifest) throw new UsageError(`${dir}/manifest.json not found: run \`npm run models -- build\` first`);
   const images = imageDir(flags);
@@ -191,11 +131,6 @@ async function verify(flags: Flags): Promise<void> {
 
 if (process.argv[1] === import.meta.filename) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    if (error instanceof UsageError || error instanceof DownloadError || (error as { code?: string }).code === 'missing-checkpoint') {
-      console.error(`error: ${(error as Error).message}`);
-    } else {
-      console.error(error);
-    }
-    process.exitCode = 1;
+    process.exitCode = printCliError(error);
   });
 }

@@ -22,6 +22,8 @@ export interface BuildOptions {
   precisions: readonly Precision[];
   outDir: string;
   checkpointsDir?: string;
+  /** Where downloaded checkpoints are kept between builds; default `<outDir>/.cache/checkpoints`. */
+  cacheDir?: string;
   /** Preprocessed real images to verify with; synthetic inputs are used when there are none. */
   verificationImages?: readonly Float32Array[];
   graph?: GraphKind;
@@ -72,7 +74,7 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
     emit({ kind: 'stage', variant, stage: 'checkpoint' });
     const checkpoint = await obtainCheckpoint(variant, {
       checkpointsDir: options.checkpointsDir,
-      cacheDir: path.join(options.outDir, '.cache', 'checkpoints'),
+      cacheDir: options.cacheDir ?? path.join(options.outDir, '.cache', 'checkpoints'),
       onProgress: (received, total) => emit({ kind: 'download', variant, received, total }),
     });
     const { stateDict, format } = readCheckpoint(checkpoint.bytes, checkpoint.source);

@@ -33,7 +33,7 @@ import { maxPixelsWithin, MiB } from '../../worker/image/memory.js';
 import type { ImageFormat } from '../../worker/image/types.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../models/toolchain/table.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTO = path.resolve(here, '../../../shared/images/photos/safe-landing-5120x2880.jpg');

@@ -50,7 +50,7 @@ import { buildModels, modelName } from '../../models/toolchain/build.js';
 import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../../models/toolchain/manifest-file.js';
 import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../models/toolchain/table.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sharedRoot = path.resolve(repoRoot, '../shared');
@@ -100,7 +100,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     strict: true,
     options: {
-      models: { type: 'string', default: path.join(repoRoot, 'models') },
+      models: { type: 'string', default: path.join(repoRoot, 'models/build/edge') },
       checkpoints: { type: 'string' },
       names: { type: 'string', default: EDGE_MODELS.map((m) => modelName(m.variant, m.precision)).join(',') },
       images: { type: 'string', default: Object.keys(IMAGES).join(',') },

@@ -22,7 +22,7 @@ import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { EDGE_RECIPE, quantizeModel } from '../../models/toolchain/quantize/index.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../models/toolchain/table.js';
 import { measureLatencies, type LatencyStats } from '../../models/toolchain/verify/latency.js';
 
 export interface BenchEntry {

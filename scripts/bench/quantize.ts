@@ -18,7 +18,7 @@ import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../../models/toolchain/quantize/calibration.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx, type GraphKind } from '../../models/toolchain/export/index.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../models/toolchain/table.js';
 import { compareModels, type AgreementMetrics } from '../../models/toolchain/verify/compare.js';
 import { measureLatencies, type LatencyStats } from '../../models/toolchain/verify/latency.js';
 import { decodeModel, graphOf, GraphIndex } from '../../models/toolchain/quantize/graph.js';

@@ -21,7 +21,7 @@ export const USAGE = `usage: npm run start:node -- [options]
                          back to cpu, with the reason logged and shown in GET /v1/models
   --threads N|auto       CPU intra-op threads (env THREADS; default auto = all cores but one, left to HTTP and
                          decoding; 0 = onnxruntime's own choice, one per physical core)
-  --models DIR           manifest.json and ONNX files (env MODELS_DIR; default ./models)
+  --models DIR           manifest.json and ONNX files (env MODELS_DIR; default ./models/build/node)
   --batch-window-ms MS   how long a batch waits for more requests (env BATCH_WINDOW_MS; default ${DEFAULT_BATCHING.windowMs})
   --batch-max N          most images per inference call (env BATCH_MAX; default ${DEFAULT_BATCHING.maxBatch})
   --batch-queue N        most images waiting; beyond it 503 + Retry-After (env BATCH_QUEUE; default ${DEFAULT_BATCHING.maxQueue})
@@ -118,7 +118,7 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
   return {
     help: false,
     options: {
-      modelsDir: path.resolve(cwd, pick(values.models, env.MODELS_DIR) ?? 'models'),
+      modelsDir: path.resolve(cwd, pick(values.models, env.MODELS_DIR) ?? 'models/build/node'),
       config,
       port: port === undefined ? NODE_SERVER_DEFAULTS.port : integer('--port', port, 0, 65535),
       host: pick(values.host, env.HOST) ?? NODE_SERVER_DEFAULTS.host,

@@ -3,7 +3,7 @@
  * held-out images, file sizes, warm latencies side by side — and a plain-text table of the result.
  */
 import type { InferenceBackend } from '../../../worker/inference/backend.js';
-import { formatTable } from '../../../scripts/table.js';
+import { formatTable } from '../table.js';
 import { compareModels, type AgreementMetrics } from './compare.js';
 import { asBatch, type ImageInput } from './images.js';
 import { measureLatencies, type LatencyOptions, type LatencyStats } from './latency.js';
