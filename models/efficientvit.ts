@@ -5,9 +5,9 @@
  * No runtime imports: this file is shared by the toolchain and anything that only needs the numbers.
  */
 import { CheckpointError, type StateDict, type Tensor } from './state-dict.js';
-import type { Variant } from './manifest.js';
 
-export type { Variant };
+/** The six published sizes (build.py's EfficientViT_m0 … m5). */
+export type Variant = 'm0' | 'm1' | 'm2' | 'm3' | 'm4' | 'm5';
 
 export interface EfficientVitConfig {
   imageSize: number;
@@ -415,4 +415,82 @@ function checkBiasIndices(name: string, tensor: Tensor) {
       throw new CheckpointError('bad-attention-bias-idxs', `tensor '${name}' differs from the official offset table at element ${i}`);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Checkpoints: where the official weights are published and how their files and parameters are named.
+
+const RELEASE = 'https://github.com/xinyuliu-jeffrey/EfficientViT_Model_Zoo/releases/download/v1.0';
+
+/** Official model-zoo release assets (MIT), as timm's efficientvit_msra default_cfgs also list them. */
+export const OFFICIAL_CHECKPOINT_URLS: Readonly<Record<Variant, string>> = Object.freeze({
+  m0: `${RELEASE}/efficientvit_m0.pth`,
+  m1: `${RELEASE}/efficientvit_m1.pth`,
+  m2: `${RELEASE}/efficientvit_m2.pth`,
+  m3: `${RELEASE}/efficientvit_m3.pth`,
+  m4: `${RELEASE}/efficientvit_m4.pth`,
+  m5: `${RELEASE}/efficientvit_m5.pth`,
+});
+
+/**
+ * Local checkpoint file names for a variant, most preferred first: `efficientvit_mN.pth`, then
+ * `efficientvit_mN.<anything>.pth`, then `efficientvit_mN<sep><anything>.safetensors` (e.g. a timm download).
+ * `efficientvit_m1` must not pick up `efficientvit_m10…`: the stem is followed by a separator or the extension.
+ */
+export function checkpointFileRules(variant: Variant): readonly ((name: string) => boolean)[] {
+  const stem = `efficientvit_${variant}`;
+  return [
+    (name) => name === `${stem}.pth`,
+    (name) => name.startsWith(`${stem}.`) && name.endsWith('.pth'),
+    (name) => name.startsWith(stem) && /^[._-]/.test(name.slice(stem.length)) && name.endsWith('.safetensors'),
+  ];
+}
+
+/**
+ * timm `efficientvit_msra` parameter names → official microsoft/Cream names, as a table of patterns: the inverse
+ * of timm's checkpoint_filter_fn.
+ *
+ * timm splits the official `blocksN` lists into `stages.{N-1}.downsample` (res1, patchmerge, res2 — official
+ * indices 0..2, only stages 1 and 2 of every M0–M5 variant downsample) and `stages.{N-1}.blocks` (official indices
+ * from 3 on in downsampling stages, from 0 in stage 0); names the stem convs conv1..4 (official Sequential indices
+ * 0, 2, 4, 6 — ReLUs in between); calls the BN-linear `linear` (official `l`) and each conv `conv` (official `c`).
+ */
+type Rule = readonly [pattern: RegExp, official: (...groups: string[]) => string];
+
+/** Module path prefix; the first matching rule applies. Every timm name must match one. */
+const PREFIX_RULES: readonly Rule[] = [
+  [/^patch_embed\.conv([1-4])\./, (n) => `patch_embed.${(Number(n) - 1) * 2}.`],
+  [/^stages\.0\.blocks\.(\d+)\./, (block) => `blocks1.${block}.`],
+  [/^stages\.(\d+)\.downsample\.res1\./, (stage) => `blocks${Number(stage) + 1}.0.`],
+  [/^stages\.(\d+)\.downsample\.patchmerge\./, (stage) => `blocks${Number(stage) + 1}.1.`],
+  [/^stages\.(\d+)\.downsample\.res2\./, (stage) => `blocks${Number(stage) + 1}.2.`],
+  [/^stages\.(\d+)\.blocks\.(\d+)\./, (stage, block) => `blocks${Number(stage) + 1}.${Number(block) + 3}.`],
+  [/^head\.linear\./, () => 'head.l.'],
+  [/^head\.bn\./, () => 'head.bn.'],
+];
+
+/** Leaf renames, applied after the prefix. */
+const LEAF_RULES: readonly Rule[] = [[/\.conv\.(weight|bias)$/, (param) => `.c.${param}`]];
+
+export function officialNameFromTimm(name: string): string {
+  const prefix = PREFIX_RULES.find(([pattern]) => pattern.test(name));
+  if (!prefix) throw new CheckpointError('unknown-key', `${name} is not an efficientvit_msra parameter name`);
+  let official = name.replace(prefix[0], (_, ...groups: string[]) => prefix[1](...groups));
+  for (const [pattern, rename] of LEAF_RULES) official = official.replace(pattern, (_, ...groups: string[]) => rename(...groups));
+  return official;
+}
+
+/** timm files name stages `stages.N`; official ones `blocksN`. */
+export function usesTimmNames(stateDict: StateDict): boolean {
+  return [...stateDict.keys()].some((name) => name.startsWith('stages.'));
+}
+
+export function toOfficialNames(stateDict: StateDict): StateDict {
+  const out: StateDict = new Map();
+  for (const [name, tensor] of stateDict) {
+    const official = officialNameFromTimm(name);
+    if (out.has(official)) throw new CheckpointError('unknown-key', `${name} maps onto ${official} twice`);
+    out.set(official, tensor);
+  }
+  return out;
 }

@@ -2,9 +2,9 @@
  * Checks a parsed `manifest.json` and a label file before the service trusts them: a manifest is data that ships
  * beside the code, and a wrong field must surface as "model unavailable", not as a crash mid-request.
  */
+import { VARIANTS } from './efficientvit.js';
 import type { ClassLabel } from './imagenet-1k.js';
-import type { Manifest, ManifestModel } from './manifest.js';
-import { isSafeModelPath } from '../worker/models/files.js';
+import { PRECISIONS, type Manifest, type ManifestModel } from './manifest.js';
 
 export type { ClassLabel };
 
@@ -15,8 +15,15 @@ export class ManifestError extends Error {
   }
 }
 
-const VARIANTS = new Set(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
-const PRECISIONS = new Set(['fp32', 'int8', 'fp16']);
+const KNOWN_VARIANTS: ReadonlySet<string> = new Set(VARIANTS);
+const KNOWN_PRECISIONS: ReadonlySet<string> = new Set(PRECISIONS);
+
+/** A relative path of plain segments: no '..', no absolute paths, no query or fragment characters. */
+const SAFE_PATH = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+export function isSafeModelPath(name: string): boolean {
+  return SAFE_PATH.test(name);
+}
 const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -35,8 +42,8 @@ function checkModel(model: unknown, index: number): ManifestModel {
   if (!isRecord(model)) return fail('not an object');
   if (typeof model.name !== 'string' || !MODEL_NAME.test(model.name)) fail('name must match [a-z0-9][a-z0-9._-]*');
   if (typeof model.id !== 'string' || model.id === '') fail('id must be a non-empty string');
-  if (typeof model.variant !== 'string' || !VARIANTS.has(model.variant)) fail('variant must be m0..m5');
-  if (typeof model.precision !== 'string' || !PRECISIONS.has(model.precision)) fail('precision must be fp32, int8 or fp16');
+  if (typeof model.variant !== 'string' || !KNOWN_VARIANTS.has(model.variant)) fail('variant must be m0..m5');
+  if (typeof model.precision !== 'string' || !KNOWN_PRECISIONS.has(model.precision)) fail('precision must be fp32, int8 or fp16');
   if (typeof model.file !== 'string' || !isSafeModelPath(model.file)) fail('file must be a plain relative path');
   if (!isPositiveInteger(model.bytes)) fail('bytes must be a positive integer');
   if (typeof model.sha256 !== 'string' || !SHA256.test(model.sha256)) fail('sha256 must be 64 lowercase hex digits');

@@ -2,8 +2,21 @@
  * `models/manifest.json`: what the toolchain built and verified. The services read only this (and the files it
  * names). Preprocessing ships beside each model, as timm ships its pretrained config beside the weights.
  */
-export type Variant = 'm0' | 'm1' | 'm2' | 'm3' | 'm4' | 'm5';
-export type Precision = 'fp32' | 'int8' | 'fp16';
+import type { Variant } from './efficientvit.js';
+
+export type { Variant };
+
+export const PRECISIONS = Object.freeze(['fp32', 'int8', 'fp16'] as const);
+export type Precision = (typeof PRECISIONS)[number];
+
+/** The manifest's name inside a model folder; model files and label sets sit beside it. */
+export const MANIFEST_FILE = 'manifest.json';
+
+/** Hex SHA-256, the manifest's integrity field: WebCrypto, so the toolchain and both runtimes compute it alike. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
 
 export interface Preprocessing {
   /** Short side resized to this with PIL-compatible bicubic (antialiased when shrinking), 8-bit rounding. */

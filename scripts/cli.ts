@@ -9,12 +9,13 @@ import type { Precision } from '../models/manifest.js';
 import { buildModels, type BuildEvent } from '../models/toolchain/build.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
 import { formatTable } from '../models/toolchain/table.js';
+import { UsageError } from '../worker/node/cli.js';
 import { checkpointCacheDir, publishToTarget, targetDir } from '../models/toolchain/targets.js';
 
 export { formatTable };
 
-/** A mistake in how the command was called. */
-export class UsageError extends Error {}
+/** A mistake in how a command was called: one class for every CLI, the Node server's included. */
+export { UsageError };
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 

@@ -7,12 +7,12 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateStateDict, type Variant } from '../efficientvit.js';
 import { IMAGENET_1K, IMAGENET_1K_ID } from '../imagenet-1k.js';
-import { IMAGENET_PREPROCESSING, type ManifestModel, type Precision } from '../manifest.js';
+import { IMAGENET_PREPROCESSING, sha256Hex, type ManifestModel, type Precision } from '../manifest.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { readCheckpoint } from './checkpoint/index.js';
 import { exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } from './export/index.js';
 import { upsertManifest } from './manifest-file.js';
-import { obtainCheckpoint, sha256Hex } from './checkpoint/obtain.js';
+import { obtainCheckpoint } from './checkpoint/obtain.js';
 import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
 import { referenceForward } from './reference.js';
 import { compareModels, topIndices, type AgreementMetrics } from './verify/index.js';
@@ -163,7 +163,7 @@ async function writeModel(
     precision,
     file,
     bytes: onnx.byteLength,
-    sha256: sha256Hex(onnx),
+    sha256: await sha256Hex(onnx),
     source,
     input: { name: INPUT_NAME, shape: ['N', 3, 224, 224], dtype: 'float32' },
     output: { name: OUTPUT_NAME, shape: ['N', IMAGENET_1K.length], dtype: 'float32' },

@@ -1,15 +1,24 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Manifest, ManifestModel } from '../manifest.js';
+import { checkManifest } from '../manifest-check.js';
+import { MANIFEST_FILE, type Manifest, type ManifestModel } from '../manifest.js';
 
-export const MANIFEST_FILE = 'manifest.json';
+export { MANIFEST_FILE };
 
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  const file = path.join(dir, MANIFEST_FILE);
+  let text: string;
   try {
-    return JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  // Checked as the services check it: a hand-edited or half-written manifest is named, not trusted.
+  try {
+    return checkManifest(JSON.parse(text));
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`);
   }
 }
 

@@ -51,6 +51,7 @@ import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../../models/toolchain/manifest-file.js';
 import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
 import { formatTable } from '../../models/toolchain/table.js';
+import { UsageError } from '../cli.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sharedRoot = path.resolve(repoRoot, '../shared');
@@ -135,7 +136,6 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-class UsageError extends Error {}
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 

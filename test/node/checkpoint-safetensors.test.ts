@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { MAX_SAFETENSORS_HEADER, readSafetensorsFile } from '../../models/toolchain/checkpoint/safetensors.js';
-import { officialNameFromTimm } from '../../models/toolchain/checkpoint/timm-names.js';
+import { officialNameFromTimm } from '../../models/efficientvit.js';
 import { float32Bytes, safetensorsFile } from '../helpers/pickle.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 

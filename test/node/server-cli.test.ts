@@ -11,9 +11,9 @@ const parse = (argv: string[], env: Record<string, string> = {}) => {
 };
 
 describe('parseNodeCli', () => {
-  it('defaults: port 8080, device auto, threads auto, m5-fp32, batching on with its defaults, ./models', () => {
+  it('defaults: port 8080, device auto, threads auto, m5-fp32, batching on with its defaults, ./models/build/node', () => {
     expect(parse([])).toEqual({
-      modelsDir: '/srv/app/models',
+      modelsDir: '/srv/app/models/build/node',
       config: { ...DEFAULT_CONFIG, defaultModel: NODE_DEFAULT_MODEL },
       port: 8080,
       host: '0.0.0.0',

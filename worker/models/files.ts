@@ -7,12 +7,9 @@ export interface ModelFiles {
   read(name: string): Promise<Uint8Array | null>;
 }
 
-/** A relative path of plain segments: no '..', no absolute paths, no query or fragment characters. */
-const SAFE_PATH = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+import { isSafeModelPath } from '../../models/manifest-check.js';
 
-export function isSafeModelPath(name: string): boolean {
-  return SAFE_PATH.test(name);
-}
+export { isSafeModelPath };
 
 /** Anything with a fetch() that serves the models folder by path: a Static Assets binding, or an HTTP origin. */
 export interface FetchLike {

@@ -4,7 +4,7 @@
  * load is dropped from the cache so a later request tries again. Sessions are leased (see residency.ts): with
  * `maxLoaded`, a session nobody holds is released to make room for another model.
  */
-import type { Manifest, ManifestModel } from '../../models/manifest.js';
+import { MANIFEST_FILE, sha256Hex, type Manifest, type ManifestModel } from '../../models/manifest.js';
 import { ApiError } from '../errors.js';
 import type { InferenceBackend, ModelSession } from '../inference/backend.js';
 import { serializeRuns } from '../inference/serial.js';
@@ -12,7 +12,7 @@ import { LoadTimeoutError, Residency, type Lease } from './residency.js';
 import type { ModelFiles } from './files.js';
 import { checkLabels, checkManifest, type ClassLabel } from '../../models/manifest-check.js';
 
-export const MANIFEST_FILE = 'manifest.json';
+export { MANIFEST_FILE };
 
 export type SessionWrapper = (session: ModelSession, entry: ManifestModel) => ModelSession;
 
@@ -42,11 +42,6 @@ function errorText(error: unknown): string {
 
 function unavailable(detail: string, model?: string, cause?: unknown): ApiError {
   return new ApiError('model-unavailable', detail, { extensions: model ? { model } : {}, cause });
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /** Caches a promise per key; a rejected promise is evicted so the next caller retries. */

@@ -4,7 +4,7 @@
  */
 import { readPth, type InertValue } from './pth.js';
 import { readSafetensorsFile } from './safetensors.js';
-import { toOfficialNames, usesTimmNames } from './timm-names.js';
+import { toOfficialNames, usesTimmNames } from '../../efficientvit.js';
 import { CheckpointError, type StateDict } from '../../state-dict.js';
 
 export { CheckpointError, type StateDict, type Tensor, type TensorValues } from '../../state-dict.js';

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Variant } from '../../manifest.js';
+import { sha256Hex, type Variant } from '../../manifest.js';
 import { findLocalCheckpoint, OFFICIAL_CHECKPOINT_URLS } from './sources.js';
 import { downloadFile } from '../download.js';
 
@@ -35,17 +34,13 @@ export async function obtainCheckpoint(variant: Variant, options: ObtainOptions)
       );
     }
     const bytes = new Uint8Array(await readFile(file));
-    return { source: path.resolve(file), bytes, sha256: sha256Hex(bytes) };
+    return { source: path.resolve(file), bytes, sha256: await sha256Hex(bytes) };
   }
   const url = OFFICIAL_CHECKPOINT_URLS[variant];
   const cached = path.join(options.cacheDir, path.basename(new URL(url).pathname));
   if (!(await isFile(cached))) await downloadFile(url, cached, { onProgress: options.onProgress });
   const bytes = new Uint8Array(await readFile(cached));
-  return { source: url, bytes, sha256: sha256Hex(bytes) };
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return { source: url, bytes, sha256: await sha256Hex(bytes) };
 }
 
 async function isFile(file: string): Promise<boolean> {

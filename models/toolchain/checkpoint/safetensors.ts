@@ -2,7 +2,7 @@
  * safetensors: u64 little-endian header length, a JSON header {name: {dtype, shape, data_offsets}, __metadata__?},
  * then the tensor bytes. Validated as the reference implementation does: bounded header, offsets that tile the
  * data exactly (no gaps, no overlaps, nothing past the end), and byte lengths that match dtype × shape.
- * Names come back as stored; mapping timm names to official ones is timm-names.ts's job.
+ * Names come back as stored; mapping timm names to official ones is models/efficientvit.ts's job (toOfficialNames).
  */
 import { decodeElements, DTYPE_BYTES, elementCount, isDimension, type DType } from './dtypes.js';
 import { CheckpointError, type StateDict } from '../../state-dict.js';
