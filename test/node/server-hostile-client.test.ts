@@ -44,7 +44,7 @@ it('a client resetting mid-way through a chunked upload is closed quietly, and t
     expect(health.status).toBe(200);
     const classify = await fetch(`${server.url}/v1/classify`, { method: 'POST', body: new Uint8Array(0), headers: { 'content-type': 'image/png' } });
     expect(classify.status).toBe(400);
-    expect((await classify.json()).code).toBe('empty-body');
+    expect(((await classify.json()) as { code: string }).code).toBe('empty-body');
     expect(errors.mock.calls.map((call) => String(call[0]))).not.toContain('unhandled error');
   } finally {
     errors.mockRestore();

@@ -148,9 +148,13 @@ export interface PngHeader extends ImageHeader {
 export function probePng(bytes: Uint8Array): PngHeader {
   let ihdr: Ihdr | undefined;
   let exif: Uint8Array | undefined;
+  let idat = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
+    } else if (chunk.type === 'IDAT') {
+      // Past the cap the decode refuses the image: walking the rest would cost time per chunk for nothing.
+      if (++idat > maxIdatChunks(ihdr)) break;
     } else if (chunk.type === 'eXIf' && chunk.complete && !exif) {
       // PIL's exif_transpose also finds an eXIf chunk that follows the image data.
       exif = chunk.data;
