@@ -4,7 +4,6 @@
  */
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
@@ -15,6 +14,7 @@ import type { ServiceConfig } from './config.js';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemResponse } from './errors.js';
 import type { InferenceBackend } from './inference/backend.js';
 import { bodyKind, readMultipartImages, readSingleImage } from './http/body.js';
+import { bodyLimit } from './http/body-limit.js';
 import { checkTopKFits, parseClassifyParams } from './http/params.js';
 import { defaultClock, roundMs, type Clock, type StageTimings } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';

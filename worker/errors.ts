@@ -17,6 +17,7 @@ const PROBLEMS = {
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'body-too-large': { status: 413, title: 'Request body too large' },
   'too-many-pixels': { status: 413, title: 'Image has too many pixels' },
+  'image-too-complex': { status: 413, title: 'Decoding the image would take more work than its size justifies' },
   'batch-too-large': { status: 413, title: 'Too many images in one request' },
   'unsupported-content-type': { status: 415, title: 'Unsupported content type' },
   'unsupported-format': { status: 415, title: 'Not a supported image format' },

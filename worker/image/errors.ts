@@ -3,9 +3,10 @@ import { ApiError } from '../errors.js';
 /**
  * What the image modules throw. Each code has its HTTP status in worker/errors.ts: `unsupported-format` 415 (not
  * JPEG/PNG/WebP/GIF, or a variant we cannot decode), `corrupt-image` 422 (truncated or corrupt data of a supported
- * format), `too-many-pixels` 413 (header dimensions over the limit, found before decoding).
+ * format), `too-many-pixels` 413 (header dimensions over the limit, found before decoding), `image-too-complex` 413 (decoding
+ * would cost more work than the image's size justifies, e.g. a PNG split into tiny chunks).
  */
-export type ImageErrorCode = 'unsupported-format' | 'corrupt-image' | 'too-many-pixels';
+export type ImageErrorCode = 'unsupported-format' | 'corrupt-image' | 'too-many-pixels' | 'image-too-complex';
 
 export class ImageError extends ApiError {
   declare readonly code: ImageErrorCode;

@@ -24,6 +24,13 @@ const SIGNATURE_BYTES = 8;
  */
 const INFLATE_SLICE = 4 * 1024;
 const DEFLATE_MAX_EXPANSION = 1032;
+/**
+ * Most IDAT chunks per inflated byte, plus a few. Encoders write chunks of 8–64 KiB; one-byte chunks made decoding
+ * cost ~70 µs per chunk (one inflater write each), so the count is capped relative to the image before anything is
+ * inflated, and the walk stops as soon as the cap is passed.
+ */
+const MAX_IDAT_CHUNKS_FIXED = 64;
+const MIN_INFLATED_BYTES_PER_IDAT = 256;
 
 const COLOR_GRAY = 0;
 const COLOR_RGB = 2;
@@ -141,9 +148,13 @@ export interface PngHeader extends ImageHeader {
 export function probePng(bytes: Uint8Array): PngHeader {
   let ihdr: Ihdr | undefined;
   let exif: Uint8Array | undefined;
+  let idat = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
+    } else if (chunk.type === 'IDAT') {
+      // Past the cap the decode refuses the image: walking the rest would cost time per chunk for nothing.
+      if (++idat > maxIdatChunks(ihdr)) break;
     } else if (chunk.type === 'eXIf' && chunk.complete && !exif) {
       // PIL's exif_transpose also finds an eXIf chunk that follows the image data.
       exif = chunk.data;
@@ -184,6 +195,13 @@ export function pngDecodeMemory(header: PngHeader): DecodeMemory {
     bytesPerPixel: 3,
     fixedBytes: 2 * scanline + inFlight + garbage + PNG_WORKING_BYTES,
   };
+}
+
+/** The most IDAT chunks a PNG of this size may have (MAX_IDAT_CHUNKS_FIXED). */
+export function maxIdatChunks(header: Pick<Ihdr, 'width' | 'height' | 'bitDepth' | 'colorType' | 'interlaced'>): number {
+  const bitsPerPixel = SAMPLES_PER_PIXEL[header.colorType] * header.bitDepth;
+  const inflated = header.height * (1 + rowBytes(header.width, bitsPerPixel) + (header.interlaced ? 14 : 0));
+  return MAX_IDAT_CHUNKS_FIXED + Math.ceil(inflated / MIN_INFLATED_BYTES_PER_IDAT);
 }
 
 /** Writes `count` pixels of one unfiltered scanline as RGB at out[start], out[start + step], … */
@@ -355,14 +373,41 @@ function scanlineSink(ihdr: Ihdr, palette: Uint8Array, out: Uint8Array) {
  * Streams the zlib data of the IDAT chunks through the sink until every scanline is written, then stops: data past
  * the image (or a zlib bomb's tail) is never inflated. Reading pulls the inflater along, so it never runs ahead.
  */
+/**
+ * The IDAT data in INFLATE_SLICE pieces whatever the chunking: small chunks are copied together, so the number of
+ * inflater writes follows the compressed size, not the chunk count.
+ */
+export function* coalescedSlices(idat: readonly Uint8Array[], size = INFLATE_SLICE): Generator<Uint8Array> {
+  let pending = new Uint8Array(size);
+  let filled = 0;
+  for (const data of idat) {
+    let offset = 0;
+    while (offset < data.length) {
+      if (filled === 0 && data.length - offset >= size) {
+        yield data.subarray(offset, offset + size);
+        offset += size;
+        continue;
+      }
+      const take = Math.min(size - filled, data.length - offset);
+      pending.set(data.subarray(offset, offset + take), filled);
+      filled += take;
+      offset += take;
+      if (filled === size) {
+        yield pending;
+        pending = new Uint8Array(size); // the inflater may still hold the one just written
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield pending.subarray(0, filled);
+}
+
 async function inflateInto(idat: Uint8Array[], sink: ReturnType<typeof scanlineSink>): Promise<void> {
   const inflater = new DecompressionStream('deflate');
   const writer = inflater.writable.getWriter();
   const reader = inflater.readable.getReader();
   const writing = (async () => {
-    for (const data of idat) {
-      for (let offset = 0; offset < data.length; offset += INFLATE_SLICE) await writer.write(data.subarray(offset, offset + INFLATE_SLICE));
-    }
+    for (const slice of coalescedSlices(idat)) await writer.write(slice);
     await writer.close();
   })();
   writing.catch(() => {}); // its failure surfaces on the reading side, or no longer matters once the image is done
@@ -384,12 +429,21 @@ async function decodePng(bytes: Uint8Array): Promise<StoredPixels> {
   let ihdr: Ihdr | undefined;
   let plte: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
+  let maxIdat = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
+      maxIdat = maxIdatChunks(ihdr);
       continue;
     }
     if (chunk.type === 'IDAT') {
+      if (idat.length === maxIdat) {
+        throw new ImageError(
+          'image-too-complex',
+          `the PNG image data is split into more than ${maxIdat} IDAT chunks; a ${ihdr.width}×${ihdr.height} PNG needs no more than that`,
+          { extensions: { limit: maxIdat } },
+        );
+      }
       idat.push(chunk.data);
       continue;
     }
