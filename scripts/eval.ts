@@ -7,10 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createImageDecoder } from '../worker/image/decode.js';
+import { createImageSupport, imageToInput } from '../worker/classify/image-support.js';
 import { loadImageWasmModules } from '../worker/image/wasm-node.js';
 import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
-import { inputElements, preprocessInto } from '../worker/preprocess/transform.js';
+import { inputElements } from '../worker/preprocess/transform.js';
 import { listLabelledImages } from '../models/toolchain/dataset.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { formatTable } from '../models/toolchain/table.js';
@@ -52,7 +52,7 @@ for (const name of wanted ?? []) {
 
 let images = await listLabelledImages(flags.images, flags.labels);
 if (flags.limit) images = images.slice(0, Number(flags.limit));
-const decoder = createImageDecoder(await loadImageWasmModules());
+const support = createImageSupport(await loadImageWasmModules());
 const backend = createOrtNodeBackend({ device: 'cpu' });
 const rows = [];
 
@@ -66,11 +66,8 @@ for (const model of models) {
     const chunk = images.slice(start, start + BATCH);
     const input = new Float32Array(chunk.length * plane);
     for (const [i, item] of chunk.entries()) {
-      const image = await decoder.decodeImage(new Uint8Array(await readFile(item.file)), {
-        maxPixels: MAX_PIXELS,
-        minShortSide: model.preprocessing.resizeShortSide,
-      });
-      preprocessInto(image, model.preprocessing, input, i * plane);
+      const bytes = new Uint8Array(await readFile(item.file));
+      await imageToInput(support, bytes, model.preprocessing, input, i * plane, { maxPixels: MAX_PIXELS });
     }
     const crop = model.preprocessing.centerCrop;
     const { data, dims } = await session.run(input, [chunk.length, 3, crop, crop]);

@@ -6,7 +6,8 @@ import { createImageDecoder } from '../image/decode.js';
 import type { ImageWasmModules } from '../image/wasm.js';
 import { preprocessInto } from '../preprocess/transform.js';
 import { createDecodeGate } from './decode-gate.js';
-import type { ImageSupport } from './pipeline.js';
+import type { Preprocessing } from '../../models/manifest.js';
+import type { DecodeLimits, ImageSupport } from './pipeline.js';
 
 export interface ImageSupportOptions {
   /**
@@ -29,4 +30,21 @@ export function createImageSupport(wasm: ImageWasmModules, options: ImageSupport
     // One gate per instance: every request's images share it.
     exclusive: createDecodeGate(),
   };
+}
+
+/**
+ * One image file → one model input, exactly as a classify request turns it into a batch row (the same decoder, the
+ * same reduced JPEG decode, the same eval preprocessing). The toolchain's calibration and verification and
+ * `npm run eval` go through here, so what they measure is what the service computes.
+ */
+export async function imageToInput(
+  support: ImageSupport,
+  bytes: Uint8Array,
+  preprocessing: Preprocessing,
+  out: Float32Array,
+  offset: number,
+  limits: DecodeLimits,
+): Promise<void> {
+  const image = await support.decode(bytes, { ...limits, resizeShortSide: preprocessing.resizeShortSide });
+  support.preprocess(image, preprocessing, out, offset);
 }

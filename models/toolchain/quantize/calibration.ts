@@ -12,11 +12,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../manifest.js';
-import { createImageDecoder } from '../../../worker/image/decode.js';
+import { createImageSupport, imageToInput } from '../../../worker/classify/image-support.js';
 import { loadImageWasmModules } from '../../../worker/image/wasm-node.js';
 import type { InferenceBackend } from '../../../worker/inference/backend.js';
 import { createOrtNodeBackend } from '../../../worker/inference/ort-node.js';
-import { inputElements, preprocessInto } from '../../../worker/preprocess/transform.js';
+import { inputElements } from '../../../worker/preprocess/transform.js';
 import { declaredDims, decodeModel, encodeModel, graphOf, intAttr, makeNode, Namer } from './graph.js';
 import type { Range } from './params.js';
 import { TensorDataType } from '../onnx/proto.js';
@@ -300,12 +300,11 @@ const CALIBRATION_MAX_PIXELS = 50_000_000;
  * exactly what the served model will see). One Float32Array (3·crop·crop) per file, in order.
  */
 export async function preprocessImageFiles(files: readonly string[], preprocessing: Preprocessing = IMAGENET_PREPROCESSING): Promise<Float32Array[]> {
-  const decoder = createImageDecoder(await loadImageWasmModules());
+  const support = createImageSupport(await loadImageWasmModules());
   const images: Float32Array[] = [];
   for (const file of files) {
-    const image = await decoder.decodeImage(new Uint8Array(await readFile(file)), { maxPixels: CALIBRATION_MAX_PIXELS });
     const input = new Float32Array(inputElements(preprocessing));
-    preprocessInto(image, preprocessing, input, 0);
+    await imageToInput(support, new Uint8Array(await readFile(file)), preprocessing, input, 0, { maxPixels: CALIBRATION_MAX_PIXELS });
     images.push(input);
   }
   return images;
