@@ -16,9 +16,9 @@ import type { InferenceBackend } from './inference/backend.js';
 import { bodyKind, readMultipartImages, readSingleImage } from './http/body.js';
 import { bodyLimit } from './http/body-limit.js';
 import { checkTopKFits, parseClassifyParams } from './http/params.js';
-import { defaultClock, roundMs, type Clock, type StageTimings } from './http/timing.js';
+import { defaultClock, roundMs, SERVER_TIMING_NAMES, type Clock, type StageTimings } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
-import { ModelRegistry, type ModelLease, type SessionWrapper } from './models/registry.js';
+import { ModelRegistry, takeLoadTiming, type ModelLease, type SessionWrapper } from './models/registry.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -47,10 +47,10 @@ function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fix
 }
 
 function serverTiming(c: Context, timings: StageTimings): void {
-  setMetric(c, 'decode', timings.decode_ms, undefined, 2);
-  setMetric(c, 'preprocess', timings.preprocess_ms, undefined, 2);
-  setMetric(c, 'inference', timings.inference_ms, undefined, 2);
-  setMetric(c, 'total', timings.total_ms, undefined, 2);
+  for (const [stage, name] of Object.entries(SERVER_TIMING_NAMES) as [keyof StageTimings, string][]) {
+    const ms = timings[stage];
+    if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
+  }
 }
 
 function roundTimings<T extends object>(timings: T): T {
@@ -60,7 +60,7 @@ function roundTimings<T extends object>(timings: T): T {
 export function createApp(deps: AppDeps): Hono {
   const { config, images } = deps;
   const clock = deps.clock ?? defaultClock;
-  const registry = new ModelRegistry(deps.files, deps.backend, { wrapSession: deps.wrapSession, maxLoaded: config.maxLoadedModels });
+  const registry = new ModelRegistry(deps.files, deps.backend, { wrapSession: deps.wrapSession, maxLoaded: config.maxLoadedModels, clock });
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -184,13 +184,16 @@ export function createApp(deps: AppDeps): Hono {
           clock,
         });
 
-        const sum = (stage: 'decode_ms' | 'preprocess_ms') =>
+        const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
           outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
         const totals = roundTimings<StageTimings>({
+          decode_wait_ms: sum('decode_wait_ms'),
           decode_ms: sum('decode_ms'),
           preprocess_ms: sum('preprocess_ms'),
+          model_wait_ms: outcome.model_wait_ms,
           inference_ms: outcome.inference_ms,
           total_ms: clock() - started,
+          ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
         });
         serverTiming(c, totals);
 

@@ -34,6 +34,8 @@ export interface ImageSupport {
 }
 
 export interface ImageTiming {
+  /** Waiting for the decode gate (another request's image being decoded). */
+  decode_wait_ms: number;
   decode_ms: number;
   preprocess_ms: number;
 }
@@ -46,6 +48,10 @@ export interface BatchOutcome {
   images: ImageOutcome[];
   /** One session call for the whole batch; 0 when no image reached the model. */
   inference_ms: number;
+  /** From asking for the model to holding it: its load, or waiting for another request's load or a switch. */
+  model_wait_ms: number;
+  /** The model as this request got it (absent when no image reached the model). */
+  model?: LoadedModel;
 }
 
 /**
@@ -93,13 +99,14 @@ export async function classifyImages(options: {
       if (bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
       const row = rows;
       // Timed inside the gate: waiting for another request's image is not this one's decode time.
+      const queued = clock();
       const timing = await support.exclusive(async (): Promise<ImageTiming> => {
         const started = clock();
         let decoded: RgbImage | undefined = await decodeOrReject(support, bytes, limits);
         const decodedAt = clock();
         support.preprocess(decoded, preprocessing, tensor, row * imageElements);
         decoded = undefined; // the full-size pixels can be collected before the next image is decoded
-        return { decode_ms: decodedAt - started, preprocess_ms: clock() - decodedAt };
+        return { decode_wait_ms: started - queued, decode_ms: decodedAt - started, preprocess_ms: clock() - decodedAt };
       });
       slots.push({ row: rows++, timing });
     } catch (error) {
@@ -108,10 +115,12 @@ export async function classifyImages(options: {
     }
   }
   if (rows === 0) {
-    return { images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })), inference_ms: 0 };
+    return { images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })), inference_ms: 0, model_wait_ms: 0 };
   }
 
+  const modelAsked = clock();
   const model = await options.model();
+  const modelWaitMs = clock() - modelAsked;
   const inferenceStarted = clock();
   const output = await model.session.run(tensor.subarray(0, rows * imageElements), [rows, 3, inputSize, inputSize]).catch((error: unknown) => {
     if (error instanceof ApiError) throw error; // e.g. a batching queue that is full
@@ -132,5 +141,5 @@ export async function classifyImages(options: {
     const row = logits.subarray(slot.row * model.classes, (slot.row + 1) * model.classes);
     return { ok: true, predictions: topK(row, options.topK, model.labels), timing: slot.timing };
   });
-  return { images: outcomes, inference_ms: inferenceMs };
+  return { images: outcomes, inference_ms: inferenceMs, model_wait_ms: modelWaitMs, model };
 }

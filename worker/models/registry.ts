@@ -21,6 +21,25 @@ export interface LoadedModel {
   session: ModelSession;
   labels: ClassLabel[];
   classes: number;
+  /**
+   * How its load went, for the one request that reports it (takeLoadTiming): a cold request shows where its time
+   * went, later requests show nothing.
+   */
+  loadTiming?: ModelLoadTiming;
+}
+
+/** The stages of loading one model, in milliseconds (the injected clock; workerd advances it only across I/O). */
+export interface ModelLoadTiming {
+  model_read_ms: number;
+  integrity_ms: number;
+  session_ms: number;
+}
+
+/** The load stages of this model, once: the first request to take them reports them, every later one gets none. */
+export function takeLoadTiming(model: LoadedModel): ModelLoadTiming | undefined {
+  const timing = model.loadTiming;
+  model.loadTiming = undefined;
+  return timing;
 }
 
 /** A request's hold on a loaded model: the session is not released while any lease on it is out. */
@@ -34,6 +53,8 @@ export interface RegistryOptions {
   wrapSession?: SessionWrapper;
   /** Most sessions alive at once (ServiceConfig.maxLoadedModels); unset: no limit. */
   maxLoaded?: number;
+  /** For the load stages; performance.now by default. */
+  clock?: () => number;
 }
 
 function errorText(error: unknown): string {
@@ -64,6 +85,7 @@ export class ModelRegistry {
   private readonly labelSets = new PromiseCache<ClassLabel[]>();
   private readonly models: Residency<LoadedModel>;
   private readonly wrapSession?: SessionWrapper;
+  private readonly clock: () => number;
 
   constructor(
     private readonly files: ModelFiles,
@@ -71,6 +93,7 @@ export class ModelRegistry {
     options: RegistryOptions = {},
   ) {
     this.wrapSession = options.wrapSession;
+    this.clock = options.clock ?? (() => performance.now());
     this.models = new Residency(
       options.maxLoaded ?? Infinity,
       // The name was checked by find() before it reaches acquire().
@@ -125,6 +148,7 @@ export class ModelRegistry {
   private async createModel(entry: ManifestModel): Promise<LoadedModel> {
     const classes = entry.output.shape[1];
     const labels = await this.labels(entry.labels, classes, entry.name);
+    const readStarted = this.clock();
     const bytes = await this.files.read(entry.file).catch((error: unknown) => {
       throw unavailable(`reading ${entry.file} failed: ${errorText(error)}`, entry.name, error);
     });
@@ -132,18 +156,25 @@ export class ModelRegistry {
     if (bytes.byteLength !== entry.bytes) {
       throw unavailable(`model file ${entry.file} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`, entry.name);
     }
+    const checkStarted = this.clock();
     const digest = await sha256Hex(bytes);
     if (digest !== entry.sha256) {
       throw unavailable(`model file ${entry.file} does not match the manifest's sha256`, entry.name);
     }
+    const sessionStarted = this.clock();
     let session: ModelSession;
     try {
       session = await this.backend.load(bytes);
     } catch (error) {
       throw unavailable(`creating the ${this.backend.name} session for ${entry.name} failed: ${errorText(error)}`, entry.name, error);
     }
+    const loadTiming = {
+      model_read_ms: checkStarted - readStarted,
+      integrity_ms: sessionStarted - checkStarted,
+      session_ms: this.clock() - sessionStarted,
+    };
     const serialized = serializeRuns(session);
-    return { entry, session: this.wrapSession ? this.wrapSession(serialized, entry) : serialized, labels, classes };
+    return { entry, session: this.wrapSession ? this.wrapSession(serialized, entry) : serialized, labels, classes, loadTiming };
   }
 
   private labels(labelsId: string, classes: number, model: string): Promise<ClassLabel[]> {
