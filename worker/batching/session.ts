@@ -29,7 +29,6 @@ export function batchSessionRuns(session: ModelSession, options: BatchingOptions
         throw error instanceof QueueFullError ? overloaded(error, model) : error;
       }),
     stats: () => batcher.stats(),
-    endProfiling: session.endProfiling?.bind(session),
     release: () => batcher.idle().then(() => session.release()),
   };
 }

@@ -7,12 +7,7 @@ export interface InferenceBackend {
   /** e.g. 'onnxruntime-web/wasm', 'onnxruntime-node/cpu', 'onnxruntime-node/cuda' */
   readonly name: string;
   /** Create a session from ONNX bytes. */
-  load(model: Uint8Array, options?: LoadOptions): Promise<ModelSession>;
-}
-
-export interface LoadOptions {
-  /** Write onnxruntime's per-node profile; read it back with `ModelSession.endProfiling()`. */
-  profile?: boolean;
+  load(model: Uint8Array): Promise<ModelSession>;
 }
 
 export interface ModelSession {
@@ -20,7 +15,5 @@ export interface ModelSession {
   readonly outputName: string;
   /** Run a float32 NCHW batch (`dims` = [N, C, H, W]); returns the first output, row-major, and its dims. */
   run(input: Float32Array, dims: readonly number[]): Promise<{ data: Float32Array; dims: number[] }>;
-  /** Stops profiling and returns the profile file name (Node) or undefined. */
-  endProfiling?(): string | undefined;
   release(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { InferenceBackend, LoadOptions, ModelSession } from './backend.js';
+import type { InferenceBackend, ModelSession } from './backend.js';
 import { wrapSession } from './session.js';
 
 export type NodeDevice = 'cpu' | 'cuda';
@@ -20,15 +20,12 @@ export function createOrtNodeBackend(options: OrtNodeOptions = {}): InferenceBac
   const device = options.device ?? 'cpu';
   return {
     name: `onnxruntime-node/${device}`,
-    async load(model: Uint8Array, loadOptions: LoadOptions = {}): Promise<ModelSession> {
+    async load(model: Uint8Array): Promise<ModelSession> {
       const session = await ort.InferenceSession.create(model, {
         executionProviders: [...EXECUTION_PROVIDERS[device]],
         intraOpNumThreads: options.threads ?? 0,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-        enableProfiling: loadOptions.profile ?? false,
-        // onnxruntime-node refuses profiling without a file prefix; the profile lands in the working directory.
-        profileFilePrefix: 'onnxruntime_profile',
       });
       return wrapSession(ort, session);
     },

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-web/wasm';
-import type { InferenceBackend, LoadOptions, ModelSession } from './backend.js';
+import type { InferenceBackend, ModelSession } from './backend.js';
 import { wrapSession } from './session.js';
 
 /**
@@ -38,12 +38,11 @@ export function createOrtWebBackend(wasm: OrtWasm): InferenceBackend {
   ort.env.wasm.wasmBinary = wasm instanceof WebAssembly.Module ? new Uint8Array([0]) : wasm;
   return {
     name: 'onnxruntime-web/wasm',
-    async load(model: Uint8Array, loadOptions: LoadOptions = {}): Promise<ModelSession> {
+    async load(model: Uint8Array): Promise<ModelSession> {
       const create = () =>
         ort.InferenceSession.create(model, {
           executionProviders: ['wasm'],
           graphOptimizationLevel: 'all',
-          enableProfiling: loadOptions.profile ?? false,
         });
       if (!(wasm instanceof WebAssembly.Module)) return wrapSession(ort, await create());
 

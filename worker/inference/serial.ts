@@ -15,7 +15,6 @@ export function serializeRuns(session: ModelSession): ModelSession {
       tail = result.catch(() => undefined);
       return result;
     },
-    endProfiling: session.endProfiling?.bind(session),
     release: () => tail.then(() => session.release()),
   };
 }

@@ -19,10 +19,6 @@ export function wrapSession(ort: OrtModule, session: ortCommon.InferenceSession)
       output.dispose?.();
       return { data, dims: outDims };
     },
-    endProfiling() {
-      session.endProfiling();
-      return undefined;
-    },
     release: () => session.release(),
   };
 }

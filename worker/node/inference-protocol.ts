@@ -1,6 +1,6 @@
 /** Messages between the Node server and its inference thread (threaded-backend.ts ⇄ inference-thread.ts). */
 export type ThreadRequest =
-  | { id: number; op: 'load'; model: Uint8Array; profile: boolean }
+  | { id: number; op: 'load'; model: Uint8Array }
   | { id: number; op: 'run'; session: number; input: Float32Array; dims: number[] }
   | { id: number; op: 'release'; session: number };
 

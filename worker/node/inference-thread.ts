@@ -22,7 +22,7 @@ function session(id: number): ModelSession {
 async function handle(request: ThreadRequest): Promise<[ThreadReply, TransferListItem[]]> {
   switch (request.op) {
     case 'load': {
-      const loaded = await backend.load(request.model, { profile: request.profile });
+      const loaded = await backend.load(request.model);
       const id = nextSession++;
       sessions.set(id, loaded);
       return [{ id: request.id, ok: true, session: id, inputName: loaded.inputName, outputName: loaded.outputName }, []];

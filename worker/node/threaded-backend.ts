@@ -85,10 +85,10 @@ export async function createThreadedOrtNodeBackend(options: Required<OrtNodeOpti
 
   return {
     name: `onnxruntime-node/${options.device}`,
-    async load(model, loadOptions = {}): Promise<ModelSession> {
+    async load(model): Promise<ModelSession> {
       // A copy goes to the thread; the caller keeps its bytes. (Not slice(): on a Node Buffer that is a view.)
       const bytes = new Uint8Array(model);
-      const reply = (await call({ op: 'load', model: bytes, profile: loadOptions.profile ?? false }, [bytes.buffer])) as {
+      const reply = (await call({ op: 'load', model: bytes }, [bytes.buffer])) as {
         session: number;
         inputName: string;
         outputName: string;
