@@ -38,7 +38,7 @@ export const EFFICIENTVIT_VARIANTS: Readonly<Record<Variant, EfficientVitConfig>
 export const VARIANTS = Object.keys(EFFICIENTVIT_VARIANTS) as Variant[];
 
 export function isVariant(name: string): name is Variant {
-  return Object.prototype.hasOwnProperty.call(EFFICIENTVIT_VARIANTS, name);
+  return  Object.hasOwn(EFFICIENTVIT_VARIANTS, name);
 }
 
 /** torch.nn.BatchNorm1d/2d default, used everywhere in the model. */

@@ -34,7 +34,7 @@ export async function upsertManifest(dir: string, models: ManifestModel[]): Prom
   };
   await mkdir(dir, { recursive: true });
   const target = path.join(dir, MANIFEST_FILE);
-  await writeFile(`${target}.tmp`, JSON.stringify(manifest, null, 2) + '\n');
+  await writeFile(`${target}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
   await rename(`${target}.tmp`, target);
   return manifest;
 }

@@ -39,7 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
-import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel, type Precision, type Variant } from '../../models/manifest.js';
+import type { Manifest, ManifestModel, Precision, Variant } from '../../models/manifest.js';
 import { createImageSupport } from '../../worker/classify/image-support.js';
 import type { ImageSupport } from '../../worker/classify/pipeline.js';
 import type { ModelSession } from '../../worker/inference/backend.js';

@@ -183,7 +183,7 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
         expectGoldenPredictions((result as { predictions: Prediction[] }).predictions, golden.m0!, image);
       }
       expect((body.results[2] as { error: Record<string, unknown> }).error).toMatchObject({
-        type: PROBLEM_TYPE_PREFIX + 'corrupt-image',
+        type: `${PROBLEM_TYPE_PREFIX}corrupt-image`,
         status: 422,
         code: 'corrupt-image',
       });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Manifest, type ManifestModel, type Variant } from '../../models/manifest.js';
+import type { Manifest, ManifestModel, Variant } from '../../models/manifest.js';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';

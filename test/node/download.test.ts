@@ -49,7 +49,10 @@ function serveWhole(res: ServerResponse): void {
 /** Honours `Range: bytes=N-` with a 206, like GitHub's release CDN. */
 function serveRange(req: IncomingMessage, res: ServerResponse): void {
   const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-  if (!match) return serveWhole(res);
+  if (!match) {
+    serveWhole(res);
+    return;
+  }
   const start = Number(match[1]);
   if (start >= payload.length) {
     res.writeHead(416, { 'content-range': `bytes */${payload.length}` });

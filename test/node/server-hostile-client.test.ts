@@ -30,7 +30,7 @@ it('a client resetting mid-way through a chunked upload is closed quietly, and t
     await new Promise<void>((resolve, reject) => {
       const socket = net.connect(server.port, '127.0.0.1', () => {
         socket.write('POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n');
-        socket.write('400\r\n' + 'a'.repeat(512));
+        socket.write(`400\r\n${'a'.repeat(512)}`);
         setTimeout(() => {
           socket.resetAndDestroy();
           resolve();

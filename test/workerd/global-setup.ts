@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { TestProject } from 'vitest/node';
 import type { Variant } from '../../models/efficientvit.js';
-import { type Manifest, type ManifestModel } from '../../models/manifest.js';
+import type { Manifest, ManifestModel } from '../../models/manifest.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { testManifestEntry } from '../helpers/manifest-entry.js';

@@ -38,8 +38,8 @@ const COLOR_PALETTE = 3;
 const COLOR_GRAY_ALPHA = 4;
 const COLOR_RGBA = 6;
 
-const SAMPLES_PER_PIXEL: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const COLOR_NAMES: Record<number, string> = { 0: 'gray', 2: 'RGB', 3: 'palette', 4: 'gray+alpha', 6: 'RGBA' };
+const SAMPLES_PER_PIXEL: Record<number, number> = { [COLOR_GRAY]: 1, [COLOR_RGB]: 3, [COLOR_PALETTE]: 1, [COLOR_GRAY_ALPHA]: 2, [COLOR_RGBA]: 4 };
+const COLOR_NAMES: Record<number, string> = { [COLOR_GRAY]: 'gray', [COLOR_RGB]: 'RGB', [COLOR_PALETTE]: 'palette', [COLOR_GRAY_ALPHA]: 'gray+alpha', [COLOR_RGBA]: 'RGBA' };
 /** The palette, the inflater's own state (zlib's 32 KiB window and tables) and small objects. */
 const PNG_WORKING_BYTES = 128 * 1024;
 const ALLOWED_DEPTHS: Record<number, readonly number[]> = {
@@ -115,7 +115,7 @@ function* chunks(bytes: Uint8Array): Generator<Chunk> {
 }
 
 function parseIhdr(chunk: Chunk | undefined): Ihdr {
-  if (!chunk || chunk.type !== 'IHDR') throw corrupt('PNG', 'the first chunk is not IHDR');
+  if (chunk?.type !== 'IHDR') throw corrupt('PNG', 'the first chunk is not IHDR');
   if (!chunk.complete || chunk.data.length !== 13) throw corrupt('PNG', 'truncated IHDR chunk');
   if (!chunk.crcMatches()) throw corrupt('PNG', 'bad IHDR checksum');
   const view = new DataView(chunk.data.buffer, chunk.data.byteOffset, 13);
