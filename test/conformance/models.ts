@@ -2,7 +2,7 @@
  * Node side: writes the model directory the conformance cases expect (never into models/, where a user's real models
  * live): the fp32 M0 and M1 exported by the project's own toolchain from the synthetic checkpoints the golden logits
  * were computed from, a tiny real classifier (cheap default model), and three broken entries that must answer 503.
- * A superset of what test/workerd/global-setup.ts writes, under the same names, so both runners can share it.
+ * Both runners' setups call it (test/workerd/global-setup.ts, test/node/server-conformance.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { IMAGENET_1K } from '../../models/imagenet-1k.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { testManifestEntry } from '../helpers/manifest-entry.js';
-import { buildTinyClassifier } from '../helpers/tiny-model.js';
+import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.js';
 import { CONFORMANCE_MODELS } from './target.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -40,10 +40,25 @@ function efficientVit(variant: Variant, name: string, write: (file: string, byte
   });
 }
 
-/** Writes the conformance models into `directory` (created if needed) and returns the manifest. */
-export function writeConformanceModels(directory: string): Manifest {
+export interface ConformanceModels {
+  manifest: Manifest;
+  tiny: TinyClassifier;
+  tiny10: TinyClassifier;
+  /** Per golden variant, why its export failed (the other models are still written). */
+  goldenBuildErrors: Record<string, string | undefined>;
+}
+
+type FileWriter = (file: string, bytes: Uint8Array | string) => void;
+
+/**
+ * Writes the conformance models into `directory` (created if needed). `write` replaces the plain file write, e.g. by
+ * an atomic one where other test runs may be reading the same folder.
+ */
+export function writeConformanceModels(
+  directory: string,
+  write: FileWriter = (file, bytes) => writeFileSync(path.join(directory, file), bytes),
+): ConformanceModels {
   mkdirSync(directory, { recursive: true });
-  const write = (file: string, bytes: Uint8Array | string) => writeFileSync(path.join(directory, file), bytes);
   write('imagenet-1k.labels.json', JSON.stringify(IMAGENET_1K));
   write('ten.labels.json', JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ synset: `s${i}`, label: `class ${i}` }))));
 
@@ -54,9 +69,18 @@ export function writeConformanceModels(directory: string): Manifest {
   write('tiny-10.onnx', tiny10.onnx);
   write('corrupt.onnx', corrupt);
 
-  const models: ManifestModel[] = [
-    efficientVit('m0', CONFORMANCE_MODELS.m0, write),
-    efficientVit('m1', CONFORMANCE_MODELS.m1, write),
+  const models: ManifestModel[] = [];
+  // A broken exporter or checkpoint reader must fail the golden tests, not every test that needs the tiny models.
+  const goldenBuildErrors: Record<string, string | undefined> = {};
+  for (const variant of ['m0', 'm1'] as const) {
+    try {
+      models.push(efficientVit(variant, CONFORMANCE_MODELS[variant], write));
+      goldenBuildErrors[variant] = undefined;
+    } catch (error) {
+      goldenBuildErrors[variant] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    }
+  }
+  models.push(
     testManifestEntry({ name: CONFORMANCE_MODELS.tiny, id: 'tiny_classifier.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: sha256(tiny.onnx) }),
     testManifestEntry(
       { name: 'tiny-10', id: 'tiny_classifier_10.fp32', file: 'tiny-10.onnx', bytes: tiny10.onnx.length, sha256: sha256(tiny10.onnx), labels: 'ten' },
@@ -66,8 +90,9 @@ export function writeConformanceModels(directory: string): Manifest {
     testManifestEntry({ name: CONFORMANCE_MODELS.missing, id: 'tiny_missing.fp32', file: 'missing.onnx', bytes: 1, sha256: '0'.repeat(64) }),
     testManifestEntry({ name: CONFORMANCE_MODELS.corrupt, id: 'tiny_corrupt.fp32', file: 'corrupt.onnx', bytes: corrupt.length, sha256: sha256(corrupt) }),
     testManifestEntry({ name: CONFORMANCE_MODELS.tampered, id: 'tiny_tampered.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: 'f'.repeat(64) }),
-  ];
-  const manifest: Manifest = { version: 1, generated: new Date().toISOString(), models };
+  );
+  // A fixed `generated` keeps the file deterministic: concurrent runs write identical bytes.
+  const manifest: Manifest = { version: 1, generated: 'test/conformance/models.ts', models };
   write('manifest.json', JSON.stringify(manifest, null, 2));
-  return manifest;
+  return { manifest, tiny, tiny10, goldenBuildErrors };
 }
