@@ -36,6 +36,11 @@ export interface AppDeps {
   wrapSession?: SessionWrapper;
   /** How this host runs the models (device and why, threads, batching), shown in /v1/models as `execution`. */
   execution?: () => Record<string, unknown>;
+  /**
+   * Keeps `work` alive after request `c` has been answered. workerd cancels what a request leaves behind once it has
+   * answered, so its entry hands in `ctx.waitUntil`; on Node promises run on by themselves (unset: nothing to do).
+   */
+  background?: (c: Context, work: Promise<unknown>) => void;
 }
 
 /** Where each model's weights came from, in words a client can show. */
@@ -61,6 +66,7 @@ export function createApp(deps: AppDeps): Hono {
   const { config, images } = deps;
   const clock = deps.clock ?? defaultClock;
   const registry = new ModelRegistry(deps.files, deps.backend, { wrapSession: deps.wrapSession, maxLoaded: config.maxLoadedModels, clock });
+  const background = deps.background ?? (() => undefined);
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -165,11 +171,16 @@ export function createApp(deps: AppDeps): Hono {
       checkTopKFits(params.topK, entry.output.shape[1]);
       const kind = bodyKind(c.req.header('content-type'));
 
-      // The model is leased when the first image is ready for it, so this request waits for its own load (workerd
-      // cancels work a request leaves behind) and a request whose images all fail loads nothing. The lease keeps the
-      // session from being released (to make room for another model) until this response is built.
-      let lease: Promise<ModelLease> | undefined;
-      const model = () => (lease ??= registry.acquire(entry.name)).then((held) => held.value);
+      // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
+      // this request's end (background), so a request that fails or is answered early still leaves the model loaded
+      // for the next one. The lease keeps the session from being released (to make room for another model) until
+      // this response is built.
+      const cold = !registry.isLoaded(entry.name);
+      const lease: Promise<ModelLease> = registry.acquire(entry.name);
+      // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
+      const settled = lease.catch(() => undefined);
+      if (cold) background(c, settled);
+      const model = () => lease.then((held) => held.value);
       try {
         const uploads = kind === 'multipart' ? await readMultipartImages(c.req.raw, config.maxBatch) : [await readSingleImage(c.req.raw)];
         const outcome = await classifyImages({
@@ -213,7 +224,7 @@ export function createApp(deps: AppDeps): Hono {
           timing: totals,
         });
       } finally {
-        lease?.then((held) => held.release(), () => undefined);
+        lease.then((held) => held.release(), () => undefined);
       }
     },
   );

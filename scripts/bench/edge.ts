@@ -3,7 +3,8 @@
  * onnxruntime-node as the native reference, in one run.
  *
  *   npm run bench:edge -- [--models DIR] [--checkpoints DIR] [--names m0,m1,m0-fp32,m1-fp32] [--images imagenet,cups,phone]
- *                         [--warm 20] [--warmup 5] [--memory-requests 3] [--node-threads 1] [--json FILE]
+ *                         [--warm 20] [--warmup 5] [--memory-requests 3] [--node-threads 1] [--cold 5] [--mixed 20]
+ *                         [--json FILE]
  *
  * The worker is the real entry (worker/entries/workerd.ts) as wrangler bundles it for deployment
  * (`wrangler deploy --dry-run --outdir`), run by Miniflare in workerd with wrangler.toml's bindings and vars
@@ -25,6 +26,14 @@
  *   (scripts/bench/isolate-memory.ts: JS heap + ArrayBuffers + wasm memories, what the 128 MB limit is about).
  * Reports medians and p90 (nearest rank), ratios to the Node reference, and the targets: M0 int8 warm end to end for
  * the ImageNet-size JPEG ≤ 40 ms; for the 12 MP photo ≤ 600 ms and an isolate memory peak < 128 MB.
+ *
+ * Cold starts (--cold N, first image only, per model): N more fresh workerd processes, each answering one cold request
+ * and then requests 2–5; reported as medians/p90 over the N of end to end and of the cold request's stages
+ * (model_wait, session, first run = its inference), and requests 2–5 against the cell's warm p50 (target 2: ≤ 1.5×).
+ * Mixed traffic (--mixed K, when m0 and m1 are both named): one fresh workerd, K requests of m0 alone, K alternating
+ * m0/m1, then 2K of m0 alone and 2K picked at random 50/50, each sent 4 at a time; p50/p90 and the ratio to m0 alone at
+ * the same concurrency (target 3: ≤ 2×), every answer's
+ * top-1 checked against its model's, and an isolate memory sample after each phase (target 3: < 128 MB).
  *
  * Missing models are built first into --models (M0/M1, fp32 + int8) from --checkpoints, $EFFICIENTVIT_CHECKPOINTS or
  * the official release, as `npm start` does. Process RSS is reported too, but it includes the runtime and V8's machine
@@ -92,6 +101,10 @@ interface Options {
   /** Untimed requests after the timed ones, each followed by an isolate memory sample. */
   memoryRequests: number;
   nodeThreads: number;
+  /** Fresh workerd processes for the cold-start distribution (0: none). */
+  cold: number;
+  /** Requests per mixed-traffic phase (0: none). */
+  mixed: number;
   /** Also write the results as JSON to this file. */
   json?: string;
 }
@@ -109,6 +122,8 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string', default: '5' },
       'memory-requests': { type: 'string', default: '3' },
       'node-threads': { type: 'string', default: '1' },
+      cold: { type: 'string', default: '5' },
+      mixed: { type: 'string', default: '20' },
       json: { type: 'string' },
     },
   });
@@ -132,6 +147,8 @@ function parseOptions(argv: string[]): Options {
     warmup: count(values.warmup, 'warmup', 0),
     memoryRequests: count(values['memory-requests'], 'memory-requests', 0),
     nodeThreads: count(values['node-threads'], 'node-threads', 0),
+    cold: count(values.cold, 'cold', 0),
+    mixed: count(values.mixed, 'mixed', 0),
     json: values.json,
   };
 }
@@ -239,6 +256,8 @@ interface WorkerTiming {
   preprocess_ms: number;
   inference_ms: number;
   total_ms: number;
+  model_wait_ms?: number;
+  session_ms?: number;
 }
 
 interface WorkerResult {
@@ -443,6 +462,107 @@ async function runCell(options: Options, miniflareOptions: MiniflareOptions, ima
   }
 }
 
+// ---- cold starts and mixed traffic ----
+
+interface ColdStarts {
+  image: ImageKey;
+  model: string;
+  startupMs: number[];
+  /** Per fresh process: the cold request (end to end, and its stages), then requests 2–5 end to end. */
+  runs: { e2eMs: number; modelWaitMs: number; sessionMs: number; firstRunMs: number; nextMs: number[] }[];
+}
+
+const FOLLOWING_REQUESTS = 4;
+
+async function runColdStarts(count: number, miniflareOptions: MiniflareOptions, image: ImageKey, entry: ManifestModel, bytes: Uint8Array): Promise<ColdStarts> {
+  const result: ColdStarts = { image, model: entry.name, startupMs: [], runs: [] };
+  for (let i = 0; i < count; i++) {
+    const startedAt = performance.now();
+    const miniflare = new Miniflare(miniflareOptions);
+    try {
+      const url = await miniflare.ready;
+      result.startupMs.push(performance.now() - startedAt);
+      const cold = await classifyOverHttp(url, entry.name, bytes);
+      const nextMs: number[] = [];
+      for (let j = 0; j < FOLLOWING_REQUESTS; j++) nextMs.push((await classifyOverHttp(url, entry.name, bytes)).e2eMs);
+      result.runs.push({
+        e2eMs: cold.e2eMs,
+        modelWaitMs: cold.timing.model_wait_ms ?? 0,
+        sessionMs: cold.timing.session_ms ?? 0,
+        firstRunMs: cold.timing.inference_ms,
+        nextMs,
+      });
+    } finally {
+      await miniflare.dispose();
+    }
+  }
+  return result;
+}
+
+interface MixedPhase {
+  name: string;
+  concurrency: number;
+  e2eMs: number[];
+  p50Ms: number;
+  p90Ms: number;
+  /** Isolate memory (MiB) sampled right after the phase. */
+  isolateMiB: number;
+  /** Every answer's top-1 equal to the one its model gave first. */
+  correct: boolean;
+}
+
+interface Mixed {
+  image: ImageKey;
+  phases: MixedPhase[];
+}
+
+async function runMixed(requests: number, miniflareOptions: MiniflareOptions, image: ImageKey, bytes: Uint8Array): Promise<Mixed> {
+  const inspectorPort = await freePort();
+  const miniflare = new Miniflare({ ...miniflareOptions, inspectorPort } as MiniflareOptions);
+  let probe: IsolateMemoryProbe | undefined;
+  try {
+    const url = await miniflare.ready;
+    probe = await IsolateMemoryProbe.connect(inspectorPort, WORKER_NAME);
+    const expected = new Map<string, number>();
+    let correct = true;
+    const one = async (model: string) => {
+      const run = await classifyOverHttp(url, model, bytes);
+      if (!expected.has(model)) expected.set(model, run.top1);
+      if (expected.get(model) !== run.top1) correct = false;
+      return run.e2eMs;
+    };
+    // Warm both models' code paths (and the runtime) before timing.
+    for (let i = 0; i < 3; i++) for (const model of ['m1', 'm0']) await one(model);
+    let seed = 14;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const plans: { name: string; concurrency: number; models: string[] }[] = [
+      { name: 'm0 alone', concurrency: 1, models: Array.from({ length: requests }, () => 'm0') },
+      { name: 'alternating m0/m1', concurrency: 1, models: Array.from({ length: requests }, (_, i) => (i % 2 ? 'm1' : 'm0')) },
+      { name: 'm0 alone', concurrency: 4, models: Array.from({ length: 2 * requests }, () => 'm0') },
+      { name: 'random 50/50', concurrency: 4, models: Array.from({ length: 2 * requests }, () => (random() < 0.5 ? 'm0' : 'm1')) },
+    ];
+    const phases: MixedPhase[] = [];
+    for (const plan of plans) {
+      correct = true;
+      const e2eMs: number[] = [];
+      let next = 0;
+      const lane = async () => {
+        while (next < plan.models.length) e2eMs.push(await one(plan.models[next++]));
+      };
+      await Promise.all(Array.from({ length: plan.concurrency }, lane));
+      const sample = await probe.sample();
+      phases.push({ name: plan.name, concurrency: plan.concurrency, e2eMs, p50Ms: median(e2eMs), p90Ms: percentile(e2eMs, 0.9), isolateMiB: sample.totalBytes / MiB, correct });
+    }
+    return { image, phases };
+  } finally {
+    probe?.close();
+    await miniflare.dispose();
+  }
+}
+
 // ---- report ----
 
 const MB = 1e6;
@@ -458,6 +578,55 @@ function targetResults(cells: readonly Cell[]) {
     }
     return checks;
   });
+}
+
+function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefined, cells: readonly Cell[]): void {
+  const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+  const mp = (values: number[]) => `${round(median(values), 0)} / ${round(percentile(values, 0.9), 0)}`;
+  if (colds.length > 0) {
+    console.log(`\ncold starts: fresh workerd processes, first request then requests 2–5 (median / p90 over processes, ms)`);
+    console.log(
+      formatTable(
+        colds.map((c) => {
+          const warm = cells.find((cell) => cell.model === c.model && cell.image === c.image)?.warm.e2eP50Ms ?? NaN;
+          const ratios = c.runs.map((run) => Math.max(...run.nextMs) / warm);
+          return {
+            image: IMAGES[c.image].label,
+            model: c.model,
+            n: c.runs.length,
+            'start ms': round(median(c.startupMs), 0),
+            'cold e2e': mp(c.runs.map((r) => r.e2eMs)),
+            model_wait: mp(c.runs.map((r) => r.modelWaitMs)),
+            session: mp(c.runs.map((r) => r.sessionMs)),
+            'first run': mp(c.runs.map((r) => r.firstRunMs)),
+            ...Object.fromEntries(Array.from({ length: FOLLOWING_REQUESTS }, (_, i) => [`req ${i + 2}`, round(median(c.runs.map((r) => r.nextMs[i])))])),
+            'warm p50': round(warm),
+            'worst of 2–5 ×warm': `${round(median(ratios), 2)} / ${round(Math.max(...ratios), 2)}`,
+          };
+        }),
+      ),
+    );
+    console.log('req N: median over processes, end to end; worst of 2–5 ×warm: per process the slowest of requests 2–5 over the warm p50, median / max.');
+  }
+  if (mixed) {
+    // Against m0 alone at the same concurrency: one isolate runs one inference at a time, so 4 in flight queue anyway.
+    const alone = (concurrency: number) => mixed.phases.find((p) => p.name === 'm0 alone' && p.concurrency === concurrency)?.p50Ms ?? NaN;
+    console.log(`\nmixed traffic (${IMAGES[mixed.image].label}, one fresh workerd, after 3 untimed requests per model)`);
+    console.log(
+      formatTable(
+        mixed.phases.map((p) => ({
+          traffic: p.name,
+          concurrency: p.concurrency,
+          requests: p.e2eMs.length,
+          p50: round(p.p50Ms),
+          p90: round(p.p90Ms),
+          '×m0 alone p50': round(p.p50Ms / alone(p.concurrency), 2),
+          'isolate MiB': round(p.isolateMiB),
+          'top-1 consistent': p.correct ? 'yes' : 'NO',
+        })),
+      ),
+    );
+  }
 }
 
 function printReport(options: Options, cells: readonly Cell[], load: { start: number[]; end: number[] }): void {
@@ -543,13 +712,30 @@ async function main(): Promise<void> {
       await pair.wasmSession.release();
     }
   }
+  const colds: ColdStarts[] = [];
+  const coldImage = options.images[0];
+  const coldBytes = new Uint8Array(readFileSync(path.join(sharedRoot, IMAGES[coldImage].file)));
+  if (options.cold > 0) {
+    for (const entry of entries) {
+      log(`cold starts: ${options.cold} × ${entry.name}`);
+      colds.push(await runColdStarts(options.cold, miniflareOptions, coldImage, entry, coldBytes));
+    }
+  }
+  let mixed: Mixed | undefined;
+  if (options.mixed > 0 && options.names.includes('m0') && options.names.includes('m1')) {
+    log('mixed traffic');
+    mixed = await runMixed(options.mixed, miniflareOptions, coldImage, coldBytes);
+  }
   load.end = os.loadavg();
   printReport(options, cells, load);
+  printColdAndMixed(colds, mixed, cells);
   if (options.json) {
     const json = {
       machine: { cpus: os.cpus().length, node: process.version, miniflare: MINIFLARE_VERSION, loadAverage: load },
-      settings: { warm: options.warm, warmup: options.warmup, memoryRequests: options.memoryRequests, nodeThreads: options.nodeThreads, modelsDir: options.modelsDir },
+      settings: { warm: options.warm, warmup: options.warmup, memoryRequests: options.memoryRequests, nodeThreads: options.nodeThreads, cold: options.cold, mixed: options.mixed, modelsDir: options.modelsDir },
       cells,
+      colds,
+      mixed,
       targets: targetResults(cells),
     };
     writeFileSync(options.json, `${JSON.stringify(json, null, 1)}\n`);

@@ -164,7 +164,10 @@ describe('POST /v1/classify, one image', () => {
     const coldBody = await okJson<ClassifyBody>(cold);
     expect(Object.keys(coldBody.timing)).toEqual(expect.arrayContaining(['model_read_ms', 'integrity_ms', 'session_ms', 'model_wait_ms']));
     const { model_read_ms, integrity_ms, session_ms, model_wait_ms } = coldBody.timing;
-    expect(model_wait_ms).toBeGreaterThanOrEqual(model_read_ms + integrity_ms + session_ms - 0.05);
+    // The load starts on arrival, overlapping the upload and decode: model_wait is what is left of it, the load's own
+    // stages all fall within the request.
+    expect(model_wait_ms).toBeGreaterThanOrEqual(0);
+    expect(coldBody.timing.total_ms).toBeGreaterThanOrEqual(model_read_ms + integrity_ms + session_ms - 0.05);
     expect(serverTimings(cold)).toMatchObject({ 'model-read': model_read_ms, integrity: integrity_ms, session: session_ms });
 
     const warm = await okJson<ClassifyBody>(await fresh(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`))));

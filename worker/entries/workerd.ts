@@ -26,6 +26,17 @@ export function workerdDeps(env: Env): AppDeps {
     files: createFetchModelFiles(env.MODELS),
     images: createImageSupport({ jpeg: jpegWasm, webp: webpWasm }),
     config: parseConfig(env),
+    // Tests call app.fetch without an ExecutionContext: there, nothing cancels the work anyway.
+    background: (c, work) => {
+      let waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+      try {
+        const ctx = c.executionCtx;
+        waitUntil = ctx.waitUntil.bind(ctx);
+      } catch {
+        return;
+      }
+      waitUntil(work);
+    },
   };
 }
 

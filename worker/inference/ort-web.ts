@@ -42,7 +42,10 @@ export function createOrtWebBackend(wasm: OrtWasm): InferenceBackend {
       const create = () =>
         ort.InferenceSession.create(model, {
           executionProviders: ['wasm'],
-          graphOptimizationLevel: 'all',
+          // The export is already optimized (BatchNorm folded, fused attention: models/toolchain/export) and its
+          // int8 weights' Cast+Mul cost ~1 ms a run unfolded: ORT's graph optimizers only added ~40 % to session
+          // creation, the bulk of a cold request (docs/performance.md, "Cold path").
+          graphOptimizationLevel: 'disabled',
         });
       if (!(wasm instanceof WebAssembly.Module)) return wrapSession(ort, await create());
 
