@@ -42,7 +42,7 @@ export function bytesOf(...parts: Part[]): Uint8Array {
   const out: number[] = [];
   const add = (part: Part) => {
     if (typeof part === 'number') out.push(part);
-    else if (part instanceof Uint8Array) out.push(...part);
+    else if (part instanceof Uint8Array) for (const byte of part) out.push(byte); // no spread: parts may be megabytes
     else part.forEach(add);
   };
   parts.forEach(add);
