@@ -2,7 +2,23 @@
  * Generators for the hostile checkpoints of issue 9 (each one small on disk, costly to a naive reader), shared by
  * the tests and `npm run bench:checkpoint`. Each returns the file's bytes.
  */
-import { bytesOf, float32Bytes, OP, pickle, shortStr, stateDictPickle, torchZip } from './pickle.js';
+import {
+  bytesOf,
+  deflatedEntry,
+  dictPickle,
+  float32Bytes,
+  OP,
+  pickle,
+  rawZip,
+  shortStr,
+  stateDictPickle,
+  storedEntry,
+  torchZip,
+  zeroCrc32,
+  zeroDeflate,
+  type RawZipEntry,
+  type TensorSpec,
+} from './pickle.js';
 
 const weights = stateDictPickle([{ name: 'w', storageType: 'FloatStorage', key: '0', numel: 2, size: [2] }]);
 const withWeights = (dataPkl: Uint8Array) => torchZip(dataPkl, { '0': float32Bytes([1, 2]) });
@@ -26,4 +42,55 @@ export function nestedAfterInsertion(depth: number): Uint8Array {
   const links: number[] = [];
   for (let i = 0; i < depth - 1; i++) links.push(...get(i), ...get(i + 1), OP.APPEND, OP.POP);
   return withWeights(pickle(2, bytesOf(lists, links), OP.EMPTY_DICT, OP.MARK, shortStr('model'), weights, get(0), OP.NONE, OP.SETITEMS));
+}
+
+/** A torch.save-shaped archive from raw entries: data.pkl and version stored, the records as given. */
+export function torchArchive(dataPkl: Uint8Array, records: RawZipEntry[]): Uint8Array {
+  return rawZip([
+    storedEntry('archive/data.pkl', dataPkl),
+    ...records.map((record) => ({ ...record, name: `archive/data/${record.name}` })),
+    storedEntry('archive/version', new TextEncoder().encode('3\n')),
+  ]);
+}
+
+const modelPickle = (tensors: TensorSpec[]) => pickle(2, dictPickle([['model', stateDictPickle(tensors)]]));
+
+export interface BombOptions {
+  /** What the deflate stream of storage record '0' really inflates to (zeros). */
+  inflatesTo: number;
+  /** What the zip headers say it inflates to (default: the truth). */
+  declares?: number;
+  /** Elements of the storage the pickle declares (default: the record's declared size in floats). */
+  storageNumel?: number;
+}
+
+/**
+ * One tensor of 216 floats (864 bytes, a 3×3 stem conv's worth) on a deflated record of zeros that inflates to
+ * `inflatesTo` bytes: issue 9's "14 MB checkpoint whose one storage inflates to 4 GiB".
+ */
+export function inflationBomb({ inflatesTo, declares = inflatesTo, storageNumel = Math.floor(declares / 4) }: BombOptions): Uint8Array {
+  const tensor: TensorSpec = { name: 'w', storageType: 'FloatStorage', key: '0', numel: storageNumel, size: [216] };
+  const record: RawZipEntry = { name: '0', data: zeroDeflate(inflatesTo), method: 8, size: declares, crc32: zeroCrc32(declares) };
+  return torchArchive(modelPickle([tensor]), [record]);
+}
+
+/**
+ * `count` tensors of `floatsEach` floats tiling one deflated storage: issue 9's "580 tensors on one 64 MiB deflated
+ * storage". Zeros (cheap to make at any size) or a ramp 0, 1, 2, … (to check every view reads its own part).
+ */
+export function manyViewsOfOneStorage(count: number, floatsEach: number, content: 'zeros' | 'ramp'): Uint8Array {
+  const numel = count * floatsEach;
+  const tensors: TensorSpec[] = Array.from({ length: count }, (_, i) => ({
+    name: `t${i}`,
+    storageType: 'FloatStorage',
+    key: '0',
+    numel,
+    offset: i * floatsEach,
+    size: [floatsEach],
+  }));
+  const record: RawZipEntry =
+    content === 'zeros'
+      ? { name: '0', data: zeroDeflate(numel * 4), method: 8, size: numel * 4, crc32: zeroCrc32(numel * 4) }
+      : deflatedEntry('0', new Uint8Array(Float32Array.from({ length: numel }, (_, i) => i).buffer));
+  return torchArchive(modelPickle(tensors), [record]);
 }
