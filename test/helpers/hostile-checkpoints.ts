@@ -10,6 +10,7 @@ import {
   OP,
   pickle,
   rawZip,
+  safetensorsFile,
   shortStr,
   stateDictPickle,
   storedEntry,
@@ -93,4 +94,35 @@ export function manyViewsOfOneStorage(count: number, floatsEach: number, content
       ? { name: '0', data: zeroDeflate(numel * 4), method: 8, size: numel * 4, crc32: zeroCrc32(numel * 4) }
       : deflatedEntry('0', new Uint8Array(Float32Array.from({ length: numel }, (_, i) => i).buffer));
   return torchArchive(modelPickle(tensors), [record]);
+}
+
+/** A one-tensor .pth whose weights hold `value` (NaN, ±Infinity) among ordinary ones. */
+export function pthWithValue(value: number): Uint8Array {
+  const tensor: TensorSpec = { name: 'w', storageType: 'FloatStorage', key: '0', numel: 4, size: [4] };
+  return torchZip(modelPickle([tensor]), { '0': float32Bytes([0.5, value, -0.25, 1]) });
+}
+
+/** A one-tensor safetensors file whose weights hold `value`. */
+export function safetensorsWithValue(value: number): Uint8Array {
+  return safetensorsFile({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, float32Bytes([0.5, -0.25, 1, value]));
+}
+
+/** A .pth whose float32 record is declared a HalfStorage of as many elements (a mutated storage type). */
+export function pthDeclaredHalf(): Uint8Array {
+  const tensor: TensorSpec = { name: 'w', storageType: 'HalfStorage', key: '0', numel: 4, size: [4] };
+  return torchZip(modelPickle([tensor]), { '0': float32Bytes([0.5, -0.25, 1, 2]) });
+}
+
+/** Where tensor `name`'s bytes start in a safetensors file. */
+export function safetensorsOffset(file: Uint8Array, name: string): number {
+  const headerLength = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
+  return 8 + headerLength + header[name].data_offsets[0];
+}
+
+/** A copy of `file` with one bit flipped. */
+export function flipBit(file: Uint8Array, byte: number, bit: number): Uint8Array {
+  const out = file.slice();
+  out[byte] ^= 1 << bit;
+  return out;
 }

@@ -3,9 +3,10 @@
  * correctly, at a cost bounded by what the weights need — asserted as bytes inflated, not as time.
  */
 import { describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { readPth } from '../../models/toolchain/checkpoint/pth.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
-import { inflationBomb, manyViewsOfOneStorage, torchArchive } from '../helpers/hostile-checkpoints.js';
+import { inflationBomb, manyViewsOfOneStorage, pthDeclaredHalf, pthWithValue, safetensorsWithValue, torchArchive } from '../helpers/hostile-checkpoints.js';
 import { deflatedEntry, dictPickle, pickle, stateDictPickle, storedEntry } from '../helpers/pickle.js';
 
 const MiB = 1024 * 1024;
@@ -90,5 +91,22 @@ describe('damaged archives are caught by their CRC-32 (item 7)', () => {
   it('a deflated record that inflates cleanly to the wrong bytes → checksum-mismatch', () => {
     const record = { ...deflatedEntry('0', weights), crc32: deflatedEntry('0', weights.map((b) => b ^ 1)).crc32 };
     expect(attempt(torchArchive(dataPkl, [record])).code).toBe('checksum-mismatch');
+  });
+});
+
+describe('weights that are not finite numbers (item 7)', () => {
+  it('NaN or ±Inf in .pth weights → non-finite, naming the tensor', () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(checkpointErrorCode(() => readCheckpoint(pthWithValue(value))), String(value)).toBe('non-finite');
+    }
+    expect(() => readCheckpoint(pthWithValue(Number.NaN), 'bad.pth')).toThrow(/^bad\.pth: tensor 'w' holds NaN at index 1/);
+  });
+
+  it('+Inf in safetensors → non-finite', () => {
+    expect(checkpointErrorCode(() => readCheckpoint(safetensorsWithValue(Number.POSITIVE_INFINITY)))).toBe('non-finite');
+  });
+
+  it('a float32 record declared as float16 → oversized-entry (twice the bytes its storage can hold)', () => {
+    expect(checkpointErrorCode(() => readCheckpoint(pthDeclaredHalf()))).toBe('oversized-entry');
   });
 });
