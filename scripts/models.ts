@@ -19,6 +19,7 @@ import { DownloadError } from '../models/toolchain/download.js';
 import { convertCheckpoint } from '../models/toolchain/convert.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
+import { formatCliError } from './cli-error.js';
 import { formatTable } from './table.js';
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
 
@@ -194,11 +195,7 @@ async function verify(flags: Flags): Promise<void> {
 
 if (process.argv[1] === import.meta.filename) {
   main(process.argv.slice(2)).catch((error: unknown) => {
-    if (error instanceof UsageError || error instanceof DownloadError || (error as { code?: string }).code === 'missing-checkpoint') {
-      console.error(`error: ${(error as Error).message}`);
-    } else {
-      console.error(error);
-    }
+    console.error(formatCliError(error, [UsageError, DownloadError]));
     process.exitCode = 1;
   });
 }
