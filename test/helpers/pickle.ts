@@ -252,22 +252,30 @@ export function deflatedEntry(name: string, data: Uint8Array): RawZipEntry {
 }
 
 /**
- * A raw deflate stream that inflates to `size` zero bytes, written directly (one fixed-Huffman block: a literal
- * 0, then <length 258, distance 1> copies at 13 bits each), so a 4 GiB bomb takes a second to make, not minutes.
+ * A raw deflate stream that inflates to `prefix` (at most 65,535 bytes, as one stored block) followed by `size`
+ * zero bytes, written directly (one fixed-Huffman block: a literal 0, then <length 258, distance 1> copies at 13
+ * bits each), so a 4 GiB bomb takes a second to make, not minutes.
  */
-export function zeroDeflate(size: number): Uint8Array {
+export function zeroDeflate(size: number, prefix: Uint8Array = new Uint8Array(0)): Uint8Array {
+  if (prefix.length > 0xffff) throw new Error('prefix longer than one stored block');
   const copies = Math.max(0, Math.floor((size - 1) / 258));
   const literals = size === 0 ? 0 : size - copies * 258;
-  const out = new Uint8Array(Math.ceil((3 + 8 * literals + 13 * copies + 7) / 8) + 1);
-  let byte = 0;
+  const stored = prefix.length ? 5 + prefix.length : 0;
+  const out = new Uint8Array(stored + Math.ceil((3 + 8 * literals + 13 * copies + 7) / 8) + 1);
+  if (prefix.length) {
+    // BFINAL 0, BTYPE 00, padded to the byte; LEN, NLEN; the bytes. It ends on a byte boundary.
+    out.set([0, prefix.length & 0xff, prefix.length >> 8, ~prefix.length & 0xff, (~prefix.length >> 8) & 0xff], 0);
+    out.set(prefix, 5);
+  }
+  let byte = stored;
   let bit = 0;
-  /** Huffman codes go most significant bit first; everything else least significant first. */
-  const code = (value: number, length: number) => {
-    for (let i = length - 1; i >= 0; i--) put((value >>> i) & 1);
-  };
   const put = (b: number) => {
     out[byte] |= b << bit;
     if (++bit === 8) (bit = 0), byte++;
+  };
+  /** Huffman codes go most significant bit first; everything else least significant first. */
+  const code = (value: number, length: number) => {
+    for (let i = length - 1; i >= 0; i--) put((value >>> i) & 1);
   };
   put(1); // BFINAL
   put(1); // BTYPE = 01 (fixed Huffman), low bit first
@@ -275,16 +283,16 @@ export function zeroDeflate(size: number): Uint8Array {
   for (let i = 0; i < literals; i++) code(0b00110000, 8); // literal 0
   for (let i = 0; i < copies; i++) {
     code(0b11000101, 8); // length code 285 = 258
-    code(0, 5); // distance code 0 = 1
+    code(0, 5); // distance code 0 = 1: the zero just written
   }
   code(0, 7); // end of block (256)
   return out.subarray(0, byte + (bit ? 1 : 0));
 }
 
-/** CRC-32 of `size` zero bytes, without allocating them. */
-export function zeroCrc32(size: number): number {
+/** CRC-32 of `prefix` then `size` zero bytes, without allocating them. */
+export function zeroCrc32(size: number, prefix: Uint8Array = new Uint8Array(0)): number {
   const block = new Uint8Array(Math.min(size, 1 << 24));
-  let crc = 0;
+  let crc = crc32(prefix);
   for (let left = size; left > 0; left -= block.length) crc = crc32(block.subarray(0, Math.min(left, block.length)), crc);
   return crc;
 }

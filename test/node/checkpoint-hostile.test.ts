@@ -2,11 +2,14 @@
  * Issue 9's hostile checkpoints (test/helpers/hostile-checkpoints.ts): each is refused with its own code, or read
  * correctly, at a cost bounded by what the weights need — asserted as bytes inflated, not as time.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { readPth } from '../../models/toolchain/checkpoint/pth.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
-import { inflationBomb, manyViewsOfOneStorage, pthDeclaredHalf, pthWithValue, safetensorsWithValue, torchArchive } from '../helpers/hostile-checkpoints.js';
+import { checkpointsDir } from '../helpers/golden.js';
+import { bloatRecord, inflationBomb, manyViewsOfOneStorage, pthDeclaredHalf, pthWithValue, safetensorsWithValue, torchArchive } from '../helpers/hostile-checkpoints.js';
 import { deflatedEntry, dictPickle, pickle, stateDictPickle, storedEntry } from '../helpers/pickle.js';
 
 const MiB = 1024 * 1024;
@@ -19,6 +22,12 @@ function attempt(file: Uint8Array): { code: string; inflatedBytes: number } {
 }
 
 describe('a storage that inflates far beyond what its tensor needs (item 4)', () => {
+  it("the M0 checkpoint with its stem conv's 864-byte record bloated to 256 MiB → oversized-entry, nothing inflated", () => {
+    const m0 = new Uint8Array(readFileSync(path.join(checkpointsDir, 'efficientvit_m0.synthetic.pth')));
+    expect(attempt(m0)).toEqual({ code: 'accepted', inflatedBytes: 0 });
+    expect(attempt(bloatRecord(m0, 864, 256 * MiB))).toEqual({ code: 'oversized-entry', inflatedBytes: 0 });
+  });
+
   it('a record declaring 256 MiB for an 864-byte storage → oversized-entry, nothing inflated', () => {
     const file = inflationBomb({ inflatesTo: 256 * MiB, storageNumel: 216 });
     expect(file.length).toBeLessThan(2 * MiB);
