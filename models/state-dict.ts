@@ -13,9 +13,10 @@ export type StateDict = Map<string, Tensor>;
 
 /**
  * Every checkpoint problem is reported as this, with a stable machine-readable code:
- * `unknown-format`, `unsupported-format`, `truncated`, `corrupt-archive`, `corrupt-pickle`, `unsafe-pickle`,
- * `pickle-limit`, `unknown-dtype`, `missing-tensor`, `corrupt-tensor`, `no-state-dict`, `header-too-large`,
- * `corrupt-header`, `unknown-key` (and, from the model layer, `shape-mismatch`).
+ * `unknown-format`, `unsupported-format`, `truncated`, `corrupt-archive`, `checksum-mismatch`, `oversized-entry`,
+ * `oversized-state-dict`, `non-finite`, `corrupt-pickle`, `unsafe-pickle`, `pickle-limit`, `unknown-dtype`,
+ * `missing-tensor`, `corrupt-tensor`, `no-state-dict`, `header-too-large`, `corrupt-header`, `unknown-key` (and, from
+ * the model layer, `shape-mismatch`).
  */
 export class CheckpointError extends Error {
   constructor(

@@ -10,6 +10,7 @@ import { buildModels, type BuildEvent } from '../models/toolchain/build.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
 import { formatTable } from '../models/toolchain/table.js';
 import { UsageError } from '../worker/node/cli.js';
+import { formatCliError } from './cli-error.js';
 import { checkpointCacheDir, publishToTarget, targetDir } from '../models/toolchain/targets.js';
 
 export { formatTable };
@@ -19,11 +20,9 @@ export { UsageError };
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 
-/** Errors a user can act on (a code or a known class) print as one line; anything else is a bug and keeps its stack. */
+/** Prints a failure as scripts/cli-error.ts formats it (one `error:` line for the user's mistakes) and returns 1. */
 export function printCliError(error: unknown): number {
-  const userFacing = error instanceof UsageError || (error instanceof Error && typeof (error as { code?: unknown }).code === 'string');
-  if (userFacing && !process.env.DEBUG) console.error(`error: ${(error as Error).message}`);
-  else console.error(error);
+  console.error(formatCliError(error, [UsageError]));
   return 1;
 }
 

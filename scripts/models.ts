@@ -9,11 +9,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isVariant, validateStateDict, VARIANTS, type Variant } from '../models/efficientvit.js';
+import { isVariant, VARIANTS, type Variant } from '../models/efficientvit.js';
 import type { Precision } from '../models/manifest.js';
 import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
 import { modelName } from '../models/toolchain/build.js';
+import { convertCheckpoint } from '../models/toolchain/convert.js';
 import { readCheckpoint } from '../models/toolchain/checkpoint/index.js';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
 import { exportOnnx } from '../models/toolchain/export/index.js';
@@ -92,9 +93,13 @@ async function build(flags: Flags): Promise<void> {
 async function convert(flags: Flags): Promise<void> {
   if (!flags.checkpoint || !flags.variant || !flags.out) throw new UsageError(`convert needs --checkpoint, --variant and --out\n\n${USAGE}`);
   const [variant] = parseVariants(flags.variant, []);
-  const { stateDict } = readCheckpoint(new Uint8Array(readFileSync(flags.checkpoint)), flags.checkpoint);
-  const fp32 = exportOnnx(validateStateDict(stateDict, variant), variant, { graph: flags.naive ? 'naive' : 'optimized' });
-  const onnx = flags.int8 ? await quantizeModel(fp32, [], EDGE_RECIPE) : fp32;
+  // Checked (finite weights, fp32 vs the float64 reference) before anything is written.
+  const { onnx } = await convertCheckpoint(new Uint8Array(readFileSync(flags.checkpoint)), {
+    variant,
+    source: flags.checkpoint,
+    graph: flags.naive ? 'naive' : 'optimized',
+    int8: flags.int8,
+  });
   writeFileSync(flags.out, onnx);
   console.log(`wrote ${flags.out} (${(onnx.byteLength / 1e6).toFixed(2)} MB, ${variant} ${flags.int8 ? 'int8' : 'fp32'})`);
 }

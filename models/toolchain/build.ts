@@ -14,8 +14,8 @@ import { exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } fro
 import { upsertManifest } from './manifest-file.js';
 import { obtainCheckpoint } from './checkpoint/obtain.js';
 import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
-import { referenceForward } from './reference.js';
-import { compareModels, topIndices, type AgreementMetrics } from './verify/index.js';
+import { compareModels, type AgreementMetrics } from './verify/index.js';
+import { checkAgainstReference } from './verify/reference-check.js';
 
 export interface BuildOptions {
   variants: readonly Variant[];
@@ -54,8 +54,6 @@ const ortVersion: string = JSON.parse(
   readFileSync(new URL('../../node_modules/onnxruntime-common/package.json', import.meta.url), 'utf8'),
 ).version;
 
-/** fp32 logits must match the float64 reference this closely (the golden bar is 1e-3). */
-const REFERENCE_TOLERANCE = 1e-3;
 const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> {
@@ -103,31 +101,6 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
   }
   await upsertManifest(options.outDir, built.map((b) => b.entry));
   return built;
-}
-
-async function checkAgainstReference(
-  backend: ReturnType<typeof createOrtNodeBackend>,
-  onnx: Uint8Array,
-  weights: Parameters<typeof referenceForward>[0],
-  variant: Variant,
-  inputs: readonly Float32Array[],
-): Promise<number> {
-  const session = await backend.load(onnx);
-  try {
-    let maxAbsDiff = 0;
-    for (const input of inputs) {
-      const { data } = await session.run(input, [1, 3, 224, 224]);
-      const expected = referenceForward(weights, variant, input, 1);
-      for (let i = 0; i < data.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(data[i] - expected[i]));
-      const same = topIndices(data, 5).join() === topIndices(expected, 5).join();
-      if (!same || !(maxAbsDiff <= REFERENCE_TOLERANCE)) {
-        throw new Error(`${variant} fp32 export disagrees with the float64 reference (max |Δlogit| ${maxAbsDiff}, top-5 equal: ${same})`);
-      }
-    }
-    return maxAbsDiff;
-  } finally {
-    await session.release();
-  }
 }
 
 async function agreementWith(

@@ -2,6 +2,7 @@
  * Test-only builders for checkpoint files from raw bytes: pickle opcodes, torch.save-style zips (fflate, store
  * mode) and safetensors files. They let tests craft exactly the valid, hostile and broken inputs they need.
  */
+import { crc32, deflateRawSync } from 'node:zlib';
 import { zipSync } from 'fflate';
 
 export const OP = {
@@ -42,7 +43,7 @@ export function bytesOf(...parts: Part[]): Uint8Array {
   const out: number[] = [];
   const add = (part: Part) => {
     if (typeof part === 'number') out.push(part);
-    else if (part instanceof Uint8Array) out.push(...part);
+    else if (part instanceof Uint8Array) for (const byte of part) out.push(byte); // no spread: parts may be megabytes
     else part.forEach(add);
   };
   parts.forEach(add);
@@ -168,4 +169,130 @@ export function safetensorsFile(header: object | string, data: Uint8Array, heade
   out.set(json, 8);
   out.set(data, 8 + json.length);
   return out;
+}
+
+export interface RawZipEntry {
+  name: string;
+  /** The bytes as stored in the archive (already deflated for method 8). */
+  data: Uint8Array;
+  method: 0 | 8;
+  /** The uncompressed size and CRC-32 the headers declare: whatever a test wants them to claim. */
+  size: number;
+  crc32: number;
+}
+
+/**
+ * A zip written field by field, so that a test can make an entry claim any size or checksum (fflate's zipSync
+ * always tells the truth). Sizes must stay below 4 GiB: no zip64.
+ */
+export function rawZip(entries: RawZipEntry[]): Uint8Array {
+  const locals: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const entry of entries) {
+    const name = utf8(entry.name);
+    const header = (signature: number, central: boolean) => {
+      const out = new Uint8Array((central ? 46 : 30) + name.length);
+      const view = new DataView(out.buffer);
+      let at = 0;
+      const u16 = (v: number) => (view.setUint16(at, v, true), (at += 2));
+      const u32 = (v: number) => (view.setUint32(at, v >>> 0, true), (at += 4));
+      u32(signature);
+      if (central) u16(20); // version made by
+      u16(20); // version needed
+      u16(0); // flags
+      u16(entry.method);
+      u32(0); // time, date
+      u32(entry.crc32);
+      u32(entry.data.length);
+      u32(entry.size);
+      u16(name.length);
+      u16(0); // extra
+      if (central) {
+        u16(0); // comment
+        u16(0); // disk
+        u16(0); // internal attributes
+        u32(0); // external attributes
+        u32(offset);
+      }
+      out.set(name, at);
+      return out;
+    };
+    const local = header(0x04034b50, false);
+    locals.push(local, entry.data);
+    centrals.push(header(0x02014b50, true));
+    offset += local.length + entry.data.length;
+  }
+  const directorySize = centrals.reduce((sum, c) => sum + c.length, 0);
+  const end = new Uint8Array(22);
+  const view = new DataView(end.buffer);
+  view.setUint32(0, 0x06054b50, true);
+  view.setUint16(8, entries.length, true);
+  view.setUint16(10, entries.length, true);
+  view.setUint32(12, directorySize, true);
+  view.setUint32(16, offset, true);
+  const parts = [...locals, ...centrals, end];
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** A stored entry that tells the truth about itself. */
+export function storedEntry(name: string, data: Uint8Array): RawZipEntry {
+  return { name, data, method: 0, size: data.length, crc32: crc32(data) };
+}
+
+/** A deflated entry that tells the truth about itself. */
+export function deflatedEntry(name: string, data: Uint8Array): RawZipEntry {
+  return { name, data: deflateRawSync(data), method: 8, size: data.length, crc32: crc32(data) };
+}
+
+/**
+ * A raw deflate stream that inflates to `prefix` (at most 65,535 bytes, as one stored block) followed by `size`
+ * zero bytes, written directly (one fixed-Huffman block: a literal 0, then <length 258, distance 1> copies at 13
+ * bits each), so a 4 GiB bomb takes a second to make, not minutes.
+ */
+export function zeroDeflate(size: number, prefix: Uint8Array = new Uint8Array(0)): Uint8Array {
+  if (prefix.length > 0xffff) throw new Error('prefix longer than one stored block');
+  const copies = Math.max(0, Math.floor((size - 1) / 258));
+  const literals = size === 0 ? 0 : size - copies * 258;
+  const stored = prefix.length ? 5 + prefix.length : 0;
+  const out = new Uint8Array(stored + Math.ceil((3 + 8 * literals + 13 * copies + 7) / 8) + 1);
+  if (prefix.length) {
+    // BFINAL 0, BTYPE 00, padded to the byte; LEN, NLEN; the bytes. It ends on a byte boundary.
+    out.set([0, prefix.length & 0xff, prefix.length >> 8, ~prefix.length & 0xff, (~prefix.length >> 8) & 0xff], 0);
+    out.set(prefix, 5);
+  }
+  let byte = stored;
+  let bit = 0;
+  const put = (b: number) => {
+    out[byte] |= b << bit;
+    if (++bit === 8) (bit = 0), byte++;
+  };
+  /** Huffman codes go most significant bit first; everything else least significant first. */
+  const code = (value: number, length: number) => {
+    for (let i = length - 1; i >= 0; i--) put((value >>> i) & 1);
+  };
+  put(1); // BFINAL
+  put(1); // BTYPE = 01 (fixed Huffman), low bit first
+  put(0);
+  for (let i = 0; i < literals; i++) code(0b00110000, 8); // literal 0
+  for (let i = 0; i < copies; i++) {
+    code(0b11000101, 8); // length code 285 = 258
+    code(0, 5); // distance code 0 = 1: the zero just written
+  }
+  code(0, 7); // end of block (256)
+  return out.subarray(0, byte + (bit ? 1 : 0));
+}
+
+/** CRC-32 of `prefix` then `size` zero bytes, without allocating them. */
+export function zeroCrc32(size: number, prefix: Uint8Array = new Uint8Array(0)): number {
+  const block = new Uint8Array(Math.min(size, 1 << 24));
+  let crc = crc32(prefix);
+  for (let left = size; left > 0; left -= block.length) crc = crc32(block.subarray(0, Math.min(left, block.length)), crc);
+  return crc;
 }

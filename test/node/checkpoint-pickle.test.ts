@@ -1,7 +1,9 @@
 /** The restricted unpickler: hostile pickles are refused, hostile sizes are bounded, inert data stays inert. */
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
-import { unpickle, type UnpicklePolicy } from '../../models/toolchain/checkpoint/pickle.js';
+import { DEFAULT_PICKLE_LIMITS, unpickle, type UnpicklePolicy } from '../../models/toolchain/checkpoint/pickle.js';
+import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
+import { deeplyNestedKey, nestedAfterInsertion } from '../helpers/hostile-checkpoints.js';
 import {
   bytesOf,
   dictPickle,
@@ -133,5 +135,22 @@ describe('bounds', () => {
     const full = withPayload(2, int(1));
     const error = rejectionOf(full.subarray(0, full.length - 20));
     expect(error.code).toBe('truncated');
+  });
+});
+
+describe('nesting depth', () => {
+  it('refuses a dict key nested 100,000 deep with pickle-limit, not a stack overflow', () => {
+    expect(checkpointErrorCode(() => readCheckpoint(deeplyNestedKey(100_000)))).toBe('pickle-limit');
+  });
+
+  it('counts nesting made through the memo after a container was inserted', () => {
+    expect(checkpointErrorCode(() => readCheckpoint(nestedAfterInsertion(100_000)))).toBe('pickle-limit');
+  });
+
+  it('accepts nesting as deep as the limit', () => {
+    const depthOf = (data: Uint8Array) => unpickle(data, { callables: new Map(), recordClasses: new Set(), persistentLoad: () => null });
+    const nested = (depth: number) => pickle(2, OP.EMPTY_TUPLE, new Uint8Array(depth - 1).fill(OP.TUPLE1));
+    expect(() => depthOf(nested(DEFAULT_PICKLE_LIMITS.maxDepth))).not.toThrow();
+    expect(checkpointErrorCode(() => depthOf(nested(DEFAULT_PICKLE_LIMITS.maxDepth + 1)))).toBe('pickle-limit');
   });
 });

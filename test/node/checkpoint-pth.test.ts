@@ -1,5 +1,6 @@
 /** torch.save zips built byte by byte: strided views, every storage dtype, byte order, and every rejection. */
 import { describe, expect, it } from 'vitest';
+import { decodeElements } from '../../models/toolchain/checkpoint/dtypes.js';
 import { readCheckpoint, type Checkpoint } from '../../models/toolchain/checkpoint/index.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 import {
@@ -71,8 +72,8 @@ describe('storage dtypes', () => {
         { name: 'bool', storageType: 'BoolStorage', key: 'o', numel: 3, size: [3] },
       ],
       {
-        // 1, -2, 65504 (max), 2^-24 (smallest subnormal), -inf
-        h: u16le(0x3c00, 0xc000, 0x7bff, 0x0001, 0xfc00),
+        // 1, -2, 65504 (max), 2^-24 (smallest subnormal), -0
+        h: u16le(0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000),
         // 1, -3, 3.140625
         b: u16le(0x3f80, 0xc040, 0x4049),
         d: new Uint8Array(Float64Array.from([0.1, -1e300]).buffer),
@@ -85,7 +86,9 @@ describe('storage dtypes', () => {
       },
     );
     const tensor = (name: string) => checkpoint.stateDict.get(name)!;
-    expect(tensor('half')).toMatchObject({ dtype: 'float16', data: Float32Array.from([1, -2, 65504, 2 ** -24, -Infinity]) });
+    expect(tensor('half')).toMatchObject({ dtype: 'float16', data: Float32Array.from([1, -2, 65504, 2 ** -24, -0]) });
+    // ±Inf and NaN decode as such (and readCheckpoint then refuses them: see the non-finite tests).
+    expect(decodeElements('float16', u16le(0xfc00, 0x7c00, 0x7e00), 3)).toEqual(Float32Array.from([-Infinity, Infinity, NaN]));
     expect(tensor('bf16')).toMatchObject({ dtype: 'bfloat16', data: Float32Array.from([1, -3, 3.140625]) });
     expect(tensor('double')).toMatchObject({ dtype: 'float64', data: Float64Array.from([0.1, -1e300]) });
     expect(tensor('long')).toMatchObject({ dtype: 'int64', data: BigInt64Array.from([-1n, 2n ** 40n]) });

@@ -2,6 +2,7 @@
  * The one entry point for checkpoint files: sniffs the format from the bytes (never the name), reads it, and
  * returns the weights in official microsoft/Cream naming.
  */
+import { assertFinite } from './finite.js';
 import { readPth, type InertValue } from './pth.js';
 import { readSafetensorsFile } from './safetensors.js';
 import { toOfficialNames, usesTimmNames } from '../../efficientvit.js';
@@ -45,9 +46,11 @@ export function readCheckpoint(bytes: Uint8Array, fileName?: string): Checkpoint
     const format = sniffCheckpointFormat(bytes);
     if (format === 'pth') {
       const { stateDict, extras } = readPth(bytes);
+      assertFinite(stateDict);
       return withOfficialNames({ format, stateDict, extras });
     }
     const { stateDict, metadata } = readSafetensorsFile(bytes);
+    assertFinite(stateDict);
     return withOfficialNames({ format, stateDict, extras: { metadata } });
   } catch (error) {
     if (fileName && error instanceof CheckpointError) throw new CheckpointError(error.code, `${fileName}: ${error.message}`);

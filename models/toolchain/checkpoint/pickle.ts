@@ -42,6 +42,8 @@ export interface PickleLimits {
   maxIntBytes: number;
   /** Bytes of one text-protocol line (GLOBAL names, INT, FLOAT, …). */
   maxLine: number;
+  /** Containers nested inside each other in the result: whoever walks it recursively must not run out of stack. */
+  maxDepth: number;
 }
 
 export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
@@ -50,6 +52,8 @@ export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = Object.freeze({
   maxMemo: 1 << 22,
   maxIntBytes: 4300,
   maxLine: 1 << 16,
+  // Real checkpoints nest under ten deep; the extras walk in pth.ts allows 256.
+  maxDepth: 200,
 });
 
 export interface UnpicklePolicy {
@@ -247,7 +251,7 @@ class Unpickler {
           break;
         case 0x2e: // STOP '.'
           if (this.marks.length) throw corrupt('STOP inside an open MARK');
-          return this.pop();
+          return checkDepth(this.pop(), this.limits.maxDepth);
 
         // -- stack manipulation --
         case 0x28: // MARK '('
@@ -565,6 +569,59 @@ class Unpickler {
     if (items.length % 2) throw corrupt('odd number of items for a dict');
     for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
     return dict;
+  }
+}
+
+/**
+ * Refuses a result nested deeper than `limit`. Measured on the finished object graph, not as items are inserted:
+ * through the memo a container can grow after it was put into another. Iterative, so the check itself cannot
+ * overflow; a reference back into a container still being walked (a cycle) adds no depth.
+ */
+function checkDepth<T>(root: T, limit: number): T {
+  const finished = new Map<object, number>();
+  const path: { node: object; children: Iterator<unknown>; height: number }[] = [];
+  const onPath = new Set<object>();
+  const enter = (value: unknown): number | undefined => {
+    const children = childrenOf(value);
+    if (!children) return 0;
+    const node = value as object;
+    const known = finished.get(node);
+    if (known !== undefined) return known;
+    if (onPath.has(node)) return 0;
+    if (path.length >= limit) throw overLimit(`pickle data nested deeper than ${limit}`);
+    path.push({ node, children: children[Symbol.iterator](), height: 1 });
+    onPath.add(node);
+    return undefined;
+  };
+  enter(root);
+  while (path.length) {
+    const frame = path[path.length - 1];
+    const next = frame.children.next();
+    if (!next.done) {
+      const height = enter(next.value);
+      if (height !== undefined) frame.height = Math.max(frame.height, height + 1);
+      continue;
+    }
+    path.pop();
+    onPath.delete(frame.node);
+    finished.set(frame.node, frame.height);
+    if (path.length) path[path.length - 1].height = Math.max(path[path.length - 1].height, frame.height + 1);
+  }
+  return root;
+}
+
+/** The values a container holds (dict keys too), or undefined for a leaf. */
+function childrenOf(value: unknown): Iterable<unknown> | undefined {
+  if (Array.isArray(value) || value instanceof Set) return value;
+  if (value instanceof Map) return mapItems(value);
+  if (value instanceof PickledRecord) return [...value.args, ...value.fields.values()];
+  return undefined;
+}
+
+function* mapItems(map: Map<unknown, unknown>): Iterable<unknown> {
+  for (const [key, item] of map) {
+    yield key;
+    yield item;
   }
 }
 

@@ -6,7 +6,7 @@
 import { decodeElements, DTYPE_BYTES, elementCount, isDimension, type DType } from './dtypes.js';
 import { GlobalRef, PickledRecord, unpickle } from './pickle.js';
 import { CheckpointError, type StateDict, type Tensor, type TensorValues } from '../../state-dict.js';
-import { ZipArchive, type ZipEntry } from './zip.js';
+import { ZipArchive, type ReadWork, type ZipEntry } from './zip.js';
 
 /** A storage named by a persistent id: which record, its element type and length. */
 class StorageRef {
@@ -87,14 +87,23 @@ const RECORD_CLASSES: ReadonlySet<string> = new Set(['argparse.Namespace']);
 /** Keys under which training scripts keep the weights, in order of preference. */
 const STATE_DICT_KEYS = ['model', 'state_dict'];
 
+/** data.pkl holds structure, not weights (those are storage records): real ones are kilobytes to a few megabytes. */
+const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
+/**
+ * The weights, as decoded, at most: EfficientViT-M5 holds 50 MB. Without a cap, many views of one storage would
+ * let a small file demand any amount of memory.
+ */
+export const MAX_STATE_DICT_BYTES = 1024 * 1024 * 1024;
+
 export interface PthContents {
   stateDict: StateDict;
   /** Top-level entries other than the weights (epoch, args, optimizer, …), as inert data. */
   extras: Record<string, InertValue>;
 }
 
-export function readPth(bytes: Uint8Array): PthContents {
-  const zip = new ZipArchive(bytes);
+/** `work` (optional) accumulates what reading cost: bytes inflated, 0 for torch's own stored archives. */
+export function readPth(bytes: Uint8Array, work?: ReadWork): PthContents {
+  const zip = new ZipArchive(bytes, work);
   const pickles = [...zip.entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
   if (pickles.length !== 1) {
     throw new CheckpointError('corrupt-archive', pickles.length ? 'zip holds several data.pkl files' : 'zip has no <archive>/data.pkl: not a torch.save file');
@@ -103,7 +112,7 @@ export function readPth(bytes: Uint8Array): PthContents {
   const bigEndian = readByteOrder(zip, prefix);
 
   const storages = new Map<string, StorageRef>();
-  const root = unpickle(zip.read(zip.entries.get(pickles[0])!), {
+  const root = unpickle(zip.read(zip.entries.get(pickles[0])!, MAX_PICKLE_BYTES), {
     callables: torchCallables(),
     recordClasses: RECORD_CLASSES,
     persistentLoad: (pid) => loadStorage(pid, zip, prefix, storages),
@@ -111,10 +120,18 @@ export function readPth(bytes: Uint8Array): PthContents {
     build: (target, state) => target instanceof TensorRef && (state === null || (state instanceof Map && state.size === 0)),
   });
 
-  const decoded = new Map<string, TensorValues>();
   const { weightsKey, weights } = findStateDict(root);
+  checkWeightStorages(weights);
+  // Each storage record is read (inflated, checksummed) once, however many tensors view it.
+  const records = new Map<StorageRef, Uint8Array>();
+  const recordOf = (storage: StorageRef) => {
+    let record = records.get(storage);
+    if (!record) records.set(storage, (record = zip.read(storage.entry)));
+    return record;
+  };
+  const decoded = new Map<StorageRef, TensorValues>();
   const stateDict: StateDict = new Map();
-  for (const [name, ref] of weights) stateDict.set(name, materialize(ref, zip, bigEndian, decoded));
+  for (const [name, ref] of weights) stateDict.set(name, materialize(ref, recordOf, bigEndian, decoded));
 
   const extras: Record<string, InertValue> = {};
   if (weightsKey !== undefined && root instanceof Map) {
@@ -128,7 +145,7 @@ export function readPth(bytes: Uint8Array): PthContents {
 function readByteOrder(zip: ZipArchive, prefix: string): boolean {
   const entry = zip.entries.get(`${prefix}byteorder`);
   if (!entry) return false; // only newer PyTorch writes it; files without it are little-endian
-  const order = new TextDecoder().decode(zip.read(entry)).trim();
+  const order = new TextDecoder().decode(zip.read(entry, 16)).trim();
   if (order !== 'little' && order !== 'big') throw new CheckpointError('corrupt-archive', `unknown byteorder ${JSON.stringify(order.slice(0, 20))}`);
   return order === 'big';
 }
@@ -216,6 +233,10 @@ function loadStorage(pid: unknown, zip: ZipArchive, prefix: string, storages: Ma
   if (entry.size < numel * DTYPE_BYTES[dtype]) {
     throw new CheckpointError('corrupt-tensor', `storage ${key} holds ${entry.size} bytes, less than ${numel} × ${dtype}`);
   }
+  // torch writes each record exactly as long as its storage; bytes beyond it can serve no tensor.
+  if (entry.size > numel * DTYPE_BYTES[dtype]) {
+    throw new CheckpointError('oversized-entry', `storage record ${key} declares ${entry.size} bytes, more than its ${numel} × ${dtype}`);
+  }
   const storage = new StorageRef(key, dtype, numel, entry);
   storages.set(key, storage);
   return storage;
@@ -273,26 +294,58 @@ function stripDataParallelPrefix(weights: Map<string, TensorRef>): Map<string, T
   return new Map([...weights].map(([name, ref]) => [name.slice('module.'.length), ref]));
 }
 
+// ---- what the weights may cost ----
+
+/**
+ * Refuses, before anything is inflated: a deflated storage larger than what the weights read of it (its CRC-32
+ * could only be checked by inflating bytes no tensor uses), and weights larger than MAX_STATE_DICT_BYTES decoded.
+ */
+function checkWeightStorages(weights: Map<string, TensorRef>): void {
+  const used = new Map<StorageRef, number>();
+  let total = 0;
+  for (const ref of weights.values()) {
+    const { storage } = ref;
+    const numel = elementCount(ref.shape)!;
+    // float16/bfloat16 widen to float32 on decode.
+    total += numel * Math.max(DTYPE_BYTES[storage.dtype], storage.dtype.endsWith('float16') ? 4 : 0);
+    if (numel === 0) continue;
+    let last = ref.offset;
+    for (let d = 0; d < ref.shape.length; d++) last += (ref.shape[d] - 1) * ref.stride[d];
+    used.set(storage, Math.max(used.get(storage) ?? 0, (last + 1) * DTYPE_BYTES[storage.dtype]));
+  }
+  if (total > MAX_STATE_DICT_BYTES) {
+    throw new CheckpointError('oversized-state-dict', `the weights would take ${total} bytes decoded, more than the ${MAX_STATE_DICT_BYTES} any supported model needs`);
+  }
+  for (const [storage, bytes] of used) {
+    if (storage.entry.method !== 0 && storage.entry.size > bytes) {
+      throw new CheckpointError(
+        'oversized-entry',
+        `deflated storage record ${storage.key} inflates to ${storage.entry.size} bytes, but the weights read only ${bytes} of them`,
+      );
+    }
+  }
+}
+
 // ---- copying tensors out ----
 
 function materialize(
   ref: TensorRef,
-  zip: ZipArchive,
+  recordOf: (storage: StorageRef) => Uint8Array,
   bigEndian: boolean,
-  decoded: Map<string, TensorValues>,
+  decoded: Map<StorageRef, TensorValues>,
 ): Tensor {
   const { storage, offset, shape, stride } = ref;
   const numel = elementCount(shape)!;
   const size = DTYPE_BYTES[storage.dtype];
   if (isContiguous(shape, stride)) {
     // The common case: decode just the view's bytes straight from the record.
-    const bytes = zip.read(storage.entry).subarray(offset * size, (offset + numel) * size);
+    const bytes = recordOf(storage).subarray(offset * size, (offset + numel) * size);
     return { dtype: storage.dtype, shape: [...shape], data: decodeElements(storage.dtype, bytes, numel, bigEndian) };
   }
-  let source = decoded.get(storage.key);
+  let source = decoded.get(storage);
   if (!source) {
-    source = decodeElements(storage.dtype, zip.read(storage.entry), storage.numel, bigEndian);
-    decoded.set(storage.key, source);
+    source = decodeElements(storage.dtype, recordOf(storage), storage.numel, bigEndian);
+    decoded.set(storage, source);
   }
   const out = new (source.constructor as new (length: number) => TensorValues)(numel);
   gather(source, out, offset, shape, stride);

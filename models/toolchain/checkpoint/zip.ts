@@ -4,9 +4,11 @@
  * Why not fflate's unzipSync: it copies every entry and does not check header offsets (an offset past the end of
  * the file yields a silently empty entry). Here every offset is checked, stored entries come back as zero-copy
  * views (torch writes stored, 64-byte aligned entries), and only deflated entries — which torch never writes, but a
- * re-zipped file may hold — go through fflate's inflate, with the output size bounded.
+ * re-zipped file may hold — are inflated, by fflate's streaming Inflate, which lets us stop as soon as an entry
+ * produces more than it declared. Every entry read is checked against its CRC-32.
  */
-import { inflateSync } from 'fflate';
+import { crc32 } from 'node:zlib';
+import { Inflate } from 'fflate';
 import { CheckpointError } from '../../state-dict.js';
 
 export interface ZipEntry {
@@ -15,6 +17,7 @@ export interface ZipEntry {
   method: number;
   compressedSize: number;
   size: number;
+  crc32: number;
   dataOffset: number;
 }
 
@@ -27,29 +30,71 @@ const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 /** Deflate cannot expand data by more than ~1032×; a larger claimed size is a lie meant to allocate. */
 const MAX_DEFLATE_RATIO = 1032;
+/** Compressed bytes per Inflate push, at most: one push may inflate to ~1032× its size before we can look. */
+const MAX_PUSH = 16 * 1024;
+const MIN_PUSH = 1024;
 
 function corrupt(message: string): CheckpointError {
   return new CheckpointError('corrupt-archive', message);
 }
 
+/** What reading cost beyond the file itself, for callers (tests, benchmarks) that bound it. */
+export interface ReadWork {
+  /** Bytes produced by inflating deflated entries, refused ones included. */
+  inflatedBytes: number;
+}
+
 export class ZipArchive {
   readonly entries: ReadonlyMap<string, ZipEntry>;
 
-  constructor(private readonly bytes: Uint8Array) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly work: ReadWork = { inflatedBytes: 0 },
+  ) {
     this.entries = readCentralDirectory(bytes);
   }
 
-  /** The entry's bytes; a view into the archive for stored entries. */
-  read(entry: ZipEntry): Uint8Array {
-    const raw = this.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
-    if (entry.method === 0) return raw;
-    try {
-      const out = inflateSync(raw, { out: new Uint8Array(entry.size) });
-      if (out.length !== entry.size) throw new Error(`inflated to ${out.length} bytes`);
-      return out;
-    } catch (error) {
-      throw corrupt(`zip entry ${entry.name} does not inflate to its ${entry.size} bytes: ${(error as Error).message}`);
+  /**
+   * The entry's bytes, checked against its CRC-32; a view into the archive for stored entries. An entry that
+   * declares more than `maxBytes`, or inflates to more than it declares, is refused before it costs more.
+   */
+  read(entry: ZipEntry, maxBytes = Number.POSITIVE_INFINITY): Uint8Array {
+    if (entry.size > maxBytes) {
+      throw new CheckpointError('oversized-entry', `zip entry ${entry.name} declares ${entry.size} bytes; at most ${maxBytes} can be used`);
     }
+    const raw = this.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
+    const data = entry.method === 0 ? raw : this.inflate(entry, raw);
+    if (crc32(data) !== entry.crc32) {
+      throw new CheckpointError('checksum-mismatch', `zip entry ${entry.name} does not match its CRC-32: the file is damaged`);
+    }
+    return data;
+  }
+
+  private inflate(entry: ZipEntry, raw: Uint8Array): Uint8Array {
+    const out = new Uint8Array(entry.size);
+    let written = 0;
+    const inflater = new Inflate((chunk) => {
+      this.work.inflatedBytes += chunk.length;
+      if (written + chunk.length > out.length) {
+        throw new CheckpointError('oversized-entry', `zip entry ${entry.name} inflates to more than the ${entry.size} bytes it declares`);
+      }
+      out.set(chunk, written);
+      written += chunk.length;
+    });
+    try {
+      for (let at = 0; at < raw.length; ) {
+        // Push less as the output nears its declared end, so a lying entry is caught within ~1 MiB of it.
+        const push = Math.min(MAX_PUSH, Math.max(MIN_PUSH, Math.ceil((out.length - written) / MAX_DEFLATE_RATIO)));
+        const end = Math.min(raw.length, at + push);
+        inflater.push(raw.subarray(at, end), end === raw.length);
+        at = end;
+      }
+    } catch (error) {
+      if (error instanceof CheckpointError) throw error;
+      throw corrupt(`zip entry ${entry.name} does not inflate: ${(error as Error).message}`);
+    }
+    if (written !== out.length) throw corrupt(`zip entry ${entry.name} inflates to ${written} bytes, not the ${entry.size} it declares`);
+    return out;
   }
 }
 
@@ -94,6 +139,7 @@ function readCentralDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
     const method = u16(at + 10);
     let compressedSize = u32(at + 20);
     let size = u32(at + 24);
+    const checksum = u32(at + 16);
     const nameLength = u16(at + 28);
     const extraLength = u16(at + 30);
     const commentLength = u16(at + 32);
@@ -138,7 +184,7 @@ function readCentralDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
       throw new CheckpointError('truncated', `zip entry ${name} runs past the end of its data`);
     }
     if (entries.has(name)) throw corrupt(`zip holds ${name} twice`);
-    entries.set(name, { name, method, compressedSize, size, dataOffset });
+    entries.set(name, { name, method, compressedSize, size, crc32: checksum, dataOffset });
     at = next;
   }
   return entries;
