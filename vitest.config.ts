@@ -7,7 +7,13 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 300_000 },
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
       },
       {
         // The production wrangler.toml (entry, assets binding, flags), with the test models (written by the global
@@ -18,7 +24,12 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               assets: { directory: fileURLToPath(new URL('.cache/test-models', import.meta.url)), binding: 'MODELS' },
-              bindings: { DEFAULT_MODEL: 'tiny', MAX_BODY_BYTES: String(4 * 1024 * 1024), MAX_MEGAPIXELS: '4', MAX_BATCH: '8' },
+              bindings: {
+                DEFAULT_MODEL: 'tiny',
+                MAX_BODY_BYTES: String(4 * 1024 * 1024),
+                MAX_MEGAPIXELS: '4',
+                MAX_BATCH: '8',
+              },
               serviceBindings: { FIXTURES: serveFixture },
             },
           })),

@@ -23,7 +23,14 @@ export interface EfficientVitConfig {
   kernels: readonly [number, number, number, number];
 }
 
-const COMMON = { imageSize: 224, patchSize: 16, inChannels: 3, numClasses: 1000, keyDim: [16, 16, 16], windowSize: [7, 7, 7] } as const;
+const COMMON = {
+  imageSize: 224,
+  patchSize: 16,
+  inChannels: 3,
+  numClasses: 1000,
+  keyDim: [16, 16, 16],
+  windowSize: [7, 7, 7],
+} as const;
 
 /** build.py's EfficientViT_m0 … m5 (timm `efficientvit_msra` uses the same numbers). */
 export const EFFICIENTVIT_VARIANTS: Readonly<Record<Variant, EfficientVitConfig>> = Object.freeze({
@@ -38,7 +45,7 @@ export const EFFICIENTVIT_VARIANTS: Readonly<Record<Variant, EfficientVitConfig>
 export const VARIANTS = Object.keys(EFFICIENTVIT_VARIANTS) as Variant[];
 
 export function isVariant(name: string): name is Variant {
-  return  Object.hasOwn(EFFICIENTVIT_VARIANTS, name);
+  return Object.hasOwn(EFFICIENTVIT_VARIANTS, name);
 }
 
 /** torch.nn.BatchNorm1d/2d default, used everywhere in the model. */
@@ -128,7 +135,14 @@ export interface EfficientVitLayout {
   head: { prefix: string; inFeatures: number; numClasses: number };
 }
 
-function convBn(prefix: string, inChannels: number, outChannels: number, kernel = 1, stride = 1, groups = 1): ConvBnSpec {
+function convBn(
+  prefix: string,
+  inChannels: number,
+  outChannels: number,
+  kernel = 1,
+  stride = 1,
+  groups = 1,
+): ConvBnSpec {
   return { prefix, inChannels, outChannels, kernel, stride, padding: Math.floor(kernel / 2), groups };
 }
 
@@ -138,7 +152,13 @@ function makeDivisible(value: number, divisor = 8): number {
 }
 
 function residualDw(prefix: string, channels: number, resolution: number): ResidualDepthwiseLayer {
-  return { kind: 'residual-dw', prefix, conv: convBn(prefix, channels, channels, 3, 1, channels), channels, resolution };
+  return {
+    kind: 'residual-dw',
+    prefix,
+    conv: convBn(prefix, channels, channels, 3, 1, channels),
+    channels,
+    resolution,
+  };
 }
 
 function residualFfn(prefix: string, channels: number, resolution: number): ResidualFfnLayer {
@@ -232,7 +252,15 @@ export function efficientVitLayout(variant: Variant): EfficientVitLayout {
       layers.push(residualDw(`${block}.dw0.m`, ed, resolution));
       layers.push(residualFfn(`${block}.ffn0.m`, ed, resolution));
       layers.push(
-        residualAttention(`${block}.mixer.m.attn`, ed, config.keyDim[stage], config.numHeads[stage], resolution, config.windowSize[stage], config.kernels),
+        residualAttention(
+          `${block}.mixer.m.attn`,
+          ed,
+          config.keyDim[stage],
+          config.numHeads[stage],
+          resolution,
+          config.windowSize[stage],
+          config.kernels,
+        ),
       );
       layers.push(residualDw(`${block}.dw1.m`, ed, resolution));
       layers.push(residualFfn(`${block}.ffn1.m`, ed, resolution));
@@ -299,7 +327,11 @@ export interface ParameterSpec {
 function convBnParameters(spec: ConvBnSpec): ParameterSpec[] {
   const c = spec.outChannels;
   return [
-    { name: `${spec.prefix}.c.weight`, shape: [c, spec.inChannels / spec.groups, spec.kernel, spec.kernel], role: 'parameter' },
+    {
+      name: `${spec.prefix}.c.weight`,
+      shape: [c, spec.inChannels / spec.groups, spec.kernel, spec.kernel],
+      role: 'parameter',
+    },
     ...batchNormParameters(`${spec.prefix}.bn`, c),
   ];
 }
@@ -358,7 +390,8 @@ export function expectedParameters(variant: Variant): ParameterSpec[] {
   ];
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 const elementCount = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
 const isFloat = (t: Tensor) => t.data instanceof Float32Array || t.data instanceof Float64Array;
 const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
@@ -376,7 +409,10 @@ export function validateStateDict(stateDict: StateDict, variant: Variant): State
     const tensor = stateDict.get(spec.name);
     if (!tensor) {
       if (spec.role === 'buffer') continue;
-      throw new CheckpointError('missing-tensor', `${variant}: checkpoint has no tensor '${spec.name}' (expected shape ${fmt(spec.shape)})`);
+      throw new CheckpointError(
+        'missing-tensor',
+        `${variant}: checkpoint has no tensor '${spec.name}' (expected shape ${fmt(spec.shape)})`,
+      );
     }
     if (spec.name.endsWith('num_batches_tracked')) {
       // A scalar; some writers store it as [1]. Unused at inference.
@@ -385,7 +421,8 @@ export function validateStateDict(stateDict: StateDict, variant: Variant): State
     }
     let shape = tensor.shape;
     const is1x1 = spec.shape.length === 4 && spec.shape[2] === 1 && spec.shape[3] === 1;
-    if (is1x1 && shape.length === 2 && shape[0] === spec.shape[0] && shape[1] === spec.shape[1]) shape = [...shape, 1, 1];
+    if (is1x1 && shape.length === 2 && shape[0] === spec.shape[0] && shape[1] === spec.shape[1])
+      shape = [...shape, 1, 1];
     if (!sameShape(shape, spec.shape) || tensor.data.length !== elementCount(spec.shape)) {
       throw new CheckpointError(
         'shape-mismatch',
@@ -393,14 +430,21 @@ export function validateStateDict(stateDict: StateDict, variant: Variant): State
       );
     }
     if (spec.role === 'parameter' && !isFloat(tensor)) {
-      throw new CheckpointError('dtype-mismatch', `${variant}: tensor '${spec.name}' has dtype ${tensor.dtype}, expected a float type`);
+      throw new CheckpointError(
+        'dtype-mismatch',
+        `${variant}: tensor '${spec.name}' has dtype ${tensor.dtype}, expected a float type`,
+      );
     }
     if (spec.name.endsWith('attention_bias_idxs')) checkBiasIndices(spec.name, tensor);
     out.set(spec.name, shape === tensor.shape ? tensor : { ...tensor, shape });
   }
   const known = new Set(expected.map((s) => s.name));
   for (const name of stateDict.keys()) {
-    if (!known.has(name)) throw new CheckpointError('unexpected-tensor', `${variant}: checkpoint has tensor '${name}' that the model does not have`);
+    if (!known.has(name))
+      throw new CheckpointError(
+        'unexpected-tensor',
+        `${variant}: checkpoint has tensor '${name}' that the model does not have`,
+      );
   }
   return out;
 }
@@ -412,7 +456,10 @@ function checkBiasIndices(name: string, tensor: Tensor) {
   const got = tensor.data;
   for (let i = 0; i < want.length; i++) {
     if (Number(got[i]) !== want[i]) {
-      throw new CheckpointError('bad-attention-bias-idxs', `tensor '${name}' differs from the official offset table at element ${i}`);
+      throw new CheckpointError(
+        'bad-attention-bias-idxs',
+        `tensor '${name}' differs from the official offset table at element ${i}`,
+      );
     }
   }
 }
@@ -476,7 +523,8 @@ export function officialNameFromTimm(name: string): string {
   const prefix = PREFIX_RULES.find(([pattern]) => pattern.test(name));
   if (!prefix) throw new CheckpointError('unknown-key', `${name} is not an efficientvit_msra parameter name`);
   let official = name.replace(prefix[0], (_, ...groups: string[]) => prefix[1](...groups));
-  for (const [pattern, rename] of LEAF_RULES) official = official.replace(pattern, (_, ...groups: string[]) => rename(...groups));
+  for (const [pattern, rename] of LEAF_RULES)
+    official = official.replace(pattern, (_, ...groups: string[]) => rename(...groups));
   return official;
 }
 

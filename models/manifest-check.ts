@@ -43,12 +43,14 @@ function checkModel(model: unknown, index: number): ManifestModel {
   if (typeof model.name !== 'string' || !MODEL_NAME.test(model.name)) fail('name must match [a-z0-9][a-z0-9._-]*');
   if (typeof model.id !== 'string' || model.id === '') fail('id must be a non-empty string');
   if (typeof model.variant !== 'string' || !KNOWN_VARIANTS.has(model.variant)) fail('variant must be m0..m5');
-  if (typeof model.precision !== 'string' || !KNOWN_PRECISIONS.has(model.precision)) fail('precision must be fp32, int8 or fp16');
+  if (typeof model.precision !== 'string' || !KNOWN_PRECISIONS.has(model.precision))
+    fail('precision must be fp32, int8 or fp16');
   if (typeof model.file !== 'string' || !isSafeModelPath(model.file)) fail('file must be a plain relative path');
   if (!isPositiveInteger(model.bytes)) fail('bytes must be a positive integer');
   if (typeof model.sha256 !== 'string' || !SHA256.test(model.sha256)) fail('sha256 must be 64 lowercase hex digits');
   if (!isRecord(model.source) || typeof model.source.checkpoint !== 'string') fail('source.checkpoint is missing');
-  if (typeof model.labels !== 'string' || !isSafeModelPath(`${model.labels}.labels.json`)) fail('labels must be a plain id');
+  if (typeof model.labels !== 'string' || !isSafeModelPath(`${model.labels}.labels.json`))
+    fail('labels must be a plain id');
 
   const input = model.input;
   if (!isRecord(input) || !Array.isArray(input.shape) || input.shape.length !== 4 || input.shape[1] !== 3) {
@@ -57,7 +59,12 @@ function checkModel(model: unknown, index: number): ManifestModel {
   const [, , height, width] = (input as { shape: unknown[] }).shape;
   if (!isPositiveInteger(height) || !isPositiveInteger(width)) fail('input height and width must be positive integers');
   const output = model.output;
-  if (!isRecord(output) || !Array.isArray(output.shape) || output.shape.length !== 2 || !isPositiveInteger(output.shape[1])) {
+  if (
+    !isRecord(output) ||
+    !Array.isArray(output.shape) ||
+    output.shape.length !== 2 ||
+    !isPositiveInteger(output.shape[1])
+  ) {
     fail('output.shape must be [N, classes]');
   }
 
@@ -68,13 +75,15 @@ function checkModel(model: unknown, index: number): ManifestModel {
   }
   if (pre.centerCrop !== height || pre.centerCrop !== width) fail('preprocessing.centerCrop must equal the input size');
   if ((pre.resizeShortSide as number) < (pre.centerCrop as number)) fail('preprocessing.resizeShortSide < centerCrop');
-  if (!isTriple(pre.mean) || !isTriple(pre.std) || pre.std.some((s) => s <= 0)) fail('preprocessing mean/std must be 3 numbers');
+  if (!isTriple(pre.mean) || !isTriple(pre.std) || pre.std.some((s) => s <= 0))
+    fail('preprocessing mean/std must be 3 numbers');
   return model as unknown as ManifestModel;
 }
 
 export function checkManifest(json: unknown): Manifest {
   if (!isRecord(json)) throw new ManifestError('manifest is not a JSON object');
-  if (json.version !== 1) throw new ManifestError(`manifest version ${JSON.stringify(json.version)} is not supported (expected 1)`);
+  if (json.version !== 1)
+    throw new ManifestError(`manifest version ${JSON.stringify(json.version)} is not supported (expected 1)`);
   if (!Array.isArray(json.models)) throw new ManifestError('manifest has no models array');
   const models = json.models.map(checkModel);
   const seen = new Set<string>();

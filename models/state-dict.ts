@@ -1,5 +1,12 @@
 /** A tensor as read from a checkpoint: row-major, contiguous. Half-precision floats are widened on read. */
-export type TensorValues = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array;
+export type TensorValues =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Int8Array
+  | Int16Array;
 
 export interface Tensor {
   /** The dtype stored in the file (e.g. 'float32', 'float16', 'int64'); `data` may be wider. */

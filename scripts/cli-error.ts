@@ -8,9 +8,14 @@ import { inspect } from 'node:util';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
-export function formatCliError(error: unknown, expected: readonly ErrorClass[] = [], env: NodeJS.ProcessEnv = process.env): string {
+export function formatCliError(
+  error: unknown,
+  expected: readonly ErrorClass[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (isDebug(env) || !(error instanceof Error)) return inspect(error);
-  const describesInput = typeof (error as { code?: unknown }).code === 'string' || expected.some((type) => error instanceof type);
+  const describesInput =
+    typeof (error as { code?: unknown }).code === 'string' || expected.some((type) => error instanceof type);
   return describesInput ? `error: ${error.message}` : inspect(error);
 }
 

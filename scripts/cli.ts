@@ -70,7 +70,11 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
   });
   const written = [outDir];
   if (!options.outDir) {
-    const published = await publishToTarget('edge', outDir, built.map((b) => b.entry));
+    const published = await publishToTarget(
+      'edge',
+      outDir,
+      built.map((b) => b.entry),
+    );
     if (published.length > 0) written.push(targetDir('edge'));
   }
   if (options.json) return console.log(JSON.stringify(built, null, 2));
@@ -80,13 +84,15 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
         model: entry.name,
         id: entry.id,
         MB: Number((entry.bytes / 1e6).toFixed(2)),
-        check: check.maxAbsDiffVsReference !== undefined
-          ? `max |Δlogit| vs float64 reference ${check.maxAbsDiffVsReference.toExponential(1)}`
-          : `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, min cos ${check.agreement!.minCosine.toFixed(4)}`,
+        check:
+          check.maxAbsDiffVsReference !== undefined
+            ? `max |Δlogit| vs float64 reference ${check.maxAbsDiffVsReference.toExponential(1)}`
+            : `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, min cos ${check.agreement!.minCosine.toFixed(4)}`,
         source: entry.source.checkpoint,
       })),
     ),
   );
-  console.log(`\nwrote ${written.map((dir) => path.join(path.relative(process.cwd(), dir), 'manifest.json')).join(', ')}${verificationImages ? '' : ' (checked on synthetic inputs; pass --images DIR for real ones)'}`);
+  console.log(
+    `\nwrote ${written.map((dir) => path.join(path.relative(process.cwd(), dir), 'manifest.json')).join(', ')}${verificationImages ? '' : ' (checked on synthetic inputs; pass --images DIR for real ones)'}`,
+  );
 }
-

@@ -32,7 +32,9 @@ const { values: flags } = parseArgs({
 });
 
 if (!flags.images) {
-  console.error('usage: npm run eval -- --images DIR [--labels FILE] [--models m0,m0-fp32] [--out DIR] [--limit N] [--json]');
+  console.error(
+    'usage: npm run eval -- --images DIR [--labels FILE] [--models m0,m0-fp32] [--out DIR] [--limit N] [--json]',
+  );
   process.exit(2);
 }
 const modelsDir = path.resolve(flags.out ?? targetDir('node'));

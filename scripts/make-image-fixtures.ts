@@ -75,7 +75,8 @@ function withAlpha(rgb: Uint8Array): Uint8Array {
   return out;
 }
 
-const grayOf = (rgb: Uint8Array) => Uint8Array.from({ length: WIDTH * HEIGHT }, (_, p) => (rgb[p * 3] + 2 * rgb[p * 3 + 1] + rgb[p * 3 + 2]) >> 2);
+const grayOf = (rgb: Uint8Array) =>
+  Uint8Array.from({ length: WIDTH * HEIGHT }, (_, p) => (rgb[p * 3] + 2 * rgb[p * 3 + 1] + rgb[p * 3 + 2]) >> 2);
 
 /** 16-bit samples whose low byte is often ≥ 128, so "high byte" and "rounded to 8 bits" differ. */
 const widen = (samples: Uint8Array) => Uint16Array.from(samples, (v, i) => v * 256 + ((i * 97 + 200) & 255));
@@ -110,7 +111,13 @@ function addDecodable(
   entries.push({ file, format, variant, width, height, expected: expectedName(expected.data), tolerance: 0, ...extra });
 }
 
-function addFailing(file: string, bytes: Uint8Array, format: FixtureEntry['format'], variant: string, error: ErrorCode): void {
+function addFailing(
+  file: string,
+  bytes: Uint8Array,
+  format: FixtureEntry['format'],
+  variant: string,
+  error: ErrorCode,
+): void {
   write(file, bytes);
   entries.push({ file, format, variant, error });
 }
@@ -157,7 +164,10 @@ function splitPng(bytes: Uint8Array): { type: string; data: Uint8Array }[] {
   const chunks: { type: string; data: Uint8Array }[] = [];
   for (let o = 8; o < bytes.length; ) {
     const length = view.getUint32(o);
-    chunks.push({ type: Buffer.from(bytes.subarray(o + 4, o + 8)).toString('latin1'), data: bytes.subarray(o + 8, o + 8 + length) });
+    chunks.push({
+      type: Buffer.from(bytes.subarray(o + 4, o + 8)).toString('latin1'),
+      data: bytes.subarray(o + 8, o + 8 + length),
+    });
     o += 12 + length;
   }
   return chunks;
@@ -186,7 +196,12 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 /** A non-interlaced PNG from packed rows, row y filtered with filterOf(y) (0 None … 4 Paeth). */
-function assemblePng(header: Uint8Array, rows: Uint8Array[], bytesPerPixel: number, filterOf: (y: number) => number): Uint8Array {
+function assemblePng(
+  header: Uint8Array,
+  rows: Uint8Array[],
+  bytesPerPixel: number,
+  filterOf: (y: number) => number,
+): Uint8Array {
   const filtered: number[] = [];
   let previous: Uint8Array = new Uint8Array(rows[0].length);
   for (const [y, row] of rows.entries()) {
@@ -276,15 +291,35 @@ const u16le = (v: number) => [v & 255, v >> 8];
 async function pngFixtures(rgb: Uint8Array): Promise<void> {
   const rgba = withAlpha(rgb);
   const gray = grayOf(rgb);
-  const grayAlpha = Uint8Array.from({ length: WIDTH * HEIGHT * 2 }, (_, i) => (i % 2 ? rgba[(i >> 1) * 4 + 3] : gray[i >> 1]));
+  const grayAlpha = Uint8Array.from({ length: WIDTH * HEIGHT * 2 }, (_, i) =>
+    i % 2 ? rgba[(i >> 1) * 4 + 3] : gray[i >> 1],
+  );
   const patternResult = { width: WIDTH, height: HEIGHT, data: rgb };
   const grayResult = { width: WIDTH, height: HEIGHT, data: grayToRgb(gray) };
 
   const rgb8 = await raw(rgb, 3).png().toBuffer();
   addDecodable('png-rgb8.png', rgb8, 'png', 'RGB 8-bit', patternResult);
-  addDecodable('png-rgb8-interlaced.png', await raw(rgb, 3).png({ progressive: true }).toBuffer(), 'png', 'RGB 8-bit, Adam7', patternResult);
-  addDecodable('png-rgba8.png', await raw(rgba, 4).png().toBuffer(), 'png', 'RGBA 8-bit (alpha dropped)', patternResult);
-  addDecodable('png-rgba8-interlaced.png', await raw(rgba, 4).png({ progressive: true }).toBuffer(), 'png', 'RGBA 8-bit, Adam7', patternResult);
+  addDecodable(
+    'png-rgb8-interlaced.png',
+    await raw(rgb, 3).png({ progressive: true }).toBuffer(),
+    'png',
+    'RGB 8-bit, Adam7',
+    patternResult,
+  );
+  addDecodable(
+    'png-rgba8.png',
+    await raw(rgba, 4).png().toBuffer(),
+    'png',
+    'RGBA 8-bit (alpha dropped)',
+    patternResult,
+  );
+  addDecodable(
+    'png-rgba8-interlaced.png',
+    await raw(rgba, 4).png({ progressive: true }).toBuffer(),
+    'png',
+    'RGBA 8-bit, Adam7',
+    patternResult,
+  );
   addDecodable('png-gray8.png', await raw(gray, 1).png().toBuffer(), 'png', 'gray 8-bit', grayResult);
   addDecodable('png-gray-alpha8.png', await raw(grayAlpha, 2).png().toBuffer(), 'png', 'gray+alpha 8-bit', grayResult);
 
@@ -304,9 +339,13 @@ async function pngFixtures(rgb: Uint8Array): Promise<void> {
     ['png-gray-alpha16.png', grayAlpha16, 2, 'grey16', {}, 'gray+alpha 16-bit (high byte)', highGray],
   ] as const) {
     const bytes = await raw(samples, channels).toColourspace(space).png(options).toBuffer();
-    const { data, info } = await sharp(bytes).toColourspace(space).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes)
+      .toColourspace(space)
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true });
     const stored = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-    if (info.channels !== channels || stored.some((v, i) => v !== samples[i])) throw new Error(`${file}: sharp did not store the 16-bit samples`);
+    if (info.channels !== channels || stored.some((v, i) => v !== samples[i]))
+      throw new Error(`${file}: sharp did not store the 16-bit samples`);
     addDecodable(file, bytes, 'png', variant, { width: WIDTH, height: HEIGHT, data: expected });
   }
   if (rgb16.some((v, i) => v >> 8 !== rgb[i])) throw new Error('16-bit pattern: high bytes must be the 8-bit pattern');
@@ -316,16 +355,35 @@ async function pngFixtures(rgb: Uint8Array): Promise<void> {
   // sharp picks the bit depth from the number of colours.
   const ihdrDepth = (png: Uint8Array) => png[24];
   for (const bitdepth of [1, 2, 4, 8] as const) {
-    const bytes = await raw(rgb, 3).png({ palette: true, colours: 1 << bitdepth, dither: 0 }).toBuffer();
-    if (ihdrDepth(bytes) !== bitdepth || bytes[25] !== 3) throw new Error(`palette${bitdepth}: sharp wrote depth ${ihdrDepth(bytes)}`);
+    const bytes = await raw(rgb, 3)
+      .png({ palette: true, colours: 1 << bitdepth, dither: 0 })
+      .toBuffer();
+    if (ihdrDepth(bytes) !== bitdepth || bytes[25] !== 3)
+      throw new Error(`palette${bitdepth}: sharp wrote depth ${ihdrDepth(bytes)}`);
     addDecodable(`png-palette${bitdepth}.png`, bytes, 'png', `palette ${bitdepth}-bit`, await sharpDecodeAsPil(bytes));
   }
-  const palette4Interlaced = await raw(rgb, 3).png({ palette: true, colours: 16, dither: 0, progressive: true }).toBuffer();
-  if (ihdrDepth(palette4Interlaced) !== 4 || palette4Interlaced[28] !== 1) throw new Error('sharp did not write a 4-bit Adam7 palette PNG');
-  addDecodable('png-palette4-interlaced.png', palette4Interlaced, 'png', 'palette 4-bit, Adam7', await sharpDecodeAsPil(palette4Interlaced));
+  const palette4Interlaced = await raw(rgb, 3)
+    .png({ palette: true, colours: 16, dither: 0, progressive: true })
+    .toBuffer();
+  if (ihdrDepth(palette4Interlaced) !== 4 || palette4Interlaced[28] !== 1)
+    throw new Error('sharp did not write a 4-bit Adam7 palette PNG');
+  addDecodable(
+    'png-palette4-interlaced.png',
+    palette4Interlaced,
+    'png',
+    'palette 4-bit, Adam7',
+    await sharpDecodeAsPil(palette4Interlaced),
+  );
   const paletteAlpha = await raw(rgba, 4).png({ palette: true, colours: 64, dither: 0 }).toBuffer();
-  if (!splitPng(paletteAlpha).some((c) => c.type === 'tRNS')) throw new Error('sharp wrote no tRNS for the RGBA palette');
-  addDecodable('png-palette-trns.png', paletteAlpha, 'png', 'palette with tRNS alpha (palette colour kept)', await sharpDecodeAsPil(paletteAlpha));
+  if (!splitPng(paletteAlpha).some((c) => c.type === 'tRNS'))
+    throw new Error('sharp wrote no tRNS for the RGBA palette');
+  addDecodable(
+    'png-palette-trns.png',
+    paletteAlpha,
+    'png',
+    'palette with tRNS alpha (palette colour kept)',
+    await sharpDecodeAsPil(paletteAlpha),
+  );
 
   // Sub-byte gray: 1, 2 and 4 bits, scaled to 0–255 as PIL's 1, L;2 and L;4 modes do.
   for (const bits of [1, 2, 4]) {
@@ -333,16 +391,28 @@ async function pngFixtures(rgb: Uint8Array): Promise<void> {
     const levels = Uint8Array.from(gray, (v) => Math.round((v * max) / 255));
     const bytes = assemblePng(ihdr(WIDTH, HEIGHT, bits, 0), packGrayRows(levels, bits), 1, () => 0);
     const expected = grayToRgb(Uint8Array.from(levels, (v) => (v * 255) / max));
-    addDecodable(`png-gray${bits}.png`, bytes, 'png', `gray ${bits}-bit`, { width: WIDTH, height: HEIGHT, data: expected });
+    addDecodable(`png-gray${bits}.png`, bytes, 'png', `gray ${bits}-bit`, {
+      width: WIDTH,
+      height: HEIGHT,
+      data: expected,
+    });
   }
 
   // Every filter type, row by row.
   const rows = Array.from({ length: HEIGHT }, (_, y) => rgb.subarray(y * WIDTH * 3, (y + 1) * WIDTH * 3));
   const allFilters = assemblePng(ihdr(WIDTH, HEIGHT, 8, 2), rows, 3, (y) => y % 5);
-  addDecodable('png-rgb8-filters.png', allFilters, 'png', 'RGB 8-bit, filters None/Sub/Up/Average/Paeth', patternResult);
+  addDecodable(
+    'png-rgb8-filters.png',
+    allFilters,
+    'png',
+    'RGB 8-bit, filters None/Sub/Up/Average/Paeth',
+    patternResult,
+  );
 
   // tRNS on gray and truecolour images: PIL's convert('RGB') ignores it.
-  const grayTrns = insertAfterIhdr(await raw(gray, 1).png().toBuffer(), [{ type: 'tRNS', data: new Uint8Array([0, gray[0]]) }]);
+  const grayTrns = insertAfterIhdr(await raw(gray, 1).png().toBuffer(), [
+    { type: 'tRNS', data: new Uint8Array([0, gray[0]]) },
+  ]);
   addDecodable('png-gray8-trns.png', grayTrns, 'png', 'gray 8-bit with tRNS colour key', grayResult);
   const rgbTrns = insertAfterIhdr(rgb8, [{ type: 'tRNS', data: new Uint8Array([0, rgb[0], 0, rgb[1], 0, rgb[2]]) }]);
   addDecodable('png-rgb8-trns.png', rgbTrns, 'png', 'RGB 8-bit with tRNS colour key', patternResult);
@@ -350,8 +420,15 @@ async function pngFixtures(rgb: Uint8Array): Promise<void> {
   // Image data split over many IDAT chunks (the zlib stream continues across them).
   const chunks = splitPng(rgb8);
   const idat = Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.data));
-  const pieces = Array.from({ length: Math.ceil(idat.length / 100) }, (_, i) => ({ type: 'IDAT', data: idat.subarray(i * 100, (i + 1) * 100) }));
-  const multiIdat = joinPng([...chunks.filter((c) => c.type !== 'IDAT' && c.type !== 'IEND'), ...pieces, { type: 'IEND', data: new Uint8Array(0) }]);
+  const pieces = Array.from({ length: Math.ceil(idat.length / 100) }, (_, i) => ({
+    type: 'IDAT',
+    data: idat.subarray(i * 100, (i + 1) * 100),
+  }));
+  const multiIdat = joinPng([
+    ...chunks.filter((c) => c.type !== 'IDAT' && c.type !== 'IEND'),
+    ...pieces,
+    { type: 'IEND', data: new Uint8Array(0) },
+  ]);
   addDecodable('png-rgb8-multi-idat.png', multiIdat, 'png', 'RGB 8-bit, IDAT in 100-byte chunks', patternResult);
 
   // Far more zlib data than the image needs (16 MiB of zeros for 45×30 gray): the excess is ignored, as libpng and
@@ -365,10 +442,18 @@ async function pngFixtures(rgb: Uint8Array): Promise<void> {
   addDecodable('png-excess-data.png', excess, 'png', 'IDAT inflating to 16 MiB for a 45×30 image (black)', black);
 
   const exif6 = await raw(rgb, 3).withMetadata({ orientation: 6 }).png().toBuffer();
-  addDecodable('png-exif6.png', exif6, 'png', 'RGB 8-bit, eXIf orientation 6', await sharpDecodeAsPil(exif6, true), { orientation: 6 });
+  addDecodable('png-exif6.png', exif6, 'png', 'RGB 8-bit, eXIf orientation 6', await sharpDecodeAsPil(exif6, true), {
+    orientation: 6,
+  });
 
   // Failures.
-  addFailing('png-truncated.png', rgb8.subarray(0, Math.floor(rgb8.length * 0.6)), 'png', 'cut inside the image data', 'corrupt-image');
+  addFailing(
+    'png-truncated.png',
+    rgb8.subarray(0, Math.floor(rgb8.length * 0.6)),
+    'png',
+    'cut inside the image data',
+    'corrupt-image',
+  );
   const badCrc = Uint8Array.from(rgb8);
   badCrc[29] ^= 0xff; // last byte of the IHDR CRC
   addFailing('png-bad-crc.png', badCrc, 'png', 'IHDR checksum wrong', 'corrupt-image');
@@ -403,26 +488,68 @@ async function gifFixtures(rgb: Uint8Array): Promise<void> {
     expected.set(sharpRgba[p * 4 + 3] === 0 ? paletteColour : sharpRgba.subarray(p * 4, p * 4 + 3), p * 3);
   }
   const transparentResult = { width: WIDTH, height: HEIGHT, data: expected };
-  addDecodable('gif-transparent.gif', transparent, 'gif', 'GIF with a transparent index (palette colour kept)', transparentResult);
+  addDecodable(
+    'gif-transparent.gif',
+    transparent,
+    'gif',
+    'GIF with a transparent index (palette colour kept)',
+    transparentResult,
+  );
 
   // A frame smaller than the screen, offset, with a local palette, a transparent index and interlacing. Outside the
   // frame PIL shows the transparent index's colour (its fill); inside, every index keeps its colour.
   const frame = { x: 7, y: 5, width: 30, height: 17 };
-  const localPalette = Uint8Array.from({ length: 8 * 3 }, (_, i) => [10, 200, 30, 250, 90, 160, 60, 120][Math.floor(i / 3)] ^ (i % 3) * 37);
+  const localPalette = Uint8Array.from(
+    { length: 8 * 3 },
+    (_, i) => [10, 200, 30, 250, 90, 160, 60, 120][Math.floor(i / 3)] ^ ((i % 3) * 37),
+  );
   const transparentSlot = 5;
-  const indices = Uint8Array.from({ length: frame.width * frame.height }, (_, i) => (i * 5 + Math.floor(i / frame.width)) % 8);
-  const rowOrder = [[0, 8], [4, 8], [2, 4], [1, 2]].flatMap(([start, step]) =>
+  const indices = Uint8Array.from(
+    { length: frame.width * frame.height },
+    (_, i) => (i * 5 + Math.floor(i / frame.width)) % 8,
+  );
+  const rowOrder = [
+    [0, 8],
+    [4, 8],
+    [2, 4],
+    [1, 2],
+  ].flatMap(([start, step]) =>
     Array.from({ length: Math.max(0, Math.ceil((frame.height - start) / step)) }, (_, k) => start + k * step),
   );
   const interlacedIndices = new Uint8Array(indices.length);
-  rowOrder.forEach((row, i) => interlacedIndices.set(indices.subarray(row * frame.width, (row + 1) * frame.width), i * frame.width));
+  rowOrder.forEach((row, i) =>
+    interlacedIndices.set(indices.subarray(row * frame.width, (row + 1) * frame.width), i * frame.width),
+  );
   const hand = new Uint8Array([
-    ...Buffer.from('GIF89a'), ...u16le(WIDTH), ...u16le(HEIGHT), 0x80, 0, 0, // global palette of 2 colours
-    255, 255, 255, 0, 0, 0,
-    0x21, 0xf9, 4, 1, 0, 0, transparentSlot, 0,
-    0x2c, ...u16le(frame.x), ...u16le(frame.y), ...u16le(frame.width), ...u16le(frame.height), 0x80 | 0x40 | 2,
+    ...Buffer.from('GIF89a'),
+    ...u16le(WIDTH),
+    ...u16le(HEIGHT),
+    0x80,
+    0,
+    0, // global palette of 2 colours
+    255,
+    255,
+    255,
+    0,
+    0,
+    0,
+    0x21,
+    0xf9,
+    4,
+    1,
+    0,
+    0,
+    transparentSlot,
+    0,
+    0x2c,
+    ...u16le(frame.x),
+    ...u16le(frame.y),
+    ...u16le(frame.width),
+    ...u16le(frame.height),
+    0x80 | 0x40 | 2,
     ...localPalette,
-    3, ...subBlocks(literalLzw(interlacedIndices, 3)),
+    3,
+    ...subBlocks(literalLzw(interlacedIndices, 3)),
     0x3b,
   ]);
   const handExpected = new Uint8Array(WIDTH * HEIGHT * 3);
@@ -436,9 +563,22 @@ async function gifFixtures(rgb: Uint8Array): Promise<void> {
   const variant = 'GIF frame offset in the screen, local palette, transparency, interlaced';
   addDecodable('gif-offset-frame.gif', hand, 'gif', variant, { width: WIDTH, height: HEIGHT, data: handExpected });
 
-  addFailing('gif-truncated.gif', basic.subarray(0, Math.floor(basic.length * 0.6)), 'gif', 'cut inside the image data', 'corrupt-image');
+  addFailing(
+    'gif-truncated.gif',
+    basic.subarray(0, Math.floor(basic.length * 0.6)),
+    'gif',
+    'cut inside the image data',
+    'corrupt-image',
+  );
   // Codes 4, 7, 7, 6, 7: makes a code-table entry its own prefix; omggif loops forever on it.
-  const loopCodes = [[4, 3], [7, 3], [7, 3], [6, 3], [7, 4], [5, 4]];
+  const loopCodes = [
+    [4, 3],
+    [7, 3],
+    [7, 3],
+    [6, 3],
+    [7, 4],
+    [5, 4],
+  ];
   let bits = 0;
   let count = 0;
   const lzw: number[] = [];
@@ -452,13 +592,71 @@ async function gifFixtures(rgb: Uint8Array): Promise<void> {
     }
   }
   if (count) lzw.push(bits & 255);
-  addFailing('gif-lzw-cycle.gif', new Uint8Array([
-    ...Buffer.from('GIF89a'), 4, 0, 4, 0, 0x81, 0, 0, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255,
-    0x2c, 0, 0, 0, 0, 4, 0, 4, 0, 0, 2, lzw.length, ...lzw, 0, 0x3b,
-  ]), 'gif', 'LZW code defined in terms of itself', 'corrupt-image');
+  addFailing(
+    'gif-lzw-cycle.gif',
+    new Uint8Array([
+      ...Buffer.from('GIF89a'),
+      4,
+      0,
+      4,
+      0,
+      0x81,
+      0,
+      0,
+      0,
+      0,
+      0,
+      255,
+      0,
+      0,
+      0,
+      255,
+      0,
+      0,
+      0,
+      255,
+      0x2c,
+      0,
+      0,
+      0,
+      0,
+      4,
+      0,
+      4,
+      0,
+      0,
+      2,
+      lzw.length,
+      ...lzw,
+      0,
+      0x3b,
+    ]),
+    'gif',
+    'LZW code defined in terms of itself',
+    'corrupt-image',
+  );
   const huge = new Uint8Array([
-    ...Buffer.from('GIF89a'), 255, 255, 255, 255, 0, 0, 0,
-    0x2c, 0, 0, 0, 0, 255, 255, 255, 255, 0, 8, 0, 0x3b,
+    ...Buffer.from('GIF89a'),
+    255,
+    255,
+    255,
+    255,
+    0,
+    0,
+    0,
+    0x2c,
+    0,
+    0,
+    0,
+    0,
+    255,
+    255,
+    255,
+    255,
+    0,
+    8,
+    0,
+    0x3b,
   ]);
   addFailing('gif-huge.gif', huge, 'gif', 'screen 65535×65535', 'too-many-pixels');
 }
@@ -469,7 +667,13 @@ async function webpFixtures(rgb: Uint8Array): Promise<void> {
   addDecodable('webp-lossless.webp', lossless, 'webp', 'lossless', { width: WIDTH, height: HEIGHT, data: rgb });
   // libwebp may change the colour of fully transparent pixels when encoding, so the expected pixels are sharp's decode.
   const losslessAlpha = await raw(rgba, 4).webp({ lossless: true }).toBuffer();
-  addDecodable('webp-lossless-alpha.webp', losslessAlpha, 'webp', 'lossless with alpha (dropped)', await sharpDecodeAsPil(losslessAlpha));
+  addDecodable(
+    'webp-lossless-alpha.webp',
+    losslessAlpha,
+    'webp',
+    'lossless with alpha (dropped)',
+    await sharpDecodeAsPil(losslessAlpha),
+  );
   for (const [file, bytes, variant] of [
     ['webp-lossy.webp', await raw(rgb, 3).webp({ quality: 90 }).toBuffer(), 'lossy'],
     ['webp-lossy-alpha.webp', await raw(rgba, 4).webp({ quality: 90 }).toBuffer(), 'lossy with alpha (dropped)'],
@@ -477,7 +681,9 @@ async function webpFixtures(rgb: Uint8Array): Promise<void> {
     addDecodable(file, bytes, 'webp', variant, await sharpDecodeAsPil(bytes), { tolerance: LOSSY_TOLERANCE });
   }
   const exif6 = await raw(rgb, 3).withMetadata({ orientation: 6 }).webp({ lossless: true }).toBuffer();
-  addDecodable('webp-exif6.webp', exif6, 'webp', 'lossless, EXIF orientation 6', await sharpDecodeAsPil(exif6, true), { orientation: 6 });
+  addDecodable('webp-exif6.webp', exif6, 'webp', 'lossless, EXIF orientation 6', await sharpDecodeAsPil(exif6, true), {
+    orientation: 6,
+  });
 
   // Animated: VP8X with the animation flag, ANIM, and two ANMF frames wrapping the lossless bitstream.
   const vp8l = lossless.subarray(12);
@@ -488,7 +694,10 @@ async function webpFixtures(rgb: Uint8Array): Promise<void> {
     return Buffer.concat([header, data, new Uint8Array(data.length & 1)]);
   };
   const u24 = (v: number) => [v & 255, (v >> 8) & 255, v >> 16];
-  const anmf = riffChunk('ANMF', Buffer.concat([new Uint8Array([0, 0, 0, 0, 0, 0, ...u24(WIDTH - 1), ...u24(HEIGHT - 1), 100, 0, 0, 0]), vp8l]));
+  const anmf = riffChunk(
+    'ANMF',
+    Buffer.concat([new Uint8Array([0, 0, 0, 0, 0, 0, ...u24(WIDTH - 1), ...u24(HEIGHT - 1), 100, 0, 0, 0]), vp8l]),
+  );
   const body = Buffer.concat([
     Buffer.from('WEBP'),
     riffChunk('VP8X', new Uint8Array([0x02, 0, 0, 0, ...u24(WIDTH - 1), ...u24(HEIGHT - 1)])),
@@ -500,12 +709,23 @@ async function webpFixtures(rgb: Uint8Array): Promise<void> {
   addFailing('webp-animated.webp', riff, 'webp', 'animated (VP8X animation flag)', 'unsupported-format');
 
   const lossy = await raw(rgb, 3).webp({ quality: 90 }).toBuffer();
-  addFailing('webp-truncated.webp', lossy.subarray(0, Math.floor(lossy.length * 0.6)), 'webp', 'cut inside the VP8 data', 'corrupt-image');
+  addFailing(
+    'webp-truncated.webp',
+    lossy.subarray(0, Math.floor(lossy.length * 0.6)),
+    'webp',
+    'cut inside the VP8 data',
+    'corrupt-image',
+  );
   const corruptLossless = Uint8Array.from(lossless);
   for (let i = 30; i < corruptLossless.length; i += 3) corruptLossless[i] ^= 0x5a;
   addFailing('webp-corrupt.webp', corruptLossless, 'webp', 'VP8L bitstream scrambled', 'corrupt-image');
   const hugeCanvas = riffChunk('VP8X', new Uint8Array([0, 0, 0, 0, ...u24(16383), ...u24(16383)]));
-  const huge = Buffer.concat([Buffer.from('RIFF'), Buffer.from(Uint32Array.of(22).buffer), Buffer.from('WEBP'), hugeCanvas]);
+  const huge = Buffer.concat([
+    Buffer.from('RIFF'),
+    Buffer.from(Uint32Array.of(22).buffer),
+    Buffer.from('WEBP'),
+    hugeCanvas,
+  ]);
   addFailing('webp-huge.webp', huge, 'webp', 'VP8X canvas 16384×16384, no image data', 'too-many-pixels');
 }
 
@@ -535,15 +755,59 @@ async function jpegFixtures(rgb: Uint8Array): Promise<void> {
   const baseline = await raw(rgb, 3).jpeg({ quality: 85 }).toBuffer();
   // Frame headers of variants we refuse, after SOI: SOF3 (lossless), SOF1 with 12-bit samples, SOF9 (arithmetic).
   const frameHeader = (marker: number, precision: number, height = HEIGHT, width = WIDTH) =>
-    new Uint8Array([0xff, 0xd8, 0xff, marker, 0, 11, precision, ...u16be(height), ...u16be(width), 1, 1, 0x11, 0, 0xff, 0xd9]);
+    new Uint8Array([
+      0xff,
+      0xd8,
+      0xff,
+      marker,
+      0,
+      11,
+      precision,
+      ...u16be(height),
+      ...u16be(width),
+      1,
+      1,
+      0x11,
+      0,
+      0xff,
+      0xd9,
+    ]);
   addFailing('jpeg-lossless.jpg', frameHeader(0xc3, 8), 'jpeg', 'lossless (SOF3) frame header', 'unsupported-format');
-  addFailing('jpeg-12bit.jpg', frameHeader(0xc1, 12), 'jpeg', '12-bit samples (SOF1) frame header', 'unsupported-format');
-  addFailing('jpeg-arithmetic.jpg', frameHeader(0xc9, 8), 'jpeg', 'arithmetic-coded (SOF9) frame header', 'unsupported-format');
-  addFailing('jpeg-truncated.jpg', baseline.subarray(0, Math.floor(baseline.length * 0.6)), 'jpeg', 'cut inside the scan', 'corrupt-image');
+  addFailing(
+    'jpeg-12bit.jpg',
+    frameHeader(0xc1, 12),
+    'jpeg',
+    '12-bit samples (SOF1) frame header',
+    'unsupported-format',
+  );
+  addFailing(
+    'jpeg-arithmetic.jpg',
+    frameHeader(0xc9, 8),
+    'jpeg',
+    'arithmetic-coded (SOF9) frame header',
+    'unsupported-format',
+  );
+  addFailing(
+    'jpeg-truncated.jpg',
+    baseline.subarray(0, Math.floor(baseline.length * 0.6)),
+    'jpeg',
+    'cut inside the scan',
+    'corrupt-image',
+  );
   const sos = baseline.indexOf(Buffer.from([0xff, 0xda]));
-  const badMarker = Buffer.concat([baseline.subarray(0, sos), Buffer.from([0xff, 0xc4, 0x00, 0x01]), baseline.subarray(sos)]);
+  const badMarker = Buffer.concat([
+    baseline.subarray(0, sos),
+    Buffer.from([0xff, 0xc4, 0x00, 0x01]),
+    baseline.subarray(sos),
+  ]);
   addFailing('jpeg-bad-marker.jpg', badMarker, 'jpeg', 'DHT segment with length 1', 'corrupt-image');
-  addFailing('jpeg-huge.jpg', frameHeader(0xc0, 8, 65520, 65520), 'jpeg', 'SOF0 says 65520×65520, no scan', 'too-many-pixels');
+  addFailing(
+    'jpeg-huge.jpg',
+    frameHeader(0xc0, 8, 65520, 65520),
+    'jpeg',
+    'SOF0 says 65520×65520, no scan',
+    'too-many-pixels',
+  );
 }
 
 const u16be = (v: number) => [v >> 8, v & 255];
@@ -552,7 +816,13 @@ const u16be = (v: number) => [v >> 8, v & 255];
 const JPEG_TOLERANCE = 0;
 
 function otherFixtures(): void {
-  addFailing('not-an-image.txt', new TextEncoder().encode('This is a text file, not an image.\n'), 'none', 'plain text', 'unsupported-format');
+  addFailing(
+    'not-an-image.txt',
+    new TextEncoder().encode('This is a text file, not an image.\n'),
+    'none',
+    'plain text',
+    'unsupported-format',
+  );
   const bmp = new Uint8Array([0x42, 0x4d, 0x3a, 0, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28, 0, 0, 0]);
   addFailing('bmp-header.bmp', bmp, 'none', 'BMP signature', 'unsupported-format');
   addFailing('empty.bin', new Uint8Array(0), 'none', 'zero bytes', 'unsupported-format');
@@ -568,7 +838,13 @@ async function main(): Promise<void> {
   await jpegFixtures(rgb);
   otherFixtures();
 
-  const manifest = { width: WIDTH, height: HEIGHT, hugeLimit: HUGE_LIMIT, pattern: expectedName(rgb), fixtures: entries };
+  const manifest = {
+    width: WIDTH,
+    height: HEIGHT,
+    hugeLimit: HUGE_LIMIT,
+    pattern: expectedName(rgb),
+    fixtures: entries,
+  };
   for (const [name, data] of expectedFiles) writeFileSync(path.join(OUT_DIR, 'expected', name), data);
   writeFileSync(path.join(OUT_DIR, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
 
@@ -579,7 +855,9 @@ async function main(): Promise<void> {
     }
   }
   const where = path.relative(process.cwd(), OUT_DIR);
-  console.log(`${entries.length} fixtures, ${expectedFiles.size} expected files, ${(total / 1024).toFixed(1)} KiB in ${where}`);
+  console.log(
+    `${entries.length} fixtures, ${expectedFiles.size} expected files, ${(total / 1024).toFixed(1)} KiB in ${where}`,
+  );
 }
 
 await main();

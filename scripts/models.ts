@@ -19,7 +19,12 @@ import { readCheckpoint } from '../models/toolchain/checkpoint/index.js';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
 import { exportOnnx } from '../models/toolchain/export/index.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
-import { EDGE_RECIPE, preprocessImageFiles, quantizeModel, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
+import {
+  EDGE_RECIPE,
+  preprocessImageFiles,
+  quantizeModel,
+  splitCalibrationSet,
+} from '../models/toolchain/quantize/index.js';
 import { targetDir } from '../models/toolchain/targets.js';
 import { printCliError, realImages, runBuild, UsageError } from './cli.js';
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
@@ -63,20 +68,21 @@ real images (verification): --images DIR or ${IMAGES_ENV}=DIR`;
 function parseVariants(list: string | undefined, fallback: readonly Variant[]): Variant[] {
   if (!list) return [...fallback];
   const variants = list.split(',').map((v) => v.trim().toLowerCase());
-  for (const v of variants) if (!isVariant(v)) throw new UsageError(`unknown variant ${v} (known: ${VARIANTS.join(', ')})`);
+  for (const v of variants)
+    if (!isVariant(v)) throw new UsageError(`unknown variant ${v} (known: ${VARIANTS.join(', ')})`);
   return variants as Variant[];
 }
 
 function parsePrecisions(list: string): Precision[] {
   const precisions = list.split(',').map((p) => p.trim());
-  for (const p of precisions) if (p !== 'fp32' && p !== 'int8') throw new UsageError(`unknown precision ${p} (fp32, int8)`);
+  for (const p of precisions)
+    if (p !== 'fp32' && p !== 'int8') throw new UsageError(`unknown precision ${p} (fp32, int8)`);
   return precisions as Precision[];
 }
 
 function imageDir(flags: Flags): string | undefined {
   return flags.images ?? process.env[IMAGES_ENV] ?? undefined;
 }
-
 
 async function build(flags: Flags): Promise<void> {
   await runBuild({
@@ -91,7 +97,8 @@ async function build(flags: Flags): Promise<void> {
 }
 
 async function convert(flags: Flags): Promise<void> {
-  if (!flags.checkpoint || !flags.variant || !flags.out) throw new UsageError(`convert needs --checkpoint, --variant and --out\n\n${USAGE}`);
+  if (!flags.checkpoint || !flags.variant || !flags.out)
+    throw new UsageError(`convert needs --checkpoint, --variant and --out\n\n${USAGE}`);
   const [variant] = parseVariants(flags.variant, []);
   // Checked (finite weights, fp32 vs the float64 reference) before anything is written.
   const { onnx } = await convertCheckpoint(new Uint8Array(readFileSync(flags.checkpoint)), {
@@ -101,7 +108,9 @@ async function convert(flags: Flags): Promise<void> {
     int8: flags.int8,
   });
   writeFileSync(flags.out, onnx);
-  console.log(`wrote ${flags.out} (${(onnx.byteLength / 1e6).toFixed(2)} MB, ${variant} ${flags.int8 ? 'int8' : 'fp32'})`);
+  console.log(
+    `wrote ${flags.out} (${(onnx.byteLength / 1e6).toFixed(2)} MB, ${variant} ${flags.int8 ? 'int8' : 'fp32'})`,
+  );
 }
 
 async function verify(flags: Flags): Promise<void> {
@@ -117,7 +126,9 @@ async function verify(flags: Flags): Promise<void> {
   for (const candidate of manifest.models.filter((m) => m.precision !== 'fp32')) {
     const reference = manifest.models.find((m) => m.variant === candidate.variant && m.precision === 'fp32');
     if (!reference) {
-      console.error(`${candidate.name}: no fp32 twin (${modelName(candidate.variant, 'fp32')}) in the manifest; skipped`);
+      console.error(
+        `${candidate.name}: no fp32 twin (${modelName(candidate.variant, 'fp32')}) in the manifest; skipped`,
+      );
       continue;
     }
     const read = (file: string) => new Uint8Array(readFileSync(path.join(dir, file)));

@@ -15,11 +15,17 @@ const args = process.argv.slice(2);
 
 const manifest = await readManifest(targetDir('edge'));
 const built = new Set(manifest?.models.map((m) => m.name));
-const missing = TARGET_VARIANTS.edge.filter((v) => !built.has(modelName(v, 'int8')) || !built.has(modelName(v, 'fp32')));
+const missing = TARGET_VARIANTS.edge.filter(
+  (v) => !built.has(modelName(v, 'int8')) || !built.has(modelName(v, 'fp32')),
+);
 if (missing.length > 0) {
   process.stderr.write(`building ${missing.join(', ')} (fp32 + int8) for the edge\n`);
   try {
-    await runBuild({ variants: missing, precisions: ['fp32', 'int8'], checkpointsDir: process.env[CHECKPOINTS_ENV] || undefined });
+    await runBuild({
+      variants: missing,
+      precisions: ['fp32', 'int8'],
+      checkpointsDir: process.env[CHECKPOINTS_ENV] || undefined,
+    });
   } catch (error) {
     process.exit(printCliError(error));
   }

@@ -47,7 +47,10 @@ export interface AppDeps {
 function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fixture' | 'checkpoint'; note: string } {
   const synthetic = /synthetic/i.test(source.checkpoint);
   return synthetic
-    ? { kind: 'synthetic-fixture', note: 'random "trained-looking" test weights, not trained on ImageNet: predictions are meaningless' }
+    ? {
+        kind: 'synthetic-fixture',
+        note: 'random "trained-looking" test weights, not trained on ImageNet: predictions are meaningless',
+      }
     : { kind: 'checkpoint', note: `converted from the ${source.format} checkpoint ${source.checkpoint}` };
 }
 
@@ -65,7 +68,11 @@ function roundTimings<T extends object>(timings: T): T {
 export function createApp(deps: AppDeps): Hono {
   const { config, images } = deps;
   const clock = deps.clock ?? defaultClock;
-  const registry = new ModelRegistry(deps.files, deps.backend, { wrapSession: deps.wrapSession, maxLoaded: config.maxLoadedModels, clock });
+  const registry = new ModelRegistry(deps.files, deps.backend, {
+    wrapSession: deps.wrapSession,
+    maxLoaded: config.maxLoadedModels,
+    clock,
+  });
   const background = deps.background ?? (() => undefined);
   const app = new Hono();
 
@@ -94,9 +101,13 @@ export function createApp(deps: AppDeps): Hono {
       app,
       onMethodNotAllowed: (c, methods) =>
         problemResponse(
-          new ApiError('method-not-allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, {
-            headers: { Allow: methods.join(', ') },
-          }),
+          new ApiError(
+            'method-not-allowed',
+            `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`,
+            {
+              headers: { Allow: methods.join(', ') },
+            },
+          ),
         ),
     }),
   );
@@ -182,7 +193,10 @@ export function createApp(deps: AppDeps): Hono {
       if (cold) background(c, settled);
       const model = () => lease.then((held) => held.value);
       try {
-        const uploads = kind === 'multipart' ? await readMultipartImages(c.req.raw, config.maxBatch) : [await readSingleImage(c.req.raw)];
+        const uploads =
+          kind === 'multipart'
+            ? await readMultipartImages(c.req.raw, config.maxBatch)
+            : [await readSingleImage(c.req.raw)];
         const outcome = await classifyImages({
           images: uploads.map((upload) => upload.bytes),
           model,
@@ -218,13 +232,20 @@ export function createApp(deps: AppDeps): Hono {
           results: outcome.images.map((image, index) => {
             const filename = uploads[index].filename;
             return image.ok
-              ? { ...(filename ? { filename } : {}), predictions: image.predictions, timing: roundTimings(image.timing) }
+              ? {
+                  ...(filename ? { filename } : {}),
+                  predictions: image.predictions,
+                  timing: roundTimings(image.timing),
+                }
               : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
           }),
           timing: totals,
         });
       } finally {
-        lease.then((held) => held.release(), () => undefined);
+        lease.then(
+          (held) => held.release(),
+          () => undefined,
+        );
       }
     },
   );

@@ -75,7 +75,8 @@ export function parseConfig(vars: ConfigVars): ServiceConfig {
   if (set(vars.MAX_DECODE_MIB)) {
     config.maxDecodeBytes = Math.floor(positiveNumber('MAX_DECODE_MIB', vars.MAX_DECODE_MIB, false) * 1024 * 1024);
   }
-  if (set(vars.MAX_LOADED_MODELS)) config.maxLoadedModels = positiveNumber('MAX_LOADED_MODELS', vars.MAX_LOADED_MODELS, true);
+  if (set(vars.MAX_LOADED_MODELS))
+    config.maxLoadedModels = positiveNumber('MAX_LOADED_MODELS', vars.MAX_LOADED_MODELS, true);
   if (set(vars.DEFAULT_MODEL)) config.defaultModel = vars.DEFAULT_MODEL.trim();
   if (set(vars.API_TOKEN)) config.apiToken = vars.API_TOKEN.trim();
   if (set(vars.CORS_ORIGINS)) {

@@ -58,7 +58,8 @@ const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> {
   for (const p of options.precisions) {
-    if (!SUPPORTED_PRECISIONS.includes(p)) throw new Error(`precision ${p} is not built (supported: ${SUPPORTED_PRECISIONS.join(', ')})`);
+    if (!SUPPORTED_PRECISIONS.includes(p))
+      throw new Error(`precision ${p} is not built (supported: ${SUPPORTED_PRECISIONS.join(', ')})`);
   }
   await mkdir(options.outDir, { recursive: true });
   await writeAtomically(path.join(options.outDir, `${IMAGENET_1K_ID}.labels.json`), JSON.stringify(IMAGENET_1K));
@@ -99,7 +100,10 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
       built.push({ entry, check: { agreement } });
     }
   }
-  await upsertManifest(options.outDir, built.map((b) => b.entry));
+  await upsertManifest(
+    options.outDir,
+    built.map((b) => b.entry),
+  );
   return built;
 }
 

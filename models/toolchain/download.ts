@@ -45,7 +45,16 @@ export interface DownloadResult {
 }
 
 /** Error codes (on the error or its causes) that mean the host cannot be resolved or reached at all. */
-const OFFLINE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+const OFFLINE_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+]);
 
 export const OFFLINE_HINT =
   'To build models without network access, fetch the checkpoints on a machine that has it and point the build at ' +
@@ -62,7 +71,11 @@ class RetryableError extends Error {
   }
 }
 
-export async function downloadFile(url: string, destPath: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadFile(
+  url: string,
+  destPath: string,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
   const { retries = 4, retryDelayMs = 500, maxRetryDelayMs = 30_000, signal } = options;
   const partialPath = `${destPath}.partial`;
   await mkdir(path.dirname(destPath), { recursive: true });
@@ -95,7 +108,11 @@ export async function downloadFile(url: string, destPath: string, options: Downl
   throw new DownloadError('network', `${url}: gave up after ${retries + 1} attempts: ${lastError?.message}`);
 }
 
-async function attemptDownload(url: string, partialPath: string, options: DownloadOptions): Promise<{ bytes: number; sha256: string }> {
+async function attemptDownload(
+  url: string,
+  partialPath: string,
+  options: DownloadOptions,
+): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   const offset = await hashExisting(partialPath, hash);
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
@@ -133,7 +150,11 @@ async function attemptDownload(url: string, partialPath: string, options: Downlo
       // A range we did not ask for cannot be appended; discard what we have and ask for the whole file.
       await response.body?.cancel();
       await rm(partialPath, { force: true });
-      throw new RetryableError(`server answered a different range (${response.headers.get('content-range')}); restarting`, undefined, 0);
+      throw new RetryableError(
+        `server answered a different range (${response.headers.get('content-range')}); restarting`,
+        undefined,
+        0,
+      );
     }
     start = offset;
     total = range[3] === '*' ? (length === undefined ? undefined : offset + length) : Number(range[3]);
@@ -169,7 +190,10 @@ async function attemptDownload(url: string, partialPath: string, options: Downlo
 
 /** Size of an existing partial download, hashed into `hash`; 0 when there is none. */
 async function hashExisting(partialPath: string, hash: Hash): Promise<number> {
-  const size = await stat(partialPath).then((s) => s.size, () => 0);
+  const size = await stat(partialPath).then(
+    (s) => s.size,
+    () => 0,
+  );
   if (size === 0) return 0;
   for await (const chunk of createReadStream(partialPath)) hash.update(chunk as Buffer);
   return size;
@@ -203,7 +227,11 @@ function retryAfterMs(value: string | null): number | undefined {
 /** `code`s along an error's cause chain (undici wraps socket errors: TypeError('fetch failed', { cause })). */
 function errorCodes(error: unknown): string[] {
   const codes: string[] = [];
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    e && typeof e === 'object' && depth < 8;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') codes.push(code);
     // Happy-eyeballs connection failures arrive as an AggregateError of per-address errors.

@@ -47,7 +47,8 @@ export function referenceForward(
   const layout = efficientVitLayout(variant);
   const { inChannels, imageSize } = layout.config;
   const plane = inChannels * imageSize * imageSize;
-  if (input.length !== batch * plane) throw new Error(`input has ${input.length} values, expected ${batch}×${inChannels}×${imageSize}×${imageSize}`);
+  if (input.length !== batch * plane)
+    throw new Error(`input has ${input.length} values, expected ${batch}×${inChannels}×${imageSize}×${imageSize}`);
   const ctx: Context = { sd, hook: options.beforeBatchNorm };
 
   let x: FeatureMap[] = Array.from({ length: batch }, (_, b) => ({
@@ -179,7 +180,9 @@ function batchNorm(ctx: Context, x: FeatureMap[], prefix: string): FeatureMap[] 
 
 function convBn(ctx: Context, x: FeatureMap[], spec: ConvBnSpec): FeatureMap[] {
   const weight = values(ctx.sd, `${spec.prefix}.c.weight`);
-  const convolved = x.map((m) => conv2d(m, weight, spec.outChannels, spec.kernel, spec.stride, spec.padding, spec.groups));
+  const convolved = x.map((m) =>
+    conv2d(m, weight, spec.outChannels, spec.kernel, spec.stride, spec.padding, spec.groups),
+  );
   return batchNorm(ctx, convolved, `${spec.prefix}.bn`);
 }
 
@@ -275,7 +278,12 @@ function cascadedGroupAttention(ctx: Context, layer: ResidualAttentionLayer, x: 
   const biases = values(ctx.sd, `${layer.prefix}.attention_biases`);
   const idxs = attentionBiasIndices(side);
   const headOutputs: FeatureMap[][] = [];
-  let feat: FeatureMap[] = x.map((m) => ({ channels: chunk, height: side, width: side, data: m.data.slice(0, chunk * tokens) }));
+  let feat: FeatureMap[] = x.map((m) => ({
+    channels: chunk,
+    height: side,
+    width: side,
+    data: m.data.slice(0, chunk * tokens),
+  }));
   for (let i = 0; i < heads; i++) {
     if (i > 0) {
       const previous = feat;

@@ -42,7 +42,12 @@ export function checkpointCacheDir(env: NodeJS.ProcessEnv = process.env): string
  * Copies the models that `target` serves from the folder they were built in (the Node target's, which gets every
  * variant) into the target's folder and manifest. Returns the entries published.
  */
-export async function publishToTarget(target: Target, builtIn: string, entries: readonly ManifestModel[], env = process.env): Promise<ManifestModel[]> {
+export async function publishToTarget(
+  target: Target,
+  builtIn: string,
+  entries: readonly ManifestModel[],
+  env = process.env,
+): Promise<ManifestModel[]> {
   const served = entries.filter((entry) => TARGET_VARIANTS[target].includes(entry.variant));
   const dir = targetDir(target, env);
   if (served.length === 0 || path.resolve(dir) === path.resolve(builtIn)) return served;

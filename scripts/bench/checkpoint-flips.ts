@@ -25,7 +25,9 @@ async function loadConvert(): Promise<Convert> {
     const { readCheckpoint } = await import(path.join(root, 'models/toolchain/checkpoint/index.ts'));
     const { validateStateDict } = await import(path.join(root, 'models/efficientvit.ts'));
     const { exportOnnx } = await import(path.join(root, 'models/toolchain/export/index.ts'));
-    return async (bytes, { variant }) => ({ onnx: exportOnnx(validateStateDict(readCheckpoint(bytes).stateDict, variant), variant, { graph: 'optimized' }) });
+    return async (bytes, { variant }) => ({
+      onnx: exportOnnx(validateStateDict(readCheckpoint(bytes).stateDict, variant), variant, { graph: 'optimized' }),
+    });
   }
 }
 
@@ -57,7 +59,8 @@ async function main(): Promise<void> {
         const out = await logits((await convert(flipped, { variant: 'm0' })).onnx);
         let delta = 0;
         // NaN counts as infinitely off.
-        for (let k = 0; k < out.length; k++) delta = Math.max(delta, Number.isNaN(out[k]) ? Infinity : Math.abs(out[k] - base[k]));
+        for (let k = 0; k < out.length; k++)
+          delta = Math.max(delta, Number.isNaN(out[k]) ? Infinity : Math.abs(out[k] - base[k]));
         accepted++;
         if (delta > 1e-3) off++;
         worst = Math.max(worst, delta);
@@ -66,7 +69,9 @@ async function main(): Promise<void> {
         refused.set(code, (refused.get(code) ?? 0) + 1);
       }
     }
-    console.log(`${name}: ${flips} flips, ${accepted} accepted (${off} off by > 1e-3, worst ${worst.toPrecision(3)}), refused ${JSON.stringify(Object.fromEntries(refused))}`);
+    console.log(
+      `${name}: ${flips} flips, ${accepted} accepted (${off} off by > 1e-3, worst ${worst.toPrecision(3)}), refused ${JSON.stringify(Object.fromEntries(refused))}`,
+    );
   }
 }
 

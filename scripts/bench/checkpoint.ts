@@ -35,8 +35,16 @@ const readFixture = (name: string) => new Uint8Array(readFileSync(path.join(fixt
 
 /** name → (file name, what it is, a function writing it). */
 const CASES: Record<string, { file: string; what: string; make: () => Uint8Array }> = {
-  'normal-pth': { file: 'm0.pth', what: 'M0 training checkpoint (shared fixture)', make: () => readFixture('efficientvit_m0.synthetic.pth') },
-  'normal-safetensors': { file: 'm0.safetensors', what: 'M0 timm safetensors (shared fixture)', make: () => readFixture('efficientvit_m0.synthetic.timm.safetensors') },
+  'normal-pth': {
+    file: 'm0.pth',
+    what: 'M0 training checkpoint (shared fixture)',
+    make: () => readFixture('efficientvit_m0.synthetic.pth'),
+  },
+  'normal-safetensors': {
+    file: 'm0.safetensors',
+    what: 'M0 timm safetensors (shared fixture)',
+    make: () => readFixture('efficientvit_m0.synthetic.timm.safetensors'),
+  },
   'bomb-4gib': {
     file: 'bomb.pth',
     what: "M0 .pth, the stem conv's 864-byte record deflated with zeros to 4 GiB",
@@ -70,7 +78,7 @@ const CASES: Record<string, { file: string; what: string; make: () => Uint8Array
   },
   'bitflip-safetensors': {
     file: 'bitflip.safetensors',
-    what: "M0 safetensors, the top exponent bit of one head weight flipped (×2^128, finite)",
+    what: 'M0 safetensors, the top exponent bit of one head weight flipped (×2^128, finite)',
     make: () => {
       const m0 = readFixture('efficientvit_m0.synthetic.timm.safetensors');
       return flipBit(m0, safetensorsOffset(m0, 'head.linear.weight') + 3, 6);
@@ -81,26 +89,61 @@ const CASES: Record<string, { file: string; what: string; make: () => Uint8Array
 interface Row {
   case: string;
   'file bytes': number;
-  's': number;
+  s: number;
   'peak RSS MB': number;
   exit: number | string;
   stderr: string;
 }
 
-async function measure(root: string, file: string, out: string, timeoutS: number): Promise<Omit<Row, 'case' | 'file bytes'>> {
-  const args = ['-f', 'BENCH %e %M', process.execPath, '--import', 'tsx', path.join(root, 'scripts/models.ts'), 'convert', '--checkpoint', file, '--variant', 'm0', '--out', out];
+async function measure(
+  root: string,
+  file: string,
+  out: string,
+  timeoutS: number,
+): Promise<Omit<Row, 'case' | 'file bytes'>> {
+  const args = [
+    '-f',
+    'BENCH %e %M',
+    process.execPath,
+    '--import',
+    'tsx',
+    path.join(root, 'scripts/models.ts'),
+    'convert',
+    '--checkpoint',
+    file,
+    '--variant',
+    'm0',
+    '--out',
+    out,
+  ];
   return new Promise((resolve) => {
-    execFile('/usr/bin/time', args, { cwd: root, timeout: timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 * MiB, env: { ...process.env, DEBUG: '' } }, (error, _stdout, stderr) => {
-      const timing = /BENCH ([\d.]+) (\d+)/.exec(stderr);
-      const lines = stderr.split('\n').filter((line) => line.trim() && !line.startsWith('BENCH') && !line.startsWith('npm warn') && !line.startsWith('Command '));
-      const killed = error && (error as { killed?: boolean }).killed;
-      resolve({
-        s: timing ? Number(timing[1]) : Number.NaN,
-        'peak RSS MB': timing ? Math.round(Number(timing[2]) / 1024) : Number.NaN,
-        exit: killed ? `killed after ${timeoutS} s` : error ? ((error as { code?: number }).code ?? 1) : 0,
-        stderr: `${(lines[0] ?? '').replace(file, '<file>').slice(0, 110)}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`,
-      });
-    });
+    execFile(
+      '/usr/bin/time',
+      args,
+      {
+        cwd: root,
+        timeout: timeoutS * 1000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 * MiB,
+        env: { ...process.env, DEBUG: '' },
+      },
+      (error, _stdout, stderr) => {
+        const timing = /BENCH ([\d.]+) (\d+)/.exec(stderr);
+        const lines = stderr
+          .split('\n')
+          .filter(
+            (line) =>
+              line.trim() && !line.startsWith('BENCH') && !line.startsWith('npm warn') && !line.startsWith('Command '),
+          );
+        const killed = error && (error as { killed?: boolean }).killed;
+        resolve({
+          s: timing ? Number(timing[1]) : Number.NaN,
+          'peak RSS MB': timing ? Math.round(Number(timing[2]) / 1024) : Number.NaN,
+          exit: killed ? `killed after ${timeoutS} s` : error ? ((error as { code?: number }).code ?? 1) : 0,
+          stderr: `${(lines[0] ?? '').replace(file, '<file>').slice(0, 110)}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`,
+        });
+      },
+    );
   });
 }
 
@@ -115,7 +158,8 @@ async function main(): Promise<void> {
     },
   });
   const names = values.cases ? values.cases.split(',') : Object.keys(CASES);
-  for (const name of names) if (!CASES[name]) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
+  for (const name of names)
+    if (!CASES[name]) throw new Error(`unknown case ${name} (known: ${Object.keys(CASES).join(', ')})`);
   const dir = values.keep ? path.resolve(values.keep) : mkdtempSync(path.join(tmpdir(), 'bench-checkpoint-'));
   mkdirSync(dir, { recursive: true });
   const rows: Row[] = [];
@@ -126,7 +170,12 @@ async function main(): Promise<void> {
       writeFileSync(target, make());
       const size = readFileSync(target).byteLength;
       process.stderr.write(`${name}…\n`);
-      const result = await measure(path.resolve(values.root), target, path.join(dir, `${name}.onnx`), Number(values.timeout));
+      const result = await measure(
+        path.resolve(values.root),
+        target,
+        path.join(dir, `${name}.onnx`),
+        Number(values.timeout),
+      );
       rows.push({ case: name, 'file bytes': size, ...result });
     }
   } finally {

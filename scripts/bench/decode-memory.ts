@@ -77,7 +77,10 @@ function dimensions(megapixels: number): { width: number; height: number } {
 const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 
 async function imageFile(variant: Variant, width: number, height: number): Promise<string> {
-  const file = path.join(CACHE, `${slug(variant.name + (variant.alpha ? ' luma alpha' : ''))}-${width}x${height}.${variant.format}`);
+  const file = path.join(
+    CACHE,
+    `${slug(variant.name + (variant.alpha ? ' luma alpha' : ''))}-${width}x${height}.${variant.format}`,
+  );
   if (!existsSync(file)) {
     mkdirSync(CACHE, { recursive: true });
     const resized = () => sharp(PHOTO).resize(width, height, { fit: 'fill' });
@@ -145,7 +148,8 @@ async function main() {
   const sizes = option(args, '--sizes', '2,4,8,16').split(',').map(Number);
   const formats = option(args, '--formats', 'jpeg,png,gif,webp').split(',');
   const budget = Math.floor(Number(option(args, '--budget-mib', String(DEFAULT_CONFIG.maxDecodeBytes / MiB))) * MiB);
-  if (!(Number.isInteger(runs) && runs >= 1) || sizes.some((s) => !(s > 0)) || !(budget > 0)) throw new Error('bad --runs, --sizes or --budget-mib');
+  if (!(Number.isInteger(runs) && runs >= 1) || sizes.some((s) => !(s > 0)) || !(budget > 0))
+    throw new Error('bad --runs, --sizes or --budget-mib');
 
   const rows: Record<string, string | number>[] = [];
   let failures = 0;
@@ -157,13 +161,17 @@ async function main() {
       const bytes = new Uint8Array(readFileSync(file));
       const stated = decodeMemory(bytes, { minShortSide: SHORT_SIDE });
       const orientation = probeImage(bytes).orientation;
-      const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, warm, '--runs', String(runs)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-        // glibc maps every block of 64 KiB or more afresh and unmaps it when freed (no dynamic threshold), so a
-        // buffer freed earlier in the process cannot lend its resident pages to the decode and hide its growth.
-        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '65536' },
-      });
+      const out = execFileSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, warm, '--runs', String(runs)],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+          // glibc maps every block of 64 KiB or more afresh and unmaps it when freed (no dynamic threshold), so a
+          // buffer freed earlier in the process cannot lend its resident pages to the decode and hide its growth.
+          env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '65536' },
+        },
+      );
       const measured = JSON.parse(out) as Measured;
       const ok = measured.peakRssDeltaBytes <= stated.bytes;
       if (!ok) failures++;
@@ -187,9 +195,15 @@ async function main() {
   if (args.includes('--json')) {
     console.log(JSON.stringify({ node: process.version, runs, budgetBytes: budget, rows }, null, 1));
   } else {
-    console.log(`node ${process.version}; each row in a fresh process; decode time: median of ${runs}; budget ${budget / MiB} MiB\n`);
+    console.log(
+      `node ${process.version}; each row in a fresh process; decode time: median of ${runs}; budget ${budget / MiB} MiB\n`,
+    );
     console.log(formatTable(rows));
-    console.log(failures === 0 ? '\nevery statement covers its measured peak' : `\nFAIL: ${failures} row(s) measured above their statement`);
+    console.log(
+      failures === 0
+        ? '\nevery statement covers its measured peak'
+        : `\nFAIL: ${failures} row(s) measured above their statement`,
+    );
   }
   if (failures > 0) process.exitCode = 1;
 }

@@ -127,7 +127,11 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' },
     },
   });
-  const list = (raw: string) => raw.split(',').map((item) => item.trim()).filter(Boolean);
+  const list = (raw: string) =>
+    raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   const count = (raw: string, name: string, min: number) => {
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
@@ -135,9 +139,11 @@ function parseOptions(argv: string[]): Options {
   };
   const known = new Set(EDGE_MODELS.map((m) => modelName(m.variant, m.precision)));
   const names = list(values.names);
-  for (const name of names) if (!known.has(name)) throw new UsageError(`unknown model ${name} (edge models: ${[...known].join(', ')})`);
+  for (const name of names)
+    if (!known.has(name)) throw new UsageError(`unknown model ${name} (edge models: ${[...known].join(', ')})`);
   const images = list(values.images);
-  for (const image of images) if (!(image in IMAGES)) throw new UsageError(`unknown image ${image} (${Object.keys(IMAGES).join(', ')})`);
+  for (const image of images)
+    if (!(image in IMAGES)) throw new UsageError(`unknown image ${image} (${Object.keys(IMAGES).join(', ')})`);
   return {
     modelsDir: path.resolve(values.models),
     checkpointsDir: values.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
@@ -152,7 +158,6 @@ function parseOptions(argv: string[]): Options {
     json: values.json,
   };
 }
-
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -172,9 +177,17 @@ const median = (values: readonly number[]) => {
 
 /** The manifest entries for `names`, building whichever edge models the manifest lacks (both precisions). */
 async function ensureModels(options: Options): Promise<ManifestModel[]> {
-  const builtNames = () => readManifest(options.modelsDir).then((m: Manifest | undefined) => new Set(m?.models.map((e) => e.name)));
+  const builtNames = () =>
+    readManifest(options.modelsDir).then((m: Manifest | undefined) => new Set(m?.models.map((e) => e.name)));
   const have = await builtNames();
-  const missing = [...new Set(EDGE_MODELS.filter((m) => options.names.includes(modelName(m.variant, m.precision)) && !have.has(modelName(m.variant, m.precision))).map((m) => m.variant))];
+  const missing = [
+    ...new Set(
+      EDGE_MODELS.filter(
+        (m) =>
+          options.names.includes(modelName(m.variant, m.precision)) && !have.has(modelName(m.variant, m.precision)),
+      ).map((m) => m.variant),
+    ),
+  ];
   if (missing.length > 0) {
     log(`building ${missing.join(', ')} (fp32 + int8) into ${path.relative(process.cwd(), options.modelsDir) || '.'}/`);
     await buildModels({
@@ -208,7 +221,9 @@ async function bundleWorker(modelsDir: string): Promise<MiniflareOptions> {
     maxBuffer: 16 * MiB,
   });
   const config = path.join(repoRoot, 'wrangler.toml');
-  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, { overrides: { assets: { directory: modelsDir } } });
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, {
+    overrides: { assets: { directory: modelsDir } },
+  });
   // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
   const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
   // The bundle's modules must be listed (its wasm imports are not resolvable statically by Miniflare).
@@ -293,11 +308,19 @@ interface NodeResult {
   tensor: Float32Array;
 }
 
-async function classifyInNode(support: ImageSupport, session: ModelSession, entry: ManifestModel, bytes: Uint8Array): Promise<NodeResult> {
+async function classifyInNode(
+  support: ImageSupport,
+  session: ModelSession,
+  entry: ManifestModel,
+  bytes: Uint8Array,
+): Promise<NodeResult> {
   const { preprocessing } = entry;
   const crop = preprocessing.centerCrop;
   const started = performance.now();
-  const image = await support.decode(bytes, { maxPixels: NODE_MAX_PIXELS, resizeShortSide: preprocessing.resizeShortSide });
+  const image = await support.decode(bytes, {
+    maxPixels: NODE_MAX_PIXELS,
+    resizeShortSide: preprocessing.resizeShortSide,
+  });
   const decoded = performance.now();
   const tensor = new Float32Array(3 * crop * crop);
   support.preprocess(image, preprocessing, tensor, 0);
@@ -306,7 +329,14 @@ async function classifyInNode(support: ImageSupport, session: ModelSession, entr
   const finished = performance.now();
   let top1 = 0;
   for (let i = 1; i < output.data.length; i++) if (output.data[i] > output.data[top1]) top1 = i;
-  return { decodeMs: decoded - started, preprocessMs: preprocessed - decoded, inferenceMs: finished - preprocessed, totalMs: finished - started, top1, tensor };
+  return {
+    decodeMs: decoded - started,
+    preprocessMs: preprocessed - decoded,
+    inferenceMs: finished - preprocessed,
+    totalMs: finished - started,
+    top1,
+    tensor,
+  };
 }
 
 /** One onnxruntime-web session run in Node: the same wasm runtime workerd runs, timed by a clock that is not coarsened. */
@@ -346,7 +376,13 @@ interface Cell {
     serverTotalP50Ms: number;
     samples: number[];
   };
-  node: { totalP50Ms: number; totalP90Ms: number; decodeP50Ms: number; preprocessP50Ms: number; inferenceP50Ms: number };
+  node: {
+    totalP50Ms: number;
+    totalP90Ms: number;
+    decodeP50Ms: number;
+    preprocessP50Ms: number;
+    inferenceP50Ms: number;
+  };
   /** The same onnxruntime-web wasm in Node, on the same tensor, alternating with the workerd requests. */
   nodeWasm: { inferenceP50Ms: number };
   isolate: IsolateMemory;
@@ -384,7 +420,14 @@ function isolateMemory(samples: IsolateMemorySample[]): IsolateMemory {
   };
 }
 
-async function runCell(options: Options, miniflareOptions: MiniflareOptions, image: ImageKey, entry: ManifestModel, bytes: Uint8Array, references: References): Promise<Cell> {
+async function runCell(
+  options: Options,
+  miniflareOptions: MiniflareOptions,
+  image: ImageKey,
+  entry: ManifestModel,
+  bytes: Uint8Array,
+  references: References,
+): Promise<Cell> {
   const before = new Set(workerdDescendants(process.pid));
   const inspectorPort = await freePort();
   const startedAt = performance.now();
@@ -446,7 +489,10 @@ async function runCell(options: Options, miniflareOptions: MiniflareOptions, ima
       },
       node: {
         totalP50Ms: nodeStage((run) => run.totalMs),
-        totalP90Ms: percentile(nodeRuns.map((run) => run.totalMs), 0.9),
+        totalP90Ms: percentile(
+          nodeRuns.map((run) => run.totalMs),
+          0.9,
+        ),
         decodeP50Ms: nodeStage((run) => run.decodeMs),
         preprocessP50Ms: nodeStage((run) => run.preprocessMs),
         inferenceP50Ms: nodeStage((run) => run.inferenceMs),
@@ -454,7 +500,9 @@ async function runCell(options: Options, miniflareOptions: MiniflareOptions, ima
       nodeWasm: { inferenceP50Ms: median(nodeWasmMs) },
       isolate: isolateMemory(memorySamples),
       memory: { idleRssMiB, afterColdRssMiB, peakRssMiB, afterEachMiB },
-      top1Agrees: workerRuns.every((run) => run.top1 === nodeRuns[0].top1) && nodeRuns.every((run) => run.top1 === nodeRuns[0].top1),
+      top1Agrees:
+        workerRuns.every((run) => run.top1 === nodeRuns[0].top1) &&
+        nodeRuns.every((run) => run.top1 === nodeRuns[0].top1),
     };
   } finally {
     probe?.close();
@@ -474,7 +522,13 @@ interface ColdStarts {
 
 const FOLLOWING_REQUESTS = 4;
 
-async function runColdStarts(count: number, miniflareOptions: MiniflareOptions, image: ImageKey, entry: ManifestModel, bytes: Uint8Array): Promise<ColdStarts> {
+async function runColdStarts(
+  count: number,
+  miniflareOptions: MiniflareOptions,
+  image: ImageKey,
+  entry: ManifestModel,
+  bytes: Uint8Array,
+): Promise<ColdStarts> {
   const result: ColdStarts = { image, model: entry.name, startupMs: [], runs: [] };
   for (let i = 0; i < count; i++) {
     const startedAt = performance.now();
@@ -516,7 +570,12 @@ interface Mixed {
   phases: MixedPhase[];
 }
 
-async function runMixed(requests: number, miniflareOptions: MiniflareOptions, image: ImageKey, bytes: Uint8Array): Promise<Mixed> {
+async function runMixed(
+  requests: number,
+  miniflareOptions: MiniflareOptions,
+  image: ImageKey,
+  bytes: Uint8Array,
+): Promise<Mixed> {
   const inspectorPort = await freePort();
   const miniflare = new Miniflare({ ...miniflareOptions, inspectorPort } as MiniflareOptions);
   let probe: IsolateMemoryProbe | undefined;
@@ -540,9 +599,17 @@ async function runMixed(requests: number, miniflareOptions: MiniflareOptions, im
     };
     const plans: { name: string; concurrency: number; models: string[] }[] = [
       { name: 'm0 alone', concurrency: 1, models: Array.from({ length: requests }, () => 'm0') },
-      { name: 'alternating m0/m1', concurrency: 1, models: Array.from({ length: requests }, (_, i) => (i % 2 ? 'm1' : 'm0')) },
+      {
+        name: 'alternating m0/m1',
+        concurrency: 1,
+        models: Array.from({ length: requests }, (_, i) => (i % 2 ? 'm1' : 'm0')),
+      },
       { name: 'm0 alone', concurrency: 4, models: Array.from({ length: 2 * requests }, () => 'm0') },
-      { name: 'random 50/50', concurrency: 4, models: Array.from({ length: 2 * requests }, () => (random() < 0.5 ? 'm0' : 'm1')) },
+      {
+        name: 'random 50/50',
+        concurrency: 4,
+        models: Array.from({ length: 2 * requests }, () => (random() < 0.5 ? 'm0' : 'm1')),
+      },
     ];
     const phases: MixedPhase[] = [];
     for (const plan of plans) {
@@ -554,7 +621,15 @@ async function runMixed(requests: number, miniflareOptions: MiniflareOptions, im
       };
       await Promise.all(Array.from({ length: plan.concurrency }, lane));
       const sample = await probe.sample();
-      phases.push({ name: plan.name, concurrency: plan.concurrency, e2eMs, p50Ms: median(e2eMs), p90Ms: percentile(e2eMs, 0.9), isolateMiB: sample.totalBytes / MiB, correct });
+      phases.push({
+        name: plan.name,
+        concurrency: plan.concurrency,
+        e2eMs,
+        p50Ms: median(e2eMs),
+        p90Ms: percentile(e2eMs, 0.9),
+        isolateMiB: sample.totalBytes / MiB,
+        correct,
+      });
     }
     return { image, phases };
   } finally {
@@ -571,10 +646,20 @@ function targetResults(cells: readonly Cell[]) {
   return TARGETS.flatMap((target) => {
     const cell = cells.find((c) => c.model === target.model && c.image === target.image);
     if (!cell) return [];
-    const checks = [{ what: `${target.model} ${IMAGES[target.image].label}: warm end-to-end p50 ≤ ${target.maxWarmMs} ms`, value: cell.warm.e2eP50Ms, pass: cell.warm.e2eP50Ms <= target.maxWarmMs }];
+    const checks = [
+      {
+        what: `${target.model} ${IMAGES[target.image].label}: warm end-to-end p50 ≤ ${target.maxWarmMs} ms`,
+        value: cell.warm.e2eP50Ms,
+        pass: cell.warm.e2eP50Ms <= target.maxWarmMs,
+      },
+    ];
     if (target.maxIsolateMB !== undefined) {
       const peakMB = (cell.isolate.peakMiB * MiB) / MB;
-      checks.push({ what: `${target.model} ${IMAGES[target.image].label}: isolate memory peak < ${target.maxIsolateMB} MB`, value: peakMB, pass: peakMB < target.maxIsolateMB });
+      checks.push({
+        what: `${target.model} ${IMAGES[target.image].label}: isolate memory peak < ${target.maxIsolateMB} MB`,
+        value: peakMB,
+        pass: peakMB < target.maxIsolateMB,
+      });
     }
     return checks;
   });
@@ -584,7 +669,9 @@ function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefine
   const round = (value: number, digits = 1) => Number(value.toFixed(digits));
   const mp = (values: number[]) => `${round(median(values), 0)} / ${round(percentile(values, 0.9), 0)}`;
   if (colds.length > 0) {
-    console.log(`\ncold starts: fresh workerd processes, first request then requests 2–5 (median / p90 over processes, ms)`);
+    console.log(
+      `\ncold starts: fresh workerd processes, first request then requests 2–5 (median / p90 over processes, ms)`,
+    );
     console.log(
       formatTable(
         colds.map((c) => {
@@ -599,19 +686,29 @@ function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefine
             model_wait: mp(c.runs.map((r) => r.modelWaitMs)),
             session: mp(c.runs.map((r) => r.sessionMs)),
             'first run': mp(c.runs.map((r) => r.firstRunMs)),
-            ...Object.fromEntries(Array.from({ length: FOLLOWING_REQUESTS }, (_, i) => [`req ${i + 2}`, round(median(c.runs.map((r) => r.nextMs[i])))])),
+            ...Object.fromEntries(
+              Array.from({ length: FOLLOWING_REQUESTS }, (_, i) => [
+                `req ${i + 2}`,
+                round(median(c.runs.map((r) => r.nextMs[i]))),
+              ]),
+            ),
             'warm p50': round(warm),
             'worst of 2–5 ×warm': `${round(median(ratios), 2)} / ${round(Math.max(...ratios), 2)}`,
           };
         }),
       ),
     );
-    console.log('req N: median over processes, end to end; worst of 2–5 ×warm: per process the slowest of requests 2–5 over the warm p50, median / max.');
+    console.log(
+      'req N: median over processes, end to end; worst of 2–5 ×warm: per process the slowest of requests 2–5 over the warm p50, median / max.',
+    );
   }
   if (mixed) {
     // Against m0 alone at the same concurrency: one isolate runs one inference at a time, so 4 in flight queue anyway.
-    const alone = (concurrency: number) => mixed.phases.find((p) => p.name === 'm0 alone' && p.concurrency === concurrency)?.p50Ms ?? NaN;
-    console.log(`\nmixed traffic (${IMAGES[mixed.image].label}, one fresh workerd, after 3 untimed requests per model)`);
+    const alone = (concurrency: number) =>
+      mixed.phases.find((p) => p.name === 'm0 alone' && p.concurrency === concurrency)?.p50Ms ?? NaN;
+    console.log(
+      `\nmixed traffic (${IMAGES[mixed.image].label}, one fresh workerd, after 3 untimed requests per model)`,
+    );
     console.log(
       formatTable(
         mixed.phases.map((p) => ({
@@ -657,7 +754,9 @@ function printReport(options: Options, cells: readonly Cell[], load: { start: nu
       })),
     ),
   );
-  console.log('\nworker stages (decode, prep, infer) are the response `timing` (workerd advances its clock in whole ms);');
+  console.log(
+    '\nworker stages (decode, prep, infer) are the response `timing` (workerd advances its clock in whole ms);',
+  );
   console.log('warm p50/p90 are end to end at the client, loopback HTTP and upload included. Node: no HTTP.\n');
   console.log(
     formatTable(
@@ -674,13 +773,22 @@ function printReport(options: Options, cells: readonly Cell[], load: { start: nu
       })),
     ),
   );
-  console.log('\nisolate: JS heap + ArrayBuffers (before collection, so the requests\' garbage counts) + every wasm memory, the largest');
-  console.log('sample after the cold request and each memory-pass request; retained: the same after a full collection.');
-  console.log('RSS: the whole workerd process (runtime, Miniflare\'s own workers, V8\'s machine code for the wasm modules).\n');
-  for (const target of targetResults(cells)) console.log(`${target.pass ? 'PASS' : 'FAIL'}  ${target.what} (measured ${target.value.toFixed(1)})`);
+  console.log(
+    "\nisolate: JS heap + ArrayBuffers (before collection, so the requests' garbage counts) + every wasm memory, the largest",
+  );
+  console.log(
+    'sample after the cold request and each memory-pass request; retained: the same after a full collection.',
+  );
+  console.log(
+    "RSS: the whole workerd process (runtime, Miniflare's own workers, V8's machine code for the wasm modules).\n",
+  );
+  for (const target of targetResults(cells))
+    console.log(`${target.pass ? 'PASS' : 'FAIL'}  ${target.what} (measured ${target.value.toFixed(1)})`);
 }
 
-const MINIFLARE_VERSION = (JSON.parse(readFileSync(path.join(repoRoot, 'node_modules/miniflare/package.json'), 'utf8')) as { version: string }).version;
+const MINIFLARE_VERSION = (
+  JSON.parse(readFileSync(path.join(repoRoot, 'node_modules/miniflare/package.json'), 'utf8')) as { version: string }
+).version;
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -732,7 +840,15 @@ async function main(): Promise<void> {
   if (options.json) {
     const json = {
       machine: { cpus: os.cpus().length, node: process.version, miniflare: MINIFLARE_VERSION, loadAverage: load },
-      settings: { warm: options.warm, warmup: options.warmup, memoryRequests: options.memoryRequests, nodeThreads: options.nodeThreads, cold: options.cold, mixed: options.mixed, modelsDir: options.modelsDir },
+      settings: {
+        warm: options.warm,
+        warmup: options.warmup,
+        memoryRequests: options.memoryRequests,
+        nodeThreads: options.nodeThreads,
+        cold: options.cold,
+        mixed: options.mixed,
+        modelsDir: options.modelsDir,
+      },
       cells,
       colds,
       mixed,

@@ -29,5 +29,7 @@ for (const [name, bytes] of cases) {
     times.push(performance.now() - started);
   }
   times.sort((a, b) => a - b);
-  console.log(`${name.padEnd(40)} ${String(bytes.length).padStart(9)} B  ${times[runs >> 1].toFixed(1).padStart(9)}  ${result}`);
+  console.log(
+    `${name.padEnd(40)} ${String(bytes.length).padStart(9)} B  ${times[runs >> 1].toFixed(1).padStart(9)}  ${result}`,
+  );
 }

@@ -57,9 +57,15 @@ export class IsolateMemoryProbe {
 
   /** Attaches to the worker named `workerName` (Miniflare lists it as `core:user:<name>`). */
   static async connect(inspectorPort: number, workerName: string): Promise<IsolateMemoryProbe> {
-    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { id?: string; webSocketDebuggerUrl: string }[];
+    const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as {
+      id?: string;
+      webSocketDebuggerUrl: string;
+    }[];
     const target = targets.find((t) => t.webSocketDebuggerUrl.endsWith(`/core:user:${workerName}`));
-    if (!target) throw new Error(`no inspector target for worker ${workerName} (found ${targets.map((t) => t.webSocketDebuggerUrl).join(', ')})`);
+    if (!target)
+      throw new Error(
+        `no inspector target for worker ${workerName} (found ${targets.map((t) => t.webSocketDebuggerUrl).join(', ')})`,
+      );
     const socket = new WebSocket(target.webSocketDebuggerUrl);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
@@ -74,7 +80,9 @@ export class IsolateMemoryProbe {
   private call(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = ++this.nextId;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, (reply) => (reply.error ? reject(new Error(`${method}: ${reply.error.message}`)) : resolve(reply.result ?? {})));
+      this.pending.set(id, (reply) =>
+        reply.error ? reject(new Error(`${method}: ${reply.error.message}`)) : resolve(reply.result ?? {}),
+      );
       this.socket.send(JSON.stringify({ id, method, params }));
     });
   }
@@ -90,10 +98,17 @@ export class IsolateMemoryProbe {
    */
   async sample(): Promise<IsolateMemorySample> {
     const before = await this.heapUsage();
-    const prototype = (await this.call('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype', contextId: this.contextId, objectGroup: OBJECT_GROUP })) as {
+    const prototype = (await this.call('Runtime.evaluate', {
+      expression: 'WebAssembly.Memory.prototype',
+      contextId: this.contextId,
+      objectGroup: OBJECT_GROUP,
+    })) as {
       result: { objectId: string };
     };
-    const memories = (await this.call('Runtime.queryObjects', { prototypeObjectId: prototype.result.objectId, objectGroup: OBJECT_GROUP })) as { objects: { objectId: string } };
+    const memories = (await this.call('Runtime.queryObjects', {
+      prototypeObjectId: prototype.result.objectId,
+      objectGroup: OBJECT_GROUP,
+    })) as { objects: { objectId: string } };
     const sizes = (await this.call('Runtime.callFunctionOn', {
       objectId: memories.objects.objectId,
       functionDeclaration: 'function () { return this.map((memory) => memory.buffer.byteLength); }',

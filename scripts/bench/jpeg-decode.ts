@@ -20,7 +20,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createImageDecoder } from '../../worker/image/decode.js';
-import { emscriptenRunner, rgbaPixels, type DecodedImage, type EmscriptenFactory, type EmscriptenInstance } from '../../worker/image/emscripten.js';
+import {
+  emscriptenRunner,
+  rgbaPixels,
+  type DecodedImage,
+  type EmscriptenFactory,
+  type EmscriptenInstance,
+} from '../../worker/image/emscripten.js';
 import { exifOrientation } from '../../worker/image/exif.js';
 import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/image/jpeg.js';
 import { toUprightRgb } from '../../worker/image/orientation.js';
@@ -115,8 +121,18 @@ async function afterDecoder(bytes: Uint8Array, forModel: boolean): Promise<Decod
 
 async function child(file: string, config: Config, runs: number): Promise<Row> {
   const bytes = new Uint8Array(readFileSync(path.join(PHOTOS, file)));
-  const decoder = config === 'before' ? await beforeDecoder(bytes) : await afterDecoder(bytes, config === 'after-model');
-  const row: Row = { file, config, available: !!decoder, medianMs: NaN, timesMs: [], peakRssDeltaMiB: NaN, wasmMemoryMiB: NaN, output: '' };
+  const decoder =
+    config === 'before' ? await beforeDecoder(bytes) : await afterDecoder(bytes, config === 'after-model');
+  const row: Row = {
+    file,
+    config,
+    available: !!decoder,
+    medianMs: NaN,
+    timesMs: [],
+    peakRssDeltaMiB: NaN,
+    wasmMemoryMiB: NaN,
+    output: '',
+  };
   if (!decoder) return row;
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc');
@@ -147,10 +163,14 @@ async function main() {
   const rows: Row[] = [];
   for (const file of FILES) {
     for (const config of CONFIGS) {
-      const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, config, '--runs', String(runs)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      });
+      const out = execFileSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, config, '--runs', String(runs)],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+        },
+      );
       rows.push(JSON.parse(out) as Row);
     }
   }
@@ -159,7 +179,9 @@ async function main() {
     return;
   }
   console.log(`node ${process.version}, ${runs} decodes per row (median time), each row in a fresh process\n`);
-  console.log('file                        path          output      time ms  ×before  1st peak RSS Δ MiB  ×before  wasm MiB');
+  console.log(
+    'file                        path          output      time ms  ×before  1st peak RSS Δ MiB  ×before  wasm MiB',
+  );
   for (const file of FILES) {
     const before = rows.find((r) => r.file === file && r.config === 'before')!;
     for (const row of rows.filter((r) => r.file === file)) {

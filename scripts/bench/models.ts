@@ -81,15 +81,26 @@ export async function runBenchmark(entries: BenchEntry[], options: BenchOptions)
     for (const entry of entries) sessions.set(entry.name, await backend.load(entry.onnxBytes));
     const { data, batch } = options.parityInput;
     const parityLogits = new Map<string, Float32Array>();
-    for (const entry of entries) parityLogits.set(entry.name, (await sessions.get(entry.name)!.run(data, [batch, 3, 224, 224])).data);
+    for (const entry of entries)
+      parityLogits.set(entry.name, (await sessions.get(entry.name)!.run(data, [batch, 3, 224, 224])).data);
 
     // Interleaved run by run, so that a noisy neighbour slows every model alike.
-    const stats = await measureLatencies(Object.fromEntries(sessions), { data: options.input, dims: [1, 3, 224, 224] }, { warmup: options.warmup, runs: options.runs });
+    const stats = await measureLatencies(
+      Object.fromEntries(sessions),
+      { data: options.input, dims: [1, 3, 224, 224] },
+      { warmup: options.warmup, runs: options.runs },
+    );
     for (const session of sessions.values()) await session.release();
 
     for (const entry of entries) {
       const own = stats[entry.name];
-      const row: BenchRow = { model: entry.name, variant: entry.variant, backend: backend.name, bytes: entry.onnxBytes.byteLength, latency: own };
+      const row: BenchRow = {
+        model: entry.name,
+        variant: entry.variant,
+        backend: backend.name,
+        bytes: entry.onnxBytes.byteLength,
+        latency: own,
+      };
       const base = entry.baseline ? stats[entry.baseline] : undefined;
       if (entry.baseline && base) {
         const a = parityLogits.get(entry.name)!;
@@ -110,7 +121,9 @@ function top5(logits: Float32Array, batch: number): number[][] {
   const classes = logits.length / batch;
   return Array.from({ length: batch }, (_, b) => {
     const row = logits.subarray(b * classes, (b + 1) * classes);
-    return Array.from(row.keys()).sort((i, j) => row[j] - row[i]).slice(0, 5);
+    return Array.from(row.keys())
+      .sort((i, j) => row[j] - row[i])
+      .slice(0, 5);
   });
 }
 
@@ -122,7 +135,7 @@ export function formatBenchTable(rows: BenchRow[]): string {
       'median ms': r.latency.medianMs,
       'p90 ms': r.latency.p90Ms,
       'cpu median ms': r.latency.cpuMedianMs,
-      'speedup': r.speedup ?? '',
+      speedup: r.speedup ?? '',
       'cpu speedup': r.cpuSpeedup ?? '',
       'max |Δlogit|': r.maxAbsDiff ?? '',
       'top-5 same': r.top5Agree === undefined ? '' : r.top5Agree ? 'yes' : 'NO',
@@ -132,7 +145,11 @@ export function formatBenchTable(rows: BenchRow[]): string {
 
 /** The fixture checkpoint of a variant in `dir`: efficientvit_<v>*.pth preferred, else .safetensors. */
 function findCheckpoint(dir: string, variant: Variant): string {
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(`efficientvit_${variant}.`)).sort() : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.startsWith(`efficientvit_${variant}.`))
+        .sort()
+    : [];
   const file = files.find((f) => f.endsWith('.pth')) ?? files.find((f) => f.endsWith('.safetensors'));
   if (!file) throw new Error(`no efficientvit_${variant}.*.pth or .safetensors in ${dir}`);
   return path.join(dir, file);
@@ -154,7 +171,14 @@ function benchInputs(checkpoints: string): { single: Float32Array; parity: { dat
 }
 
 function parseArgs(argv: string[]) {
-  const options = { variants: ['m0', 'm1'] as Variant[], runs: 50, warmup: 20, backends: ['wasm', 'node'] as BackendName[], checkpoints: DEFAULT_CHECKPOINTS, json: false };
+  const options = {
+    variants: ['m0', 'm1'] as Variant[],
+    runs: 50,
+    warmup: 20,
+    backends: ['wasm', 'node'] as BackendName[],
+    checkpoints: DEFAULT_CHECKPOINTS,
+    json: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -163,18 +187,22 @@ function parseArgs(argv: string[]) {
       return v;
     };
     if (flag === '--variants') {
-      options.variants = value().split(',').map((v) => {
-        if (!isVariant(v)) throw new Error(`unknown variant '${v}' (m0 … m5)`);
-        return v;
-      });
+      options.variants = value()
+        .split(',')
+        .map((v) => {
+          if (!isVariant(v)) throw new Error(`unknown variant '${v}' (m0 … m5)`);
+          return v;
+        });
     } else if (flag === '--runs') options.runs = positiveInt(flag, value());
     else if (flag === '--warmup') options.warmup = positiveInt(flag, value(), 0);
     else if (flag === '--checkpoints') options.checkpoints = path.resolve(value());
     else if (flag === '--backends') {
-      options.backends = value().split(',').map((b) => {
-        if (b !== 'wasm' && b !== 'node') throw new Error(`unknown backend '${b}' (wasm, node)`);
-        return b;
-      });
+      options.backends = value()
+        .split(',')
+        .map((b) => {
+          if (b !== 'wasm' && b !== 'node') throw new Error(`unknown backend '${b}' (wasm, node)`);
+          return b;
+        });
     } else if (flag === '--json') options.json = true;
     else throw new Error(`unknown option ${flag}`);
   }
@@ -198,15 +226,35 @@ async function main() {
     const optimized = exportOnnx(stateDict, variant, { graph: 'optimized' });
     entries.push({ name: `${variant} optimized fp32`, variant, onnxBytes: optimized, baseline: naive });
     // The edge's int8 build (EDGE_RECIPE), against the fp32 graph it was made from.
-    entries.push({ name: `${variant} optimized int8`, variant, onnxBytes: await quantizeModel(optimized, [], EDGE_RECIPE), baseline: `${variant} optimized fp32` });
+    entries.push({
+      name: `${variant} optimized int8`,
+      variant,
+      onnxBytes: await quantizeModel(optimized, [], EDGE_RECIPE),
+      baseline: `${variant} optimized fp32`,
+    });
   }
   const inputs = benchInputs(options.checkpoints);
-  const rows = await runBenchmark(entries, { backends: options.backends, runs: options.runs, warmup: options.warmup, input: inputs.single, parityInput: inputs.parity });
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: os.loadavg() };
+  const rows = await runBenchmark(entries, {
+    backends: options.backends,
+    runs: options.runs,
+    warmup: options.warmup,
+    input: inputs.single,
+    parityInput: inputs.parity,
+  });
+  const machine = {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    loadavg: os.loadavg(),
+  };
   if (options.json) {
-    console.log(JSON.stringify({ machine, runs: options.runs, warmup: options.warmup, batch: 1, threads: 1, rows }, null, 2));
+    console.log(
+      JSON.stringify({ machine, runs: options.runs, warmup: options.warmup, batch: 1, threads: 1, rows }, null, 2),
+    );
   } else {
-    console.log(`batch 1, 1 thread, ${options.warmup} warm-up + ${options.runs} interleaved runs; ${machine.cpu} ×${machine.cpus}, load ${machine.loadavg.map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `batch 1, 1 thread, ${options.warmup} warm-up + ${options.runs} interleaved runs; ${machine.cpu} ×${machine.cpus}, load ${machine.loadavg.map((l) => l.toFixed(1)).join(' ')}`,
+    );
     console.log(formatBenchTable(rows));
   }
 }

@@ -77,10 +77,15 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'string' },
     },
   });
-  const list = (raw: string) => raw.split(',').map((item) => item.trim()).filter(Boolean);
+  const list = (raw: string) =>
+    raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   const positive = (name: string, raw: string, allowZero = false) => {
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number`);
+    if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0))
+      throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number`);
     return value;
   };
   const variants = list(values.variants!);
@@ -105,16 +110,24 @@ function parseOptions(argv: string[]): Options {
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const modelName = (variant: Variant) => `${variant}-fp32`;
 
-async function syntheticStateDict(variant: Variant): Promise<{ stateDict: StateDict; source: string; sourceSha: string }> {
+async function syntheticStateDict(
+  variant: Variant,
+): Promise<{ stateDict: StateDict; source: string; sourceSha: string }> {
   const checkpoint = path.join(sharedRoot, 'fixtures', 'checkpoints', `efficientvit_${variant}.synthetic.pth`);
   if (existsSync(checkpoint)) {
     const bytes = new Uint8Array(readFileSync(checkpoint));
-    return { stateDict: readCheckpoint(bytes, checkpoint).stateDict, source: `synthetic: ${path.relative(repoRoot, checkpoint)}`, sourceSha: sha256(bytes) };
+    return {
+      stateDict: readCheckpoint(bytes, checkpoint).stateDict,
+      source: `synthetic: ${path.relative(repoRoot, checkpoint)}`,
+      sourceSha: sha256(bytes),
+    };
   }
   // Generated weights for the variants without a checkpoint fixture (a test helper; the bench is a dev tool), with
   // BatchNorm statistics estimated on two of the golden preprocessed images.
   const images = 2;
-  const golden = new Float32Array(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.input.f32')).buffer.slice(0, images * 3 * 224 * 224 * 4));
+  const golden = new Float32Array(
+    readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.input.f32')).buffer.slice(0, images * 3 * 224 * 224 * 4),
+  );
   const stateDict = generatedStateDict(variant, { seed: 1, calibration: { data: golden, batch: images } });
   return { stateDict, source: 'synthetic: test/helpers/synthetic.ts', sourceSha: '0'.repeat(64) };
 }
@@ -168,10 +181,29 @@ interface ChildServer {
 
 function startServer(options: Options, modelsDir: string, variant: Variant, batching: boolean): Promise<ChildServer> {
   const args = [
-    '--import', 'tsx', 'worker/entries/node.ts',
-    '--port', '0', '--host', '127.0.0.1', '--models', modelsDir,
-    '--device', options.device, '--threads', options.threads,
-    ...(batching ? ['--batch-window-ms', String(options.batchWindowMs), '--batch-max', String(options.batchMax), '--batch-queue', '4096'] : ['--no-batching']),
+    '--import',
+    'tsx',
+    'worker/entries/node.ts',
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--models',
+    modelsDir,
+    '--device',
+    options.device,
+    '--threads',
+    options.threads,
+    ...(batching
+      ? [
+          '--batch-window-ms',
+          String(options.batchWindowMs),
+          '--batch-max',
+          String(options.batchMax),
+          '--batch-queue',
+          '4096',
+        ]
+      : ['--no-batching']),
   ];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
@@ -307,20 +339,29 @@ async function benchDecoders(options: Options): Promise<void> {
   const tensor = new Float32Array(elements);
 
   // The golden preprocessing bar, with each decoder feeding the same PIL-exact preprocessing.
-  const meta = JSON.parse(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.json'), 'utf8')) as { images: string[] };
+  const meta = JSON.parse(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.json'), 'utf8')) as {
+    images: string[];
+  };
   const golden = new Float32Array(readFileSync(path.join(sharedRoot, 'fixtures/golden/m0.input.f32')).buffer.slice(0));
   for (const name of names) {
     let max = 0;
     let sum = 0;
     for (const [i, file] of meta.images.entries()) {
-      service.preprocess(await decoders[name](readFileSync(path.join(sharedRoot, 'images/imagenet-sample', file))), IMAGENET_PREPROCESSING, tensor, 0);
+      service.preprocess(
+        await decoders[name](readFileSync(path.join(sharedRoot, 'images/imagenet-sample', file))),
+        IMAGENET_PREPROCESSING,
+        tensor,
+        0,
+      );
       for (let j = 0; j < elements; j++) {
         const delta = Math.abs(tensor[j] - golden[i * elements + j]);
         max = Math.max(max, delta);
         sum += delta;
       }
     }
-    console.log(`${name}: golden preprocessing |Δ| max ${max.toExponential(2)}, mean ${(sum / (elements * meta.images.length)).toExponential(2)}`);
+    console.log(
+      `${name}: golden preprocessing |Δ| max ${max.toExponential(2)}, mean ${(sum / (elements * meta.images.length)).toExponential(2)}`,
+    );
   }
 
   const sets = [
@@ -335,7 +376,12 @@ async function benchDecoders(options: Options): Promise<void> {
     '|---|---:|---:|---:|---:|---:|',
   ];
   for (const set of sets) {
-    const times: Record<DecoderName | 'preprocess', number[]> = { wasm: [], 'wasm-full': [], sharp: [], preprocess: [] };
+    const times: Record<DecoderName | 'preprocess', number[]> = {
+      wasm: [],
+      'wasm-full': [],
+      sharp: [],
+      preprocess: [],
+    };
     for (let round = 0; round < options.rounds + 1; round++) {
       for (const bytes of set.files) {
         for (const name of names) {
@@ -352,7 +398,9 @@ async function benchDecoders(options: Options): Promise<void> {
       }
     }
     const [wasm, full, native] = names.map((name) => median(times[name]));
-    rows.push(`| ${set.label} | ${wasm.toFixed(1)} | ${full.toFixed(1)} | ${native.toFixed(1)} | ${(wasm / native).toFixed(2)} | ${median(times.preprocess).toFixed(1)} |`);
+    rows.push(
+      `| ${set.label} | ${wasm.toFixed(1)} | ${full.toFixed(1)} | ${native.toFixed(1)} | ${(wasm / native).toFixed(2)} | ${median(times.preprocess).toFixed(1)} |`,
+    );
   }
   console.log(`\n${options.rounds} round(s), interleaved, medians\n${rows.join('\n')}`);
 
@@ -366,7 +414,9 @@ async function benchDecoders(options: Options): Promise<void> {
       await Promise.all(burst.map((bytes) => decoders[name](bytes)));
       if (round > 0) runs.push(performance.now() - started);
     }
-    console.log(`16 concurrent ImageNet-sample decodes, ${name}: ${median(runs).toFixed(1)} ms (median of ${runs.length})`);
+    console.log(
+      `16 concurrent ImageNet-sample decodes, ${name}: ${median(runs).toFixed(1)} ms (median of ${runs.length})`,
+    );
   }
 }
 
@@ -377,18 +427,25 @@ async function main(): Promise<void> {
   if (!modelsDir) {
     modelsDir = path.join(repoRoot, '.cache', 'bench-models');
     if (!hasModels(modelsDir, options.variants)) {
-      console.log(`building synthetic fp32 models (${options.variants.join(', ')}) into ${path.relative(repoRoot, modelsDir)}`);
+      console.log(
+        `building synthetic fp32 models (${options.variants.join(', ')}) into ${path.relative(repoRoot, modelsDir)}`,
+      );
       await buildSyntheticModels(modelsDir, options.variants);
     }
   } else if (!hasModels(modelsDir, options.variants)) {
-    throw new Error(`${modelsDir} lacks ${options.variants.map(modelName).join(' or ')}: npm run models -- build --variants ${options.variants.join(',')}`);
+    throw new Error(
+      `${modelsDir} lacks ${options.variants.map(modelName).join(' or ')}: npm run models -- build --variants ${options.variants.join(',')}`,
+    );
   }
 
   const images = loadImages();
   const measurements: Measurement[] = [];
   const devices = new Set<string>();
   for (const variant of options.variants) {
-    const servers = { off: await startServer(options, modelsDir, variant, false), on: await startServer(options, modelsDir, variant, true) };
+    const servers = {
+      off: await startServer(options, modelsDir, variant, false),
+      on: await startServer(options, modelsDir, variant, true),
+    };
     devices.add(servers.on.deviceLine);
     try {
       // Warm-up: model load, V8 tier-up, onnxruntime's first runs of each batch size.
@@ -404,7 +461,10 @@ async function main(): Promise<void> {
             const result = await measure(server.url, images, concurrency, options.durationS);
             await waitIdle(server);
             const after = batching ? await batchCounters(server, variant) : undefined;
-            const meanBatch = before && after && after.batches > before.batches ? (after.images - before.images) / (after.batches - before.batches) : undefined;
+            const meanBatch =
+              before && after && after.batches > before.batches
+                ? (after.images - before.images) / (after.batches - before.batches)
+                : undefined;
             measurements.push({ variant, batching, concurrency, round, ...result, meanBatch });
             console.log(
               `${variant} c=${concurrency} batching ${batching ? 'on ' : 'off'} round ${round + 1}: ${result.imagesPerSecond.toFixed(1)} img/s, ` +
@@ -422,11 +482,14 @@ async function main(): Promise<void> {
   // ---- report ----
   const rows: string[] = [];
   const summary: Record<string, unknown>[] = [];
-  rows.push('| model | concurrency | batching | img/s (median) | p50 ms | p99 ms | mean batch | failed | on/off img/s |');
+  rows.push(
+    '| model | concurrency | batching | img/s (median) | p50 ms | p99 ms | mean batch | failed | on/off img/s |',
+  );
   rows.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const variant of options.variants) {
     for (const concurrency of options.concurrency) {
-      const pick = (batching: boolean) => measurements.filter((m) => m.variant === variant && m.concurrency === concurrency && m.batching === batching);
+      const pick = (batching: boolean) =>
+        measurements.filter((m) => m.variant === variant && m.concurrency === concurrency && m.batching === batching);
       const stats = (batching: boolean) => {
         const runs = pick(batching);
         const batches = runs.map((m) => m.meanBatch).filter((b): b is number => b !== undefined);
@@ -442,14 +505,20 @@ async function main(): Promise<void> {
       const on = stats(true);
       const ratio = on.imagesPerSecond / off.imagesPerSecond;
       summary.push({ variant, concurrency, off, on, ratio });
-      rows.push(`| ${modelName(variant)} | ${concurrency} | off | ${off.imagesPerSecond.toFixed(1)} | ${off.p50Ms} | ${off.p99Ms} | – | ${off.failed} | |`);
+      rows.push(
+        `| ${modelName(variant)} | ${concurrency} | off | ${off.imagesPerSecond.toFixed(1)} | ${off.p50Ms} | ${off.p99Ms} | – | ${off.failed} | |`,
+      );
       rows.push(
         `| ${modelName(variant)} | ${concurrency} | on | ${on.imagesPerSecond.toFixed(1)} | ${on.p50Ms} | ${on.p99Ms} | ${on.meanBatch?.toFixed(1) ?? '–'} | ${on.failed} | ${ratio.toFixed(2)}× |`,
       );
     }
   }
-  console.log(`\n${[...devices].join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`);
-  console.log(`${options.durationS} s per run, ${options.rounds} round(s), ${images.length} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`);
+  console.log(
+    `\n${[...devices].join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`,
+  );
+  console.log(
+    `${options.durationS} s per run, ${options.rounds} round(s), ${images.length} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`,
+  );
   console.log(rows.join('\n'));
   console.log(`\ncontext:\n${REFERENCE_FIGURES.map((line) => `- ${line}`).join('\n')}`);
 
@@ -463,7 +532,8 @@ async function main(): Promise<void> {
         `${target.ratio.toFixed(2)}×, p99 ${target.on.p99Ms} ms → ${met ? 'met' : 'NOT met'}`,
     );
   }
-  if (options.json) writeFileSync(options.json, JSON.stringify({ options, devices: [...devices], measurements, summary }, null, 2));
+  if (options.json)
+    writeFileSync(options.json, JSON.stringify({ options, devices: [...devices], measurements, summary }, null, 2));
 }
 
 main().catch((error: unknown) => {

@@ -221,7 +221,11 @@ const decoder = createImageDecoder(await loadImageWasmModules());
 const inputs: { name: string; image: RgbImage }[] = [];
 for (const [name, file, options] of [
   ['imagenet 500×375', 'imagenet-sample/n01440764_tench.JPEG', { maxPixels: 50_000_000 }],
-  ['12 MP photo, DCT-scaled', 'photos/phone-4032x3024-exif6.jpg', { maxPixels: 20_000_000, minShortSide: IMAGENET_PREPROCESSING.resizeShortSide }],
+  [
+    '12 MP photo, DCT-scaled',
+    'photos/phone-4032x3024-exif6.jpg',
+    { maxPixels: 20_000_000, minShortSide: IMAGENET_PREPROCESSING.resizeShortSide },
+  ],
 ] as const) {
   const image = await decoder.decodeImage(new Uint8Array(readFileSync(path.join(SHARED, 'images', file))), options);
   inputs.push({ name: `${name} (${image.width}×${image.height})`, image });
@@ -234,7 +238,16 @@ for (const file of readdirSync(path.join(SHARED, 'images/imagenet-sample')).filt
   const bytes = new Uint8Array(readFileSync(path.join(SHARED, 'images/imagenet-sample', file)));
   checks.push(await decoder.decodeImage(bytes, { maxPixels: 50_000_000 }));
 }
-for (const [w, h] of [[257, 256], [256, 1000], [1000, 256], [224, 224], [300, 3000], [97, 1301], [255, 255], [1, 7]] as const) {
+for (const [w, h] of [
+  [257, 256],
+  [256, 1000],
+  [1000, 256],
+  [224, 224],
+  [300, 3000],
+  [97, 1301],
+  [255, 255],
+  [1, 7],
+] as const) {
   const data = new Uint8Array(w * h * 3);
   for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761 + 7) >>> 24;
   checks.push({ width: w, height: h, data });
@@ -244,7 +257,9 @@ const SMALL: Preprocessing = { ...IMAGENET_PREPROCESSING, resizeShortSide: 7, ce
 for (const image of checks) {
   for (const preprocessing of [IMAGENET_PREPROCESSING, ODD, SMALL]) {
     if (!sameBits(oldPreprocess(image, preprocessing), preprocess(image, preprocessing))) {
-      throw new Error(`before/after outputs differ on a ${image.width}×${image.height} image, crop ${preprocessing.centerCrop}`);
+      throw new Error(
+        `before/after outputs differ on a ${image.width}×${image.height} image, crop ${preprocessing.centerCrop}`,
+      );
     }
   }
 }
@@ -269,5 +284,7 @@ for (const { name, image } of inputs) {
   }
   const b = median(before);
   const a = median(after);
-  console.log(`${name}: before ${b.toFixed(3)} ms, after ${a.toFixed(3)} ms median of ${RUNS} — ${(b / a).toFixed(2)}× faster`);
+  console.log(
+    `${name}: before ${b.toFixed(3)} ms, after ${a.toFixed(3)} ms median of ${RUNS} — ${(b / a).toFixed(2)}× faster`,
+  );
 }

@@ -53,12 +53,16 @@ function parseArgs(argv: string[]): Args {
   }
   if (args.variants.length === 0) args.variants = ['m0', 'm1'];
   const unknown = args.recipes.filter((r) => !(r in RECIPES));
-  if (unknown.length > 0) throw new Error(`unknown recipes ${unknown.join(', ')}; known: ${Object.keys(RECIPES).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown recipes ${unknown.join(', ')}; known: ${Object.keys(RECIPES).join(', ')}`);
   return args;
 }
 
 async function imageFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().map((f) => path.join(dir, f));
+  return (await readdir(dir))
+    .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /** ‖W_int8·scale − W‖ / ‖W‖ over all quantized weights: the error weight-only int8 puts into the network. */
@@ -89,8 +93,16 @@ interface RecipeResult {
   latency: Record<string, LatencyStats>;
 }
 
-async function measureVariant(variant: Variant, args: Args, backends: InferenceBackend[], calibration: Float32Array[], heldOut: Float32Array[]) {
-  const checkpoint = readCheckpoint(new Uint8Array(await readFile(path.join(shared, `fixtures/checkpoints/efficientvit_${variant}.synthetic.pth`))));
+async function measureVariant(
+  variant: Variant,
+  args: Args,
+  backends: InferenceBackend[],
+  calibration: Float32Array[],
+  heldOut: Float32Array[],
+) {
+  const checkpoint = readCheckpoint(
+    new Uint8Array(await readFile(path.join(shared, `fixtures/checkpoints/efficientvit_${variant}.synthetic.pth`))),
+  );
   const fp32 = exportOnnx(checkpoint.stateDict, variant, { graph: args.graph });
   const models: Record<string, { bytes: Uint8Array; description: string; seconds: number }> = {
     fp32: { bytes: fp32, description: `fp32 export (${args.graph} graph)`, seconds: 0 },
@@ -115,7 +127,8 @@ async function measureVariant(variant: Variant, args: Args, backends: InferenceB
   for (const backend of backends) {
     const sessions: Record<string, ModelSession> = {};
     for (const [name, m] of Object.entries(models)) sessions[name] = await backend.load(m.bytes);
-    for (const result of results) result.agreement[backend.name] = await compareModels(sessions[result.recipe], sessions.fp32, heldOut);
+    for (const result of results)
+      result.agreement[backend.name] = await compareModels(sessions[result.recipe], sessions.fp32, heldOut);
     // All models take turns run by run, so machine noise hits them alike.
     const latency = await measureLatencies(sessions, single, { runs: args.runs, warmup: args.warmup });
     for (const result of results) result.latency[backend.name] = latency[result.recipe];
@@ -127,7 +140,11 @@ async function measureVariant(variant: Variant, args: Args, backends: InferenceB
 function table(variant: Variant, results: RecipeResult[], backends: InferenceBackend[]): string {
   const fp32 = results[0];
   const rows = results.map((r) => {
-    const row: Record<string, string | number> = { recipe: r.recipe, MB: Number((r.bytes / 1e6).toFixed(2)), smaller: `${(fp32.bytes / r.bytes).toFixed(2)}×` };
+    const row: Record<string, string | number> = {
+      recipe: r.recipe,
+      MB: Number((r.bytes / 1e6).toFixed(2)),
+      smaller: `${(fp32.bytes / r.bytes).toFixed(2)}×`,
+    };
     for (const b of backends) {
       const short = b.name.includes('web') ? 'wasm' : 'cpu';
       const a = r.agreement[b.name];
@@ -149,12 +166,21 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const sample = splitCalibrationSet(await imageFiles(path.join(shared, 'images/imagenet-sample')));
   const calibration = await preprocessImageFiles(sample.calibration);
-  const heldOut = await preprocessImageFiles([...sample.heldOut, ...(await imageFiles(path.join(shared, 'images/imagenet-val')))]);
+  const heldOut = await preprocessImageFiles([
+    ...sample.heldOut,
+    ...(await imageFiles(path.join(shared, 'images/imagenet-val'))),
+  ]);
   const backends = [
-    createOrtWebBackend(new Uint8Array(await readFile(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')))),
+    createOrtWebBackend(
+      new Uint8Array(
+        await readFile(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')),
+      ),
+    ),
     createOrtNodeBackend({ threads: 1 }),
   ];
-  console.log(`calibration: ${calibration.length} images, held out: ${heldOut.length} images; ${args.warmup} warm-up + ${args.runs} timed runs each, interleaved`);
+  console.log(
+    `calibration: ${calibration.length} images, held out: ${heldOut.length} images; ${args.warmup} warm-up + ${args.runs} timed runs each, interleaved`,
+  );
   const all: Record<string, RecipeResult[]> = {};
   for (const variant of args.variants) {
     const { results, weightError } = await measureVariant(variant, args, backends, calibration, heldOut);
@@ -162,7 +188,9 @@ async function main(): Promise<void> {
     console.log(`\n${table(variant, results, backends)}`);
     const margin = results[0].agreement[backends[0].name].medianReferenceMargin;
     console.log(`median fp32 top-1 − top-2 logit margin: ${margin.toFixed(2)} logit standard deviations`);
-    console.log(`weight-only int8: relative weight error ${(weightError * 100).toFixed(2)}% (the 'err' columns are the resulting logit error)`);
+    console.log(
+      `weight-only int8: relative weight error ${(weightError * 100).toFixed(2)}% (the 'err' columns are the resulting logit error)`,
+    );
   }
   console.log('\nrecipes:');
   for (const name of args.recipes) console.log(`  ${name}: ${RECIPES[name].description}`);

@@ -50,7 +50,9 @@ async function readGolden(target: ConformanceTarget, variant: 'm0' | 'm1'): Prom
   const logits = new Float32Array(raw.slice().buffer);
   const [rows, classes] = meta.logits_shape;
   expect(logits.length).toBe(rows * classes);
-  const probabilities = Array.from({ length: rows }, (_, row) => softmax(logits.subarray(row * classes, (row + 1) * classes)));
+  const probabilities = Array.from({ length: rows }, (_, row) =>
+    softmax(logits.subarray(row * classes, (row + 1) * classes)),
+  );
   return { images: meta.images, top5: meta.top5, probabilities };
 }
 
@@ -59,7 +61,10 @@ function expectGoldenPredictions(predictions: Prediction[], golden: Golden, imag
   const expected = golden.probabilities[image];
   const worst = Math.max(...predictions.map((p) => Math.abs(p.score - expected[p.index])));
   expect(worst, `${golden.images[image]}: largest |Δ probability|`).toBeLessThanOrEqual(GOLDEN_SCORE_TOLERANCE);
-  expect(predictions.slice(0, 5).map((p) => p.index), `${golden.images[image]}: top-5`).toEqual(golden.top5[image]);
+  expect(
+    predictions.slice(0, 5).map((p) => p.index),
+    `${golden.images[image]}: top-5`,
+  ).toEqual(golden.top5[image]);
 }
 
 /** The same JPEG with its frame header claiming other dimensions: a pixel-limit check must not need to decode. */
@@ -92,7 +97,8 @@ async function expectProblem(response: Response, status: number, code: string): 
 
 function multipart(parts: { bytes: Uint8Array; filename: string }[], field = 'image'): FormData {
   const form = new FormData();
-  for (const part of parts) form.append(field, new Blob([part.bytes], { type: 'application/octet-stream' }), part.filename);
+  for (const part of parts)
+    form.append(field, new Blob([part.bytes], { type: 'application/octet-stream' }), part.filename);
   return form;
 }
 
@@ -101,8 +107,11 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
   const golden: Partial<Record<'m0' | 'm1', Golden>> = {};
   const goldenJpegs: Uint8Array[] = [];
 
-  const classify = (query: string, body: BodyInit, headers: Record<string, string> = { 'content-type': 'image/jpeg' }) =>
-    target.fetch(`/v1/classify${query}`, { method: 'POST', body, headers });
+  const classify = (
+    query: string,
+    body: BodyInit,
+    headers: Record<string, string> = { 'content-type': 'image/jpeg' },
+  ) => target.fetch(`/v1/classify${query}`, { method: 'POST', body, headers });
 
   /** After a bad input, the same service still answers a good request normally. */
   async function expectStillServing(): Promise<void> {
@@ -136,7 +145,13 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
       const names = body.models.map((model) => model.name);
       for (const name of Object.values(CONFORMANCE_MODELS)) expect(names).toContain(name);
       const m0 = body.models.find((model) => model.name === CONFORMANCE_MODELS.m0);
-      expect(m0).toMatchObject({ variant: 'm0', precision: 'fp32', classes: 1000, default: false, source: { kind: 'synthetic-fixture' } });
+      expect(m0).toMatchObject({
+        variant: 'm0',
+        precision: 'fp32',
+        classes: 1000,
+        default: false,
+        source: { kind: 'synthetic-fixture' },
+      });
     });
   });
 
@@ -146,11 +161,24 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
       for (const [image, jpeg] of goldenJpegs.entries()) {
         const response = await classify(`?model=${model}&top_k=1000`, jpeg);
         expect(response.status, await response.clone().text()).toBe(200);
-        const body = (await response.json()) as { model: string; predictions: Prediction[]; timing: Record<string, number> };
+        const body = (await response.json()) as {
+          model: string;
+          predictions: Prediction[];
+          timing: Record<string, number>;
+        };
         expect(body.model).toBe(`efficientvit_${variant}.fp32`);
         expect(body.predictions).toHaveLength(1000);
         // Every request's stages; a request that loaded the model adds its load stages.
-        expect(Object.keys(body.timing)).toEqual(expect.arrayContaining(['decode_wait_ms', 'decode_ms', 'preprocess_ms', 'model_wait_ms', 'inference_ms', 'total_ms']));
+        expect(Object.keys(body.timing)).toEqual(
+          expect.arrayContaining([
+            'decode_wait_ms',
+            'decode_ms',
+            'preprocess_ms',
+            'model_wait_ms',
+            'inference_ms',
+            'total_ms',
+          ]),
+        );
         expectGoldenPredictions(body.predictions, golden[variant]!, image);
       }
     });
@@ -165,11 +193,17 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
         { bytes: truncated, filename: 'truncated.jpg' },
         { bytes: goldenJpegs[2], filename: 'third.jpg' },
       ];
-      const response = await target.fetch(`/v1/classify?model=${CONFORMANCE_MODELS.m0}&top_k=10`, { method: 'POST', body: multipart(parts) });
+      const response = await target.fetch(`/v1/classify?model=${CONFORMANCE_MODELS.m0}&top_k=10`, {
+        method: 'POST',
+        body: multipart(parts),
+      });
       expect(response.status, await response.clone().text()).toBe(200);
       const body = (await response.json()) as {
         model: string;
-        results: ({ filename?: string; predictions: Prediction[] } | { filename?: string; error: Record<string, unknown> })[];
+        results: (
+          | { filename?: string; predictions: Prediction[] }
+          | { filename?: string; error: Record<string, unknown> }
+        )[];
       };
       expect(body.model).toBe('efficientvit_m0.fp32');
       expect(body.results.map((result) => result.filename)).toEqual(parts.map((part) => part.filename));
@@ -190,9 +224,14 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
     });
 
     it('16 concurrent requests with different images each get the result of their own image', async () => {
-      const requests = Array.from({ length: 16 }, (_, i) => ({ variant: i % 2 === 0 ? ('m0' as const) : ('m1' as const), image: i % 8 }));
+      const requests = Array.from({ length: 16 }, (_, i) => ({
+        variant: i % 2 === 0 ? ('m0' as const) : ('m1' as const),
+        image: i % 8,
+      }));
       const responses = await Promise.all(
-        requests.map(({ variant, image }) => classify(`?model=${CONFORMANCE_MODELS[variant]}&top_k=20`, goldenJpegs[image])),
+        requests.map(({ variant, image }) =>
+          classify(`?model=${CONFORMANCE_MODELS[variant]}&top_k=20`, goldenJpegs[image]),
+        ),
       );
       for (const [i, response] of responses.entries()) {
         expect(response.status).toBe(200);
@@ -205,7 +244,14 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
 
   describe('every error kind is a problem+json with its own type, and the service keeps serving', () => {
     it('400 bad-parameter: top_k out of range or not an integer, empty model, top_k above the class count', async () => {
-      for (const query of ['?top_k=0', '?top_k=1001', '?top_k=abc', '?top_k=2.5', '?model=', '?model=tiny-10&top_k=11']) {
+      for (const query of [
+        '?top_k=0',
+        '?top_k=1001',
+        '?top_k=abc',
+        '?top_k=2.5',
+        '?model=',
+        '?model=tiny-10&top_k=11',
+      ]) {
         const problem = await expectProblem(await classify(query, goldenJpegs[0]), 400, 'bad-parameter');
         expect(['top_k', 'model']).toContain(problem.parameter);
       }
@@ -215,9 +261,15 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
     it('400 empty-body and malformed-body', async () => {
       await expectProblem(await classify('', new Uint8Array(0)), 400, 'empty-body');
       const noImageField = multipart([{ bytes: goldenJpegs[0], filename: 'a.jpg' }], 'file');
-      await expectProblem(await target.fetch('/v1/classify', { method: 'POST', body: noImageField }), 400, 'empty-body');
       await expectProblem(
-        await classify('', 'this is not a multipart body', { 'content-type': 'multipart/form-data; boundary=nothing-here' }),
+        await target.fetch('/v1/classify', { method: 'POST', body: noImageField }),
+        400,
+        'empty-body',
+      );
+      await expectProblem(
+        await classify('', 'this is not a multipart body', {
+          'content-type': 'multipart/form-data; boundary=nothing-here',
+        }),
         400,
         'malformed-body',
       );
@@ -240,33 +292,64 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
     });
 
     it('413 body-too-large, too-many-pixels (from the header alone) and batch-too-large', async () => {
-      const tooLarge = await expectProblem(await classify('', new Uint8Array(MAX_BODY_BYTES + 1)), 413, 'body-too-large');
+      const tooLarge = await expectProblem(
+        await classify('', new Uint8Array(MAX_BODY_BYTES + 1)),
+        413,
+        'body-too-large',
+      );
       expect(tooLarge.limit).toBe(MAX_BODY_BYTES);
 
       // 5000×4000 = 20 MP claimed by a 100 KB file: refused before any decoding.
-      const huge = await expectProblem(await classify('', withJpegDimensions(goldenJpegs[0], 5000, 4000)), 413, 'too-many-pixels');
+      const huge = await expectProblem(
+        await classify('', withJpegDimensions(goldenJpegs[0], 5000, 4000)),
+        413,
+        'too-many-pixels',
+      );
       expect(huge).toMatchObject({ width: 5000, height: 4000 });
 
-      const parts = Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({ bytes: goldenJpegs[i % 8], filename: `${i}.jpg` }));
-      const batch = await expectProblem(await target.fetch('/v1/classify', { method: 'POST', body: multipart(parts) }), 413, 'batch-too-large');
+      const parts = Array.from({ length: MAX_BATCH + 1 }, (_, i) => ({
+        bytes: goldenJpegs[i % 8],
+        filename: `${i}.jpg`,
+      }));
+      const batch = await expectProblem(
+        await target.fetch('/v1/classify', { method: 'POST', body: multipart(parts) }),
+        413,
+        'batch-too-large',
+      );
       expect(batch).toMatchObject({ limit: MAX_BATCH, count: MAX_BATCH + 1 });
       await expectStillServing();
     });
 
     it('415 unsupported-content-type and unsupported-format (sniffed, whatever the header says)', async () => {
-      await expectProblem(await classify('', 'hello', { 'content-type': 'text/plain' }), 415, 'unsupported-content-type');
-      await expectProblem(await classify('', new TextEncoder().encode('definitely not an image, just text')), 415, 'unsupported-format');
+      await expectProblem(
+        await classify('', 'hello', { 'content-type': 'text/plain' }),
+        415,
+        'unsupported-content-type',
+      );
+      await expectProblem(
+        await classify('', new TextEncoder().encode('definitely not an image, just text')),
+        415,
+        'unsupported-format',
+      );
       await expectStillServing();
     });
 
     it('422 corrupt-image: a truncated JPEG', async () => {
-      await expectProblem(await classify('', goldenJpegs[1].subarray(0, Math.floor(goldenJpegs[1].length / 2))), 422, 'corrupt-image');
+      await expectProblem(
+        await classify('', goldenJpegs[1].subarray(0, Math.floor(goldenJpegs[1].length / 2))),
+        422,
+        'corrupt-image',
+      );
       await expectStillServing();
     });
 
     it('503 model-unavailable: missing file, corrupt model, checksum mismatch', async () => {
       for (const model of [CONFORMANCE_MODELS.missing, CONFORMANCE_MODELS.corrupt, CONFORMANCE_MODELS.tampered]) {
-        const problem = await expectProblem(await classify(`?model=${model}`, goldenJpegs[0]), 503, 'model-unavailable');
+        const problem = await expectProblem(
+          await classify(`?model=${model}`, goldenJpegs[0]),
+          503,
+          'model-unavailable',
+        );
         expect(problem.model).toBe(model);
         await expectStillServing();
       }

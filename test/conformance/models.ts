@@ -24,7 +24,9 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 /** fp32 EfficientViT from a synthetic checkpoint in ../shared, as `npm run models -- build` would export it. */
 function efficientVit(variant: Variant, name: string, write: (file: string, bytes: Uint8Array) => void): ManifestModel {
   const checkpointFile = `efficientvit_${variant}.synthetic.pth`;
-  const checkpointBytes = new Uint8Array(readFileSync(path.join(sharedRoot, 'fixtures', 'checkpoints', checkpointFile)));
+  const checkpointBytes = new Uint8Array(
+    readFileSync(path.join(sharedRoot, 'fixtures', 'checkpoints', checkpointFile)),
+  );
   const onnx = exportOnnx(readCheckpoint(checkpointBytes, checkpointFile).stateDict, variant, { graph: 'optimized' });
   const file = `efficientvit_${variant}.fp32.onnx`;
   write(file, onnx);
@@ -35,7 +37,11 @@ function efficientVit(variant: Variant, name: string, write: (file: string, byte
     file,
     bytes: onnx.length,
     sha256: sha256(onnx),
-    source: { checkpoint: `synthetic: ../shared/fixtures/checkpoints/${checkpointFile}`, sha256: sha256(checkpointBytes), format: 'pth' },
+    source: {
+      checkpoint: `synthetic: ../shared/fixtures/checkpoints/${checkpointFile}`,
+      sha256: sha256(checkpointBytes),
+      format: 'pth',
+    },
     graph: 'optimized',
   });
 }
@@ -60,7 +66,10 @@ export function writeConformanceModels(
 ): ConformanceModels {
   mkdirSync(directory, { recursive: true });
   write('imagenet-1k.labels.json', JSON.stringify(IMAGENET_1K));
-  write('ten.labels.json', JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ synset: `s${i}`, label: `class ${i}` }))));
+  write(
+    'ten.labels.json',
+    JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ synset: `s${i}`, label: `class ${i}` }))),
+  );
 
   const tiny = buildTinyClassifier({ classes: 1000, seed: 1 });
   const tiny10 = buildTinyClassifier({ classes: 10, seed: 2 });
@@ -81,15 +90,46 @@ export function writeConformanceModels(
     }
   }
   models.push(
-    testManifestEntry({ name: CONFORMANCE_MODELS.tiny, id: 'tiny_classifier.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: sha256(tiny.onnx) }),
+    testManifestEntry({
+      name: CONFORMANCE_MODELS.tiny,
+      id: 'tiny_classifier.fp32',
+      file: 'tiny.onnx',
+      bytes: tiny.onnx.length,
+      sha256: sha256(tiny.onnx),
+    }),
     testManifestEntry(
-      { name: 'tiny-10', id: 'tiny_classifier_10.fp32', file: 'tiny-10.onnx', bytes: tiny10.onnx.length, sha256: sha256(tiny10.onnx), labels: 'ten' },
+      {
+        name: 'tiny-10',
+        id: 'tiny_classifier_10.fp32',
+        file: 'tiny-10.onnx',
+        bytes: tiny10.onnx.length,
+        sha256: sha256(tiny10.onnx),
+        labels: 'ten',
+      },
       10,
     ),
     // Broken on purpose: each must answer 503 model-unavailable and leave the service serving.
-    testManifestEntry({ name: CONFORMANCE_MODELS.missing, id: 'tiny_missing.fp32', file: 'missing.onnx', bytes: 1, sha256: '0'.repeat(64) }),
-    testManifestEntry({ name: CONFORMANCE_MODELS.corrupt, id: 'tiny_corrupt.fp32', file: 'corrupt.onnx', bytes: corrupt.length, sha256: sha256(corrupt) }),
-    testManifestEntry({ name: CONFORMANCE_MODELS.tampered, id: 'tiny_tampered.fp32', file: 'tiny.onnx', bytes: tiny.onnx.length, sha256: 'f'.repeat(64) }),
+    testManifestEntry({
+      name: CONFORMANCE_MODELS.missing,
+      id: 'tiny_missing.fp32',
+      file: 'missing.onnx',
+      bytes: 1,
+      sha256: '0'.repeat(64),
+    }),
+    testManifestEntry({
+      name: CONFORMANCE_MODELS.corrupt,
+      id: 'tiny_corrupt.fp32',
+      file: 'corrupt.onnx',
+      bytes: corrupt.length,
+      sha256: sha256(corrupt),
+    }),
+    testManifestEntry({
+      name: CONFORMANCE_MODELS.tampered,
+      id: 'tiny_tampered.fp32',
+      file: 'tiny.onnx',
+      bytes: tiny.onnx.length,
+      sha256: 'f'.repeat(64),
+    }),
   );
   // A fixed `generated` keeps the file deterministic: concurrent runs write identical bytes.
   const manifest: Manifest = { version: 1, generated: 'test/conformance/models.ts', models };

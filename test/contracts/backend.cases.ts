@@ -21,7 +21,12 @@ export interface BackendTarget {
   /** The tiny classifier (test/helpers/tiny-model.ts): logits are affine in the per-channel means. */
   tiny(): Promise<TinyModelBytes>;
   /** The fp32 M0 export of the synthetic checkpoint and the official code's logits for the golden inputs. */
-  golden(): Promise<{ onnx: Uint8Array; input: Float32Array; dims: [number, number, number, number]; logits: Float32Array }>;
+  golden(): Promise<{
+    onnx: Uint8Array;
+    input: Float32Array;
+    dims: [number, number, number, number];
+    logits: Float32Array;
+  }>;
   /** Called once after the cases (e.g. to stop a thread). */
   dispose?(backend: InferenceBackend): Promise<void>;
 }
@@ -70,7 +75,11 @@ export function defineBackendSuite(target: () => BackendTarget): void {
     });
 
     it('runs a batch as one call: N rows, each row its own result', async () => {
-      const rows = [[0.5, -1, 2], [-2, 0.25, 0], [1, 1, 1]];
+      const rows = [
+        [0.5, -1, 2],
+        [-2, 0.25, 0],
+        [1, 1, 1],
+      ];
       const output = await session.run(constantBatch(rows), [3, 3, 224, 224]);
       expect(output.dims).toEqual([3, tiny.classes]);
       rows.forEach((values, n) => {
@@ -82,7 +91,13 @@ export function defineBackendSuite(target: () => BackendTarget): void {
     it('one session serves different batch sizes, one after another and concurrently', async () => {
       const [one, two] = await Promise.all([
         session.run(constantBatch([[0.125, 0.25, -0.5]]), [1, 3, 224, 224]),
-        session.run(constantBatch([[1, 0, -1], [0, 0, 0]]), [2, 3, 224, 224]),
+        session.run(
+          constantBatch([
+            [1, 0, -1],
+            [0, 0, 0],
+          ]),
+          [2, 3, 224, 224],
+        ),
       ]);
       expect(one.dims).toEqual([1, tiny.classes]);
       expect(two.dims).toEqual([2, tiny.classes]);

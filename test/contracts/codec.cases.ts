@@ -52,7 +52,9 @@ export function defineCodecSuite(target: () => CodecTarget): void {
   // Upright pixels differ from stored ones when the file is rotated; the codec returns them as stored.
   const decodable = fixtures.filter((f) => f.format === format && f.expected && (f.orientation ?? 1) === 1);
   // *-huge files are refused for their size by decodeImage's limits, before any codec runs.
-  const broken = fixtures.filter((f) => f.format === format && f.error && !f.file.includes('huge') && !DECODED_SINCE.has(f.file));
+  const broken = fixtures.filter(
+    (f) => f.format === format && f.error && !f.file.includes('huge') && !DECODED_SINCE.has(f.file),
+  );
   // Cut in half: inside the pixel data of every fixture (a file with trailing bytes after its image is excepted).
   const truncatable = decodable.filter((f) => !f.file.includes('excess'));
 
@@ -62,20 +64,24 @@ export function defineCodecSuite(target: () => CodecTarget): void {
       expect(broken.length).toBeGreaterThan(0);
     });
 
-    it.each(decodable.map((f) => [f.file, f] as const))('%s: the probe reports the stored size, decode its pixels', async (_, fixture) => {
-      const t = target();
-      const bytes = t.read(fixture.file);
-      expect(t.probe(bytes)).toMatchObject({ width: fixture.width, height: fixture.height });
-      const pixels = await t.codec.decode(bytes);
-      expect([pixels.width, pixels.height]).toEqual([fixture.width, fixture.height]);
-      const expected = t.read(`expected/${fixture.expected}`);
-      expect(pixels.data.length).toBe(fixture.width * fixture.height * pixels.channels);
-      let maxDifference = 0;
-      for (let i = 0, o = 0; o < expected.length; i += pixels.channels, o += 3) {
-        for (let c = 0; c < 3; c++) maxDifference = Math.max(maxDifference, Math.abs(pixels.data[i + c] - expected[o + c]));
-      }
-      expect(maxDifference).toBeLessThanOrEqual(fixture.tolerance ?? 0);
-    });
+    it.each(decodable.map((f) => [f.file, f] as const))(
+      '%s: the probe reports the stored size, decode its pixels',
+      async (_, fixture) => {
+        const t = target();
+        const bytes = t.read(fixture.file);
+        expect(t.probe(bytes)).toMatchObject({ width: fixture.width, height: fixture.height });
+        const pixels = await t.codec.decode(bytes);
+        expect([pixels.width, pixels.height]).toEqual([fixture.width, fixture.height]);
+        const expected = t.read(`expected/${fixture.expected}`);
+        expect(pixels.data.length).toBe(fixture.width * fixture.height * pixels.channels);
+        let maxDifference = 0;
+        for (let i = 0, o = 0; o < expected.length; i += pixels.channels, o += 3) {
+          for (let c = 0; c < 3; c++)
+            maxDifference = Math.max(maxDifference, Math.abs(pixels.data[i + c] - expected[o + c]));
+        }
+        expect(maxDifference).toBeLessThanOrEqual(fixture.tolerance ?? 0);
+      },
+    );
 
     it.each(broken.map((f) => [f.file, f] as const))('%s: refused with an ImageError', async (_, fixture) => {
       const t = target();
@@ -84,12 +90,15 @@ export function defineCodecSuite(target: () => CodecTarget): void {
       expect(error.status).toBeLessThan(500);
     });
 
-    it.each(truncatable.map((f) => [f.file, f] as const))('%s cut in half: refused with an ImageError', async (_, fixture) => {
-      const t = target();
-      const bytes = t.read(fixture.file);
-      const error = await refusal(() => probeAndDecode(t, bytes.subarray(0, Math.floor(bytes.length / 2))));
-      expect(error.status).toBeGreaterThanOrEqual(400);
-      expect(error.status).toBeLessThan(500);
-    });
+    it.each(truncatable.map((f) => [f.file, f] as const))(
+      '%s cut in half: refused with an ImageError',
+      async (_, fixture) => {
+        const t = target();
+        const bytes = t.read(fixture.file);
+        const error = await refusal(() => probeAndDecode(t, bytes.subarray(0, Math.floor(bytes.length / 2))));
+        expect(error.status).toBeGreaterThanOrEqual(400);
+        expect(error.status).toBeLessThan(500);
+      },
+    );
   });
 }

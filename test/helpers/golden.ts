@@ -40,7 +40,8 @@ interface GoldenJson {
 /** Little-endian float32 file as an aligned Float32Array (a copy). */
 export function readFloat32File(file: string, expectedLength: number): Float32Array {
   const bytes = readFileSync(file);
-  if (bytes.byteLength !== expectedLength * 4) throw new Error(`${file}: ${bytes.byteLength} bytes, expected ${expectedLength * 4}`);
+  if (bytes.byteLength !== expectedLength * 4)
+    throw new Error(`${file}: ${bytes.byteLength} bytes, expected ${expectedLength * 4}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return Float32Array.from({ length: expectedLength }, (_, i) => view.getFloat32(i * 4, true));
 }
@@ -57,7 +58,10 @@ export function readGolden(variant: GoldenVariant): GoldenSet {
     variant,
     checkpointPath: path.join(checkpointsDir, meta.checkpoint),
     images: meta.images,
-    input: readFloat32File(path.join(goldenDir, `${variant}.input.f32`), inputDims.reduce((a, b) => a * b, 1)),
+    input: readFloat32File(
+      path.join(goldenDir, `${variant}.input.f32`),
+      inputDims.reduce((a, b) => a * b, 1),
+    ),
     inputDims,
     logits: readFloat32File(path.join(goldenDir, `${variant}.logits.f32`), batch * classes),
     classes,
@@ -68,7 +72,10 @@ export function readGolden(variant: GoldenVariant): GoldenSet {
 }
 
 /** Images `indices` of a golden set as one NCHW batch. */
-export function goldenBatch(set: GoldenSet, indices: readonly number[]): { data: Float32Array; dims: [number, number, number, number] } {
+export function goldenBatch(
+  set: GoldenSet,
+  indices: readonly number[],
+): { data: Float32Array; dims: [number, number, number, number] } {
   const [, c, h, w] = set.inputDims;
   const plane = c * h * w;
   const data = new Float32Array(indices.length * plane);

@@ -43,7 +43,9 @@ export function nestedAfterInsertion(depth: number): Uint8Array {
   // l(i).append(l(i+1)) for i from the top down: each parent is already complete when its child grows.
   const links: number[] = [];
   for (let i = 0; i < depth - 1; i++) links.push(...get(i), ...get(i + 1), OP.APPEND, OP.POP);
-  return withWeights(pickle(2, bytesOf(lists, links), OP.EMPTY_DICT, OP.MARK, shortStr('model'), weights, get(0), OP.NONE, OP.SETITEMS));
+  return withWeights(
+    pickle(2, bytesOf(lists, links), OP.EMPTY_DICT, OP.MARK, shortStr('model'), weights, get(0), OP.NONE, OP.SETITEMS),
+  );
 }
 
 /** A torch.save-shaped archive from raw entries: data.pkl and version stored, the records as given. */
@@ -70,9 +72,19 @@ export interface BombOptions {
  * One tensor of 216 floats (864 bytes, a 3×3 stem conv's worth) on a deflated record of zeros that inflates to
  * `inflatesTo` bytes: issue 9's "14 MB checkpoint whose one storage inflates to 4 GiB".
  */
-export function inflationBomb({ inflatesTo, declares = inflatesTo, storageNumel = Math.floor(declares / 4) }: BombOptions): Uint8Array {
+export function inflationBomb({
+  inflatesTo,
+  declares = inflatesTo,
+  storageNumel = Math.floor(declares / 4),
+}: BombOptions): Uint8Array {
   const tensor: TensorSpec = { name: 'w', storageType: 'FloatStorage', key: '0', numel: storageNumel, size: [216] };
-  const record: RawZipEntry = { name: '0', data: zeroDeflate(inflatesTo), method: 8, size: declares, crc32: zeroCrc32(declares) };
+  const record: RawZipEntry = {
+    name: '0',
+    data: zeroDeflate(inflatesTo),
+    method: 8,
+    size: declares,
+    crc32: zeroCrc32(declares),
+  };
   return torchArchive(modelPickle([tensor]), [record]);
 }
 
@@ -105,7 +117,10 @@ export function pthWithValue(value: number): Uint8Array {
 
 /** A one-tensor safetensors file whose weights hold `value`. */
 export function safetensorsWithValue(value: number): Uint8Array {
-  return safetensorsFile({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, float32Bytes([0.5, -0.25, 1, value]));
+  return safetensorsFile(
+    { w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } },
+    float32Bytes([0.5, -0.25, 1, value]),
+  );
 }
 
 /** A .pth whose float32 record is declared a HalfStorage of as many elements (a mutated storage type). */
@@ -117,7 +132,10 @@ export function pthDeclaredHalf(): Uint8Array {
 /** Where tensor `name`'s bytes start in a safetensors file. */
 export function safetensorsOffset(file: Uint8Array, name: string): number {
   const headerLength = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
+  const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLength))) as Record<
+    string,
+    { data_offsets: [number, number] }
+  >;
   return 8 + headerLength + header[name].data_offsets[0];
 }
 
@@ -129,7 +147,10 @@ export function flipBit(file: Uint8Array, byte: number, bit: number): Uint8Array
 }
 
 /** A copy of a zip with each entry's data replaced by `edit` (given the entry and its bytes), all stored but those it returns whole. */
-function rewriteArchive(pth: Uint8Array, edit: (entry: ZipEntry, data: Uint8Array) => Uint8Array | RawZipEntry): Uint8Array {
+function rewriteArchive(
+  pth: Uint8Array,
+  edit: (entry: ZipEntry, data: Uint8Array) => Uint8Array | RawZipEntry,
+): Uint8Array {
   const zip = new ZipArchive(pth);
   return rawZip(
     [...zip.entries.values()].map((entry) => {
@@ -141,7 +162,9 @@ function rewriteArchive(pth: Uint8Array, edit: (entry: ZipEntry, data: Uint8Arra
 
 /** The one storage record of `bytes` bytes in a torch.save zip (e.g. 864: M0's stem conv). */
 function recordOfSize(pth: Uint8Array, bytes: number): ZipEntry {
-  const records = [...new ZipArchive(pth).entries.values()].filter((e) => /\/data\/[^/]+$/.test(e.name) && e.size === bytes);
+  const records = [...new ZipArchive(pth).entries.values()].filter(
+    (e) => /\/data\/[^/]+$/.test(e.name) && e.size === bytes,
+  );
   if (records.length !== 1) throw new Error(`${records.length} records of ${bytes} bytes, not one`);
   return records[0];
 }
@@ -157,7 +180,13 @@ export function bloatRecord(pth: Uint8Array, recordBytes: number, inflatesTo: nu
   return rewriteArchive(pth, (entry, data) => {
     if (entry.name !== target) return data;
     const zeros = inflatesTo - data.length;
-    return { name: entry.name, data: zeroDeflate(zeros, data), method: 8, size: inflatesTo, crc32: zeroCrc32(zeros, data) };
+    return {
+      name: entry.name,
+      data: zeroDeflate(zeros, data),
+      method: 8,
+      size: inflatesTo,
+      crc32: zeroCrc32(zeros, data),
+    };
   });
 }
 

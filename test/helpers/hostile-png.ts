@@ -25,14 +25,22 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /** A PNG of `raw` (filtered scanlines) with its zlib stream split into IDAT chunks of `idatBytes`. */
-export function pngWithIdat(width: number, height: number, bitDepth: number, colorType: number, zlib: Uint8Array, idatBytes: number): Buffer {
+export function pngWithIdat(
+  width: number,
+  height: number,
+  bitDepth: number,
+  colorType: number,
+  zlib: Uint8Array,
+  idatBytes: number,
+): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = bitDepth;
   ihdr[9] = colorType;
   const parts = [Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr)];
-  for (let offset = 0; offset < zlib.length; offset += idatBytes) parts.push(chunk('IDAT', zlib.subarray(offset, offset + idatBytes)));
+  for (let offset = 0; offset < zlib.length; offset += idatBytes)
+    parts.push(chunk('IDAT', zlib.subarray(offset, offset + idatBytes)));
   parts.push(chunk('IEND', new Uint8Array(0)));
   return Buffer.concat(parts);
 }

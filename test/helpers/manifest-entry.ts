@@ -8,7 +8,11 @@ export function testManifestEntry(
   return {
     variant: 'm0',
     precision: 'fp32',
-    source: { checkpoint: 'synthetic: test/helpers/tiny-model.ts (seeded, not a real checkpoint)', sha256: '0'.repeat(64), format: 'safetensors' },
+    source: {
+      checkpoint: 'synthetic: test/helpers/tiny-model.ts (seeded, not a real checkpoint)',
+      sha256: '0'.repeat(64),
+      format: 'safetensors',
+    },
     input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
     output: { name: 'logits', shape: ['N', classes], dtype: 'float32' },
     preprocessing: IMAGENET_PREPROCESSING,

@@ -43,7 +43,8 @@ export function bytesOf(...parts: Part[]): Uint8Array {
   const out: number[] = [];
   const add = (part: Part) => {
     if (typeof part === 'number') out.push(part);
-    else if (part instanceof Uint8Array) for (const byte of part) out.push(byte); // no spread: parts may be megabytes
+    else if (part instanceof Uint8Array)
+      for (const byte of part) out.push(byte); // no spread: parts may be megabytes
     else part.forEach(add);
   };
   parts.forEach(add);
@@ -85,7 +86,8 @@ export const int = (n: number | bigint): Uint8Array => {
 /** GLOBAL 'module name' */
 export const global = (module: string, name: string): Uint8Array => bytesOf(0x63, utf8(`${module}\n${name}\n`));
 /** SHORT_BINUNICODE module, SHORT_BINUNICODE name, STACK_GLOBAL */
-export const stackGlobal = (module: string, name: string): Uint8Array => bytesOf(shortStr(module), shortStr(name), OP.STACK_GLOBAL);
+export const stackGlobal = (module: string, name: string): Uint8Array =>
+  bytesOf(shortStr(module), shortStr(name), OP.STACK_GLOBAL);
 /** INST 'module name' with the arguments pushed since a MARK */
 export const inst = (module: string, name: string): Uint8Array => bytesOf(0x69, utf8(`${module}\n${name}\n`));
 /** MARK items… TUPLE */
@@ -118,7 +120,13 @@ export function tensorPickle(spec: TensorSpec): Uint8Array {
   return bytesOf(
     global('torch._utils', '_rebuild_tensor_v2'),
     tuple(
-      tuple(str('storage'), global(spec.storageModule ?? 'torch', spec.storageType), str(spec.key), str('cpu'), int(spec.numel)),
+      tuple(
+        str('storage'),
+        global(spec.storageModule ?? 'torch', spec.storageType),
+        str(spec.key),
+        str('cpu'),
+        int(spec.numel),
+      ),
       OP.BINPERSID,
       int(spec.offset ?? 0),
       tuple(...spec.size.map(int)),
@@ -134,7 +142,14 @@ export function tensorPickle(spec: TensorSpec): Uint8Array {
 
 /** An OrderedDict of tensors, as model.state_dict() pickles. */
 export function stateDictPickle(tensors: TensorSpec[]): Uint8Array {
-  return bytesOf(global('collections', 'OrderedDict'), OP.EMPTY_TUPLE, OP.REDUCE, OP.MARK, ...tensors.map((t) => [str(t.name), tensorPickle(t)]), OP.SETITEMS);
+  return bytesOf(
+    global('collections', 'OrderedDict'),
+    OP.EMPTY_TUPLE,
+    OP.REDUCE,
+    OP.MARK,
+    ...tensors.map((t) => [str(t.name), tensorPickle(t)]),
+    OP.SETITEMS,
+  );
 }
 
 /** `{key: value, …}` from already-encoded parts. */
@@ -150,7 +165,11 @@ export interface TorchZipOptions {
 }
 
 /** A torch.save-shaped zip: `<prefix>/data.pkl`, `<prefix>/data/<key>`, `<prefix>/version`. */
-export function torchZip(dataPkl: Uint8Array, records: Record<string, Uint8Array>, options: TorchZipOptions = {}): Uint8Array {
+export function torchZip(
+  dataPkl: Uint8Array,
+  records: Record<string, Uint8Array>,
+  options: TorchZipOptions = {},
+): Uint8Array {
   const prefix = options.prefix ?? 'archive';
   const files: Record<string, Uint8Array> = { [`${prefix}/data.pkl`]: dataPkl };
   if (options.byteorder) files[`${prefix}/byteorder`] = utf8(options.byteorder);
@@ -293,6 +312,7 @@ export function zeroDeflate(size: number, prefix: Uint8Array = new Uint8Array(0)
 export function zeroCrc32(size: number, prefix: Uint8Array = new Uint8Array(0)): number {
   const block = new Uint8Array(Math.min(size, 1 << 24));
   let crc = crc32(prefix);
-  for (let left = size; left > 0; left -= block.length) crc = crc32(block.subarray(0, Math.min(left, block.length)), crc);
+  for (let left = size; left > 0; left -= block.length)
+    crc = crc32(block.subarray(0, Math.min(left, block.length)), crc);
   return crc;
 }

@@ -4,7 +4,12 @@
  * statistics estimated on real images by the float64 reference pass, so every layer sees unit-scale activations
  * and different images get different top-1 classes (as in the shared fixture checkpoints).
  */
-import { attentionBiasIndices, efficientVitLayout, expectedParameters, type Variant } from '../../models/efficientvit.js';
+import {
+  attentionBiasIndices,
+  efficientVitLayout,
+  expectedParameters,
+  type Variant,
+} from '../../models/efficientvit.js';
 import type { StateDict, Tensor } from '../../models/state-dict.js';
 import { seededRandom } from './random.js';
 import { referenceForward, type FeatureMap } from '../../models/toolchain/reference.js';
@@ -47,10 +52,13 @@ export function syntheticStateDict(variant: Variant, options: SyntheticOptions):
     }
     const bn = name.slice(0, name.lastIndexOf('.'));
     const isBranchEnd = branchEnds.has(bn);
-    if (name.endsWith('.bn.weight')) put(name, shape, () => (isBranchEnd ? 0.05 + 0.2 * uniform() : 0.7 + 0.6 * uniform()));
+    if (name.endsWith('.bn.weight'))
+      put(name, shape, () => (isBranchEnd ? 0.05 + 0.2 * uniform() : 0.7 + 0.6 * uniform()));
     else if (name.endsWith('.bn.bias')) put(name, shape, () => (isBranchEnd ? 0.02 : 0.1) * normal());
-    else if (name.endsWith('running_mean')) put(name, shape, () => 0); // estimated below
-    else if (name.endsWith('running_var')) put(name, shape, () => 1); // estimated below
+    else if (name.endsWith('running_mean'))
+      put(name, shape, () => 0); // estimated below
+    else if (name.endsWith('running_var'))
+      put(name, shape, () => 1); // estimated below
     else if (name.endsWith('attention_biases')) put(name, shape, () => 0.5 * normal());
     else if (name === 'head.l.weight') put(name, shape, () => (2 / Math.sqrt(shape[1])) * normal());
     else if (name.endsWith('.bias')) put(name, shape, () => 0.1 * normal());

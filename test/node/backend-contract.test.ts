@@ -17,7 +17,9 @@ let goldenM0: ReturnType<BackendTarget['golden']> | undefined;
 function golden(): ReturnType<BackendTarget['golden']> {
   goldenM0 ??= (async () => {
     const set = readGolden('m0');
-    const onnx = exportOnnx(readCheckpoint(new Uint8Array(readFileSync(set.checkpointPath))).stateDict, 'm0', { graph: 'optimized' });
+    const onnx = exportOnnx(readCheckpoint(new Uint8Array(readFileSync(set.checkpointPath))).stateDict, 'm0', {
+      graph: 'optimized',
+    });
     return { onnx, input: set.input, dims: set.inputDims, logits: set.logits };
   })();
   return goldenM0;
@@ -26,7 +28,12 @@ const tiny = async () => buildTinyClassifier();
 
 const targets: BackendTarget[] = [
   { name: 'onnxruntime-web (wasm) in Node', backend: createOrtWebBackendForNode, tiny, golden },
-  { name: 'onnxruntime-node (cpu)', backend: async () => createOrtNodeBackend({ device: 'cpu', threads: 1 }), tiny, golden },
+  {
+    name: 'onnxruntime-node (cpu)',
+    backend: async () => createOrtNodeBackend({ device: 'cpu', threads: 1 }),
+    tiny,
+    golden,
+  },
   {
     name: 'inference thread (onnxruntime-node cpu)',
     backend: () => createThreadedOrtNodeBackend({ device: 'cpu', threads: 1 }),

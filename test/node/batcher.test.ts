@@ -37,7 +37,12 @@ async function runAlone(input: Float32Array, rows = 1): Promise<Float32Array> {
 }
 
 function batcher(options: Partial<BatchingOptions>): DynamicBatcher {
-  return new DynamicBatcher((input, dims) => observed.run(input, dims), { windowMs: 2, maxBatch: 16, maxQueue: 64, ...options });
+  return new DynamicBatcher((input, dims) => observed.run(input, dims), {
+    windowMs: 2,
+    maxBatch: 16,
+    maxQueue: 64,
+    ...options,
+  });
 }
 
 beforeAll(async () => {
@@ -95,7 +100,10 @@ describe('DynamicBatcher', () => {
     const queue = batcher({ windowMs: 50, maxBatch: 8 });
     const single = image(7);
     const triple = image(8, 3);
-    const [a, b] = await Promise.all([queue.submit(single, [1, 3, SIZE, SIZE]), queue.submit(triple, [3, 3, SIZE, SIZE])]);
+    const [a, b] = await Promise.all([
+      queue.submit(single, [1, 3, SIZE, SIZE]),
+      queue.submit(triple, [3, 3, SIZE, SIZE]),
+    ]);
     expect(calls).toEqual([4]);
     expect(b.dims).toEqual([3, CLASSES]);
     const tripleAlone = await runAlone(triple, 3);
@@ -109,7 +117,10 @@ describe('DynamicBatcher', () => {
     const queue = batcher({ windowMs: 50, maxBatch: 2 });
     const big = image(9, 5);
     const small = image(10);
-    const [bigResult, smallResult] = await Promise.all([queue.submit(big, [5, 3, SIZE, SIZE]), queue.submit(small, [1, 3, SIZE, SIZE])]);
+    const [bigResult, smallResult] = await Promise.all([
+      queue.submit(big, [5, 3, SIZE, SIZE]),
+      queue.submit(small, [1, 3, SIZE, SIZE]),
+    ]);
     expect(calls).toEqual([5, 1]);
     expect(bigResult.dims).toEqual([5, CLASSES]);
     expect(smallResult.dims).toEqual([1, CLASSES]);

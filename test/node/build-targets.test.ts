@@ -19,14 +19,18 @@ const run = promisify(execFile);
 
 describe('models build into per-target folders (m0 + m2)', () => {
   let root: string;
-  const manifest = (target: string): Manifest => JSON.parse(readFileSync(path.join(root, target, 'manifest.json'), 'utf8'));
+  const manifest = (target: string): Manifest =>
+    JSON.parse(readFileSync(path.join(root, target, 'manifest.json'), 'utf8'));
 
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'build-targets-'));
     const checkpoints = path.join(root, 'checkpoints');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(checkpoints);
-    copyFileSync(path.join(checkpointsDir, 'efficientvit_m0.synthetic.pth'), path.join(checkpoints, 'efficientvit_m0.pth'));
+    copyFileSync(
+      path.join(checkpointsDir, 'efficientvit_m0.synthetic.pth'),
+      path.join(checkpoints, 'efficientvit_m0.pth'),
+    );
     const { data } = goldenBatch(readGolden('m0'), [0, 1, 2, 3]);
     const m2 = syntheticStateDict('m2', { seed: 2, calibration: { data, batch: 4 } });
     const header: Record<string, unknown> = {};
@@ -36,7 +40,11 @@ describe('models build into per-target folders (m0 + m2)', () => {
       const int64 = tensor.data instanceof BigInt64Array;
       const values = int64 ? tensor.data : Float32Array.from(tensor.data as Float32Array);
       const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      header[name] = { dtype: int64 ? 'I64' : 'F32', shape: tensor.shape, data_offsets: [offset, offset + bytes.byteLength] };
+      header[name] = {
+        dtype: int64 ? 'I64' : 'F32',
+        shape: tensor.shape,
+        data_offsets: [offset, offset + bytes.byteLength],
+      };
       parts.push(bytes);
       offset += bytes.byteLength;
     }
@@ -46,7 +54,18 @@ describe('models build into per-target folders (m0 + m2)', () => {
 
     await run(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'scripts/models.ts'), 'build', '--variants', 'm0,m2', '--precisions', 'fp32', '--checkpoints', checkpoints],
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'scripts/models.ts'),
+        'build',
+        '--variants',
+        'm0,m2',
+        '--precisions',
+        'fp32',
+        '--checkpoints',
+        checkpoints,
+      ],
       { cwd: repoRoot, env: { ...process.env, EFFICIENTVIT_BUILD_DIR: root } },
     );
   });
@@ -68,6 +87,8 @@ describe('models build into per-target folders (m0 + m2)', () => {
     const [edge] = manifest('edge').models;
     const [node] = manifest('node').models;
     expect(edge).toEqual(node);
-    expect(readFileSync(path.join(root, 'edge', edge.file)).equals(readFileSync(path.join(root, 'node', node.file)))).toBe(true);
+    expect(
+      readFileSync(path.join(root, 'edge', edge.file)).equals(readFileSync(path.join(root, 'node', node.file))),
+    ).toBe(true);
   });
 });

@@ -9,7 +9,15 @@ import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { readPth } from '../../models/toolchain/checkpoint/pth.js';
 import { checkpointErrorCode } from '../helpers/checkpoint-error.js';
 import { checkpointsDir } from '../helpers/golden.js';
-import { bloatRecord, inflationBomb, manyViewsOfOneStorage, pthDeclaredHalf, pthWithValue, safetensorsWithValue, torchArchive } from '../helpers/hostile-checkpoints.js';
+import {
+  bloatRecord,
+  inflationBomb,
+  manyViewsOfOneStorage,
+  pthDeclaredHalf,
+  pthWithValue,
+  safetensorsWithValue,
+  torchArchive,
+} from '../helpers/hostile-checkpoints.js';
 import { deflatedEntry, dictPickle, pickle, stateDictPickle, storedEntry } from '../helpers/pickle.js';
 
 const MiB = 1024 * 1024;
@@ -69,8 +77,16 @@ describe('many tensors on one deflated storage (item 5)', () => {
   it('refuses views that, decoded, would exceed the state-dict cap → oversized-state-dict', () => {
     // 5,000 views of one whole 256 KiB storage: 1.3 GB decoded from a small file.
     const floats = 64 * 1024;
-    const tensors = Array.from({ length: 5000 }, (_, i) => ({ name: `t${i}`, storageType: 'FloatStorage', key: '0', numel: floats, size: [floats] }));
-    const file = torchArchive(pickle(2, dictPickle([['model', stateDictPickle(tensors)]])), [storedEntry('0', new Uint8Array(floats * 4))]);
+    const tensors = Array.from({ length: 5000 }, (_, i) => ({
+      name: `t${i}`,
+      storageType: 'FloatStorage',
+      key: '0',
+      numel: floats,
+      size: [floats],
+    }));
+    const file = torchArchive(pickle(2, dictPickle([['model', stateDictPickle(tensors)]])), [
+      storedEntry('0', new Uint8Array(floats * 4)),
+    ]);
     expect(attempt(file).code).toBe('oversized-state-dict');
   });
 });
@@ -98,7 +114,13 @@ describe('damaged archives are caught by their CRC-32 (item 7)', () => {
   });
 
   it('a deflated record that inflates cleanly to the wrong bytes → checksum-mismatch', () => {
-    const record = { ...deflatedEntry('0', weights), crc32: deflatedEntry('0', weights.map((b) => b ^ 1)).crc32 };
+    const record = {
+      ...deflatedEntry('0', weights),
+      crc32: deflatedEntry(
+        '0',
+        weights.map((b) => b ^ 1),
+      ).crc32,
+    };
     expect(attempt(torchArchive(dataPkl, [record])).code).toBe('checksum-mismatch');
   });
 });
@@ -106,13 +128,20 @@ describe('damaged archives are caught by their CRC-32 (item 7)', () => {
 describe('weights that are not finite numbers (item 7)', () => {
   it('NaN or ±Inf in .pth weights → non-finite, naming the tensor', () => {
     for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
-      expect(checkpointErrorCode(() => readCheckpoint(pthWithValue(value))), String(value)).toBe('non-finite');
+      expect(
+        checkpointErrorCode(() => readCheckpoint(pthWithValue(value))),
+        String(value),
+      ).toBe('non-finite');
     }
-    expect(() => readCheckpoint(pthWithValue(Number.NaN), 'bad.pth')).toThrow(/^bad\.pth: tensor 'w' holds NaN at index 1/);
+    expect(() => readCheckpoint(pthWithValue(Number.NaN), 'bad.pth')).toThrow(
+      /^bad\.pth: tensor 'w' holds NaN at index 1/,
+    );
   });
 
   it('+Inf in safetensors → non-finite', () => {
-    expect(checkpointErrorCode(() => readCheckpoint(safetensorsWithValue(Number.POSITIVE_INFINITY)))).toBe('non-finite');
+    expect(checkpointErrorCode(() => readCheckpoint(safetensorsWithValue(Number.POSITIVE_INFINITY)))).toBe(
+      'non-finite',
+    );
   });
 
   it('a float32 record declared as float16 → oversized-entry (twice the bytes its storage can hold)', () => {

@@ -33,24 +33,75 @@ function rejectionOf(dataPkl: Uint8Array): CheckpointError {
 
 const weights = stateDictPickle([{ name: 'w', storageType: 'FloatStorage', key: '0', numel: 2, size: [2] }]);
 /** A training checkpoint `{model: <weights>, extra: <payload>}`: the payload hides behind valid weights. */
-const withPayload = (protocol: number, payload: Uint8Array) => pickle(protocol, dictPickle([['model', weights], ['extra', payload]]));
+const withPayload = (protocol: number, payload: Uint8Array) =>
+  pickle(
+    protocol,
+    dictPickle([
+      ['model', weights],
+      ['extra', payload],
+    ]),
+  );
 
 describe('hostile pickles are rejected with unsafe-pickle naming the global', () => {
   const cases: [string, number, Uint8Array, RegExp][] = [
-    ['GLOBAL + REDUCE', 2, bytesOf(global('os', 'system'), tuple(str('echo pwned')), OP.REDUCE), /os\.system \(REDUCE\)/],
-    ['STACK_GLOBAL + REDUCE', 4, bytesOf(stackGlobal('posix', 'system'), tuple(str('echo pwned')), OP.REDUCE), /posix\.system \(REDUCE\)/],
-    ['builtins.eval via REDUCE', 2, bytesOf(global('builtins', 'eval'), tuple(str('1+1')), OP.REDUCE), /builtins\.eval/],
+    [
+      'GLOBAL + REDUCE',
+      2,
+      bytesOf(global('os', 'system'), tuple(str('echo pwned')), OP.REDUCE),
+      /os\.system \(REDUCE\)/,
+    ],
+    [
+      'STACK_GLOBAL + REDUCE',
+      4,
+      bytesOf(stackGlobal('posix', 'system'), tuple(str('echo pwned')), OP.REDUCE),
+      /posix\.system \(REDUCE\)/,
+    ],
+    [
+      'builtins.eval via REDUCE',
+      2,
+      bytesOf(global('builtins', 'eval'), tuple(str('1+1')), OP.REDUCE),
+      /builtins\.eval/,
+    ],
     ['INST', 0, bytesOf(OP.MARK, str('echo pwned'), inst('os', 'system')), /os\.system \(INST\)/],
     ['OBJ', 1, bytesOf(OP.MARK, global('os', 'system'), str('echo pwned'), OP.OBJ), /os\.system \(OBJ\)/],
     ['NEWOBJ', 2, bytesOf(global('os', 'system'), tuple(str('echo pwned')), OP.NEWOBJ), /os\.system \(NEWOBJ\)/],
-    ['NEWOBJ_EX', 4, bytesOf(global('os', 'system'), tuple(str('echo pwned')), OP.EMPTY_DICT, OP.NEWOBJ_EX), /os\.system \(NEWOBJ_EX\)/],
+    [
+      'NEWOBJ_EX',
+      4,
+      bytesOf(global('os', 'system'), tuple(str('echo pwned')), OP.EMPTY_DICT, OP.NEWOBJ_EX),
+      /os\.system \(NEWOBJ_EX\)/,
+    ],
     ['BUILD on a global', 2, bytesOf(global('os', 'system'), OP.EMPTY_DICT, OP.BUILD), /os\.system\.__setstate__/],
-    ['BUILD with a callable state', 2, bytesOf(global('argparse', 'Namespace'), OP.EMPTY_TUPLE, OP.NEWOBJ, global('os', 'system'), OP.BUILD), /callable state os\.system/],
-    ['SETITEM on a global', 2, bytesOf(global('os', 'environ'), str('LD_PRELOAD'), str('x'), OP.SETITEM), /os\.environ\.__setitem__/],
+    [
+      'BUILD with a callable state',
+      2,
+      bytesOf(global('argparse', 'Namespace'), OP.EMPTY_TUPLE, OP.NEWOBJ, global('os', 'system'), OP.BUILD),
+      /callable state os\.system/,
+    ],
+    [
+      'SETITEM on a global',
+      2,
+      bytesOf(global('os', 'environ'), str('LD_PRELOAD'), str('x'), OP.SETITEM),
+      /os\.environ\.__setitem__/,
+    ],
     ['APPEND on a global', 2, bytesOf(global('sys', 'path'), str('/tmp'), OP.APPEND), /sys\.path\.append/],
     ['EXT1', 2, bytesOf(OP.EXT1, 1), /extension code 1/],
-    ['_rebuild_from_type_v2 smuggling a call', 2, bytesOf(global('torch._tensor', '_rebuild_from_type_v2'), tuple(global('os', 'system'), OP.NONE, tuple(str('x')), OP.NONE), OP.REDUCE), /os\.system/],
-    ['_codecs.encode beyond latin1 bytes', 2, bytesOf(global('_codecs', 'encode'), tuple(str('x'), str('rot13')), OP.REDUCE), /_codecs\.encode/],
+    [
+      '_rebuild_from_type_v2 smuggling a call',
+      2,
+      bytesOf(
+        global('torch._tensor', '_rebuild_from_type_v2'),
+        tuple(global('os', 'system'), OP.NONE, tuple(str('x')), OP.NONE),
+        OP.REDUCE,
+      ),
+      /os\.system/,
+    ],
+    [
+      '_codecs.encode beyond latin1 bytes',
+      2,
+      bytesOf(global('_codecs', 'encode'), tuple(str('x'), str('rot13')), OP.REDUCE),
+      /_codecs\.encode/,
+    ],
   ];
   for (const [name, protocol, payload, message] of cases) {
     it(name, () => {
@@ -83,7 +134,9 @@ describe('inert data', () => {
   });
 
   it('keeps a "__proto__" dict key as data, not as the prototype', () => {
-    const checkpoint = readCheckpoint(torchZip(withPayload(2, dictPickle([['__proto__', str('polluted')]])), { '0': float32Bytes([1, 2]) }));
+    const checkpoint = readCheckpoint(
+      torchZip(withPayload(2, dictPickle([['__proto__', str('polluted')]])), { '0': float32Bytes([1, 2]) }),
+    );
     const extra = checkpoint.extras.extra as Record<string, unknown>;
     expect(Object.getPrototypeOf(extra)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(extra, '__proto__')?.value).toBe('polluted');
@@ -123,7 +176,8 @@ describe('bounds', () => {
 
   it('reports a cut pickle as truncated and malformed ones as corrupt', () => {
     const full = pickle(2, tuple(str('storage'), int(7)));
-    for (const cut of [3, 10, full.length - 1]) expect(codeOf(full.subarray(0, cut)), `cut at ${cut}`).toBe('truncated');
+    for (const cut of [3, 10, full.length - 1])
+      expect(codeOf(full.subarray(0, cut)), `cut at ${cut}`).toBe('truncated');
     expect(codeOf(bytesOf(0x80, 2, OP.TUPLE, OP.STOP))).toBe('corrupt-pickle'); // TUPLE without MARK
     expect(codeOf(bytesOf(0x80, 2, OP.REDUCE, OP.STOP))).toBe('corrupt-pickle'); // stack underflow
     expect(codeOf(bytesOf(0x80, 2, OP.BINGET, 3, OP.STOP))).toBe('corrupt-pickle'); // memo miss
@@ -148,7 +202,8 @@ describe('nesting depth', () => {
   });
 
   it('accepts nesting as deep as the limit', () => {
-    const depthOf = (data: Uint8Array) => unpickle(data, { callables: new Map(), recordClasses: new Set(), persistentLoad: () => null });
+    const depthOf = (data: Uint8Array) =>
+      unpickle(data, { callables: new Map(), recordClasses: new Set(), persistentLoad: () => null });
     const nested = (depth: number) => pickle(2, OP.EMPTY_TUPLE, new Uint8Array(depth - 1).fill(OP.TUPLE1));
     expect(() => depthOf(nested(DEFAULT_PICKLE_LIMITS.maxDepth))).not.toThrow();
     expect(checkpointErrorCode(() => depthOf(nested(DEFAULT_PICKLE_LIMITS.maxDepth + 1)))).toBe('pickle-limit');

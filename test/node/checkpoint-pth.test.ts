@@ -24,7 +24,8 @@ const build = (tensors: TensorSpec[], records: Record<string, Uint8Array>, optio
   torchZip(pickle(2, dictPickle([['model', stateDictPickle(tensors)]])), records, options);
 const read = (tensors: TensorSpec[], records: Record<string, Uint8Array>, options?: TorchZipOptions): Checkpoint =>
   readCheckpoint(build(tensors, records, options));
-const values = (checkpoint: Checkpoint, name: string) => Array.from(checkpoint.stateDict.get(name)!.data as ArrayLike<number | bigint>);
+const values = (checkpoint: Checkpoint, name: string) =>
+  Array.from(checkpoint.stateDict.get(name)!.data as ArrayLike<number | bigint>);
 
 const codeOf = checkpointErrorCode;
 
@@ -88,7 +89,9 @@ describe('storage dtypes', () => {
     const tensor = (name: string) => checkpoint.stateDict.get(name)!;
     expect(tensor('half')).toMatchObject({ dtype: 'float16', data: Float32Array.from([1, -2, 65504, 2 ** -24, -0]) });
     // ±Inf and NaN decode as such (and readCheckpoint then refuses them: see the non-finite tests).
-    expect(decodeElements('float16', u16le(0xfc00, 0x7c00, 0x7e00), 3)).toEqual(Float32Array.from([-Infinity, Infinity, NaN]));
+    expect(decodeElements('float16', u16le(0xfc00, 0x7c00, 0x7e00), 3)).toEqual(
+      Float32Array.from([-Infinity, Infinity, NaN]),
+    );
     expect(tensor('bf16')).toMatchObject({ dtype: 'bfloat16', data: Float32Array.from([1, -3, 3.140625]) });
     expect(tensor('double')).toMatchObject({ dtype: 'float64', data: Float64Array.from([0.1, -1e300]) });
     expect(tensor('long')).toMatchObject({ dtype: 'int64', data: BigInt64Array.from([-1n, 2n ** 40n]) });
@@ -104,7 +107,14 @@ describe('storage dtypes', () => {
       [
         { name: 'dtype_form', storageType: 'float32', key: '0', numel: 6, size: [6] },
         { name: 'cuda', storageModule: 'torch.cuda', storageType: 'FloatStorage', key: '1', numel: 2, size: [2] },
-        { name: 'untyped', storageModule: 'torch.storage', storageType: 'UntypedStorage', key: '2', numel: 3, size: [3] },
+        {
+          name: 'untyped',
+          storageModule: 'torch.storage',
+          storageType: 'UntypedStorage',
+          key: '2',
+          numel: 3,
+          size: [3],
+        },
       ],
       { '0': six, '1': float32Bytes([7, 8]), '2': Uint8Array.from([9, 8, 7]) },
     );
@@ -117,7 +127,11 @@ describe('storage dtypes', () => {
     const bigEndian = new Uint8Array(8);
     new DataView(bigEndian.buffer).setFloat32(0, 1.5, false);
     new DataView(bigEndian.buffer).setFloat32(4, -2.25, false);
-    const checkpoint = read([{ name: 'w', storageType: 'FloatStorage', key: '0', numel: 2, size: [2] }], { '0': bigEndian }, { byteorder: 'big' });
+    const checkpoint = read(
+      [{ name: 'w', storageType: 'FloatStorage', key: '0', numel: 2, size: [2] }],
+      { '0': bigEndian },
+      { byteorder: 'big' },
+    );
     expect(values(checkpoint, 'w')).toEqual([1.5, -2.25]);
   });
 });
@@ -130,11 +144,26 @@ describe('where the weights are', () => {
     expect(values(bare, 'w')).toEqual([0, 1, 2, 3, 4, 5]);
     expect(bare.extras).toEqual({});
 
-    const underStateDict = readCheckpoint(torchZip(pickle(2, dictPickle([['state_dict', stateDictPickle([tensor])], ['step', int(3)]])), { '0': six }));
+    const underStateDict = readCheckpoint(
+      torchZip(
+        pickle(
+          2,
+          dictPickle([
+            ['state_dict', stateDictPickle([tensor])],
+            ['step', int(3)],
+          ]),
+        ),
+        { '0': six },
+      ),
+    );
     expect(values(underStateDict, 'w')).toEqual([0, 1, 2, 3, 4, 5]);
     expect(underStateDict.extras).toEqual({ step: 3 });
 
-    const parameter = bytesOf(global('torch._utils', '_rebuild_parameter'), tuple(tensorPickle(tensor), OP.NEWTRUE, global('collections', 'OrderedDict'), OP.EMPTY_TUPLE, OP.REDUCE), OP.REDUCE);
+    const parameter = bytesOf(
+      global('torch._utils', '_rebuild_parameter'),
+      tuple(tensorPickle(tensor), OP.NEWTRUE, global('collections', 'OrderedDict'), OP.EMPTY_TUPLE, OP.REDUCE),
+      OP.REDUCE,
+    );
     const wrapped = readCheckpoint(torchZip(pickle(2, dictPickle([['module.w', parameter]])), { '0': six }));
     expect(values(wrapped, 'w')).toEqual([0, 1, 2, 3, 4, 5]);
   });
@@ -167,15 +196,22 @@ describe('rejections', () => {
   });
 
   it('no state dict → no-state-dict', () => {
-    expect(codeOf(() => readCheckpoint(torchZip(pickle(2, dictPickle([['epoch', int(1)]])), {})))).toBe('no-state-dict');
-    expect(codeOf(() => readCheckpoint(torchZip(pickle(2, dictPickle([['model', str('not weights')]])), {})))).toBe('no-state-dict');
+    expect(codeOf(() => readCheckpoint(torchZip(pickle(2, dictPickle([['epoch', int(1)]])), {})))).toBe(
+      'no-state-dict',
+    );
+    expect(codeOf(() => readCheckpoint(torchZip(pickle(2, dictPickle([['model', str('not weights')]])), {})))).toBe(
+      'no-state-dict',
+    );
     expect(codeOf(() => readCheckpoint(torchZip(pickle(2, int(5)), {})))).toBe('no-state-dict');
   });
 
   it('a cut zip → truncated; damaged structure → corrupt-archive', () => {
     const zip = build([tensor], { '0': six });
     for (const keep of [zip.length - 1, zip.length - 30, Math.floor(zip.length / 2), 10]) {
-      expect(codeOf(() => readCheckpoint(zip.subarray(0, keep))), `first ${keep} bytes`).toBe('truncated');
+      expect(
+        codeOf(() => readCheckpoint(zip.subarray(0, keep))),
+        `first ${keep} bytes`,
+      ).toBe('truncated');
     }
     // Point the first central-directory record's local-header offset past the data.
     const damaged = zip.slice();

@@ -36,7 +36,11 @@ describe('safetensors reading', () => {
     expect(metadata).toEqual({ format: 'pt' });
     expect([...stateDict.keys()]).toEqual(parts.map((p) => p[0]));
     expect(stateDict.get('f32')).toEqual({ dtype: 'float32', shape: [2], data: Float32Array.from([1.5, -2]) });
-    expect(stateDict.get('f16')).toEqual({ dtype: 'float16', shape: [2], data: Float32Array.from([1, 0.333251953125]) });
+    expect(stateDict.get('f16')).toEqual({
+      dtype: 'float16',
+      shape: [2],
+      data: Float32Array.from([1, 0.333251953125]),
+    });
     expect(stateDict.get('bf16')).toEqual({ dtype: 'bfloat16', shape: [1], data: Float32Array.from([-1]) });
     expect(stateDict.get('f64')!.data).toEqual(Float64Array.from([Math.PI]));
     expect(stateDict.get('i64')).toEqual({ dtype: 'int64', shape: [], data: BigInt64Array.from([-(2n ** 62n)]) });
@@ -49,7 +53,10 @@ describe('safetensors reading', () => {
   });
 
   it('returns official-named files unchanged', () => {
-    const file = safetensorsFile({ 'blocks1.0.mixer.m.attn.attention_biases': { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, float32Bytes([3, 4]));
+    const file = safetensorsFile(
+      { 'blocks1.0.mixer.m.attn.attention_biases': { dtype: 'F32', shape: [2], data_offsets: [0, 8] } },
+      float32Bytes([3, 4]),
+    );
     const checkpoint = readCheckpoint(file);
     expect(checkpoint.naming).toBe('official');
     expect([...checkpoint.stateDict.keys()]).toEqual(['blocks1.0.mixer.m.attn.attention_biases']);
@@ -57,44 +64,87 @@ describe('safetensors reading', () => {
 });
 
 describe('safetensors rejections', () => {
-  const entry = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+  const entry = (dtype: string, shape: number[], begin: number, end: number) => ({
+    dtype,
+    shape,
+    data_offsets: [begin, end],
+  });
   const eight = float32Bytes([1, 2]);
 
   it('bad offsets → corrupt-tensor (overlap, gap, trailing bytes, reversed); past the end → truncated', () => {
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [2], 0, 8), b: entry('F32', [1], 4, 8) }, eight)))).toBe('corrupt-tensor');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [1], 4, 8) }, eight)))).toBe('corrupt-tensor');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [1], 0, 4) }, eight)))).toBe('corrupt-tensor');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [1], 8, 4) }, eight)))).toBe('corrupt-tensor');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [4], 0, 16) }, eight)))).toBe('truncated');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, -8] } }, eight)))).toBe('corrupt-tensor');
+    expect(
+      codeOf(() =>
+        readSafetensorsFile(safetensorsFile({ a: entry('F32', [2], 0, 8), b: entry('F32', [1], 4, 8) }, eight)),
+      ),
+    ).toBe('corrupt-tensor');
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [1], 4, 8) }, eight)))).toBe(
+      'corrupt-tensor',
+    );
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [1], 0, 4) }, eight)))).toBe(
+      'corrupt-tensor',
+    );
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [1], 8, 4) }, eight)))).toBe(
+      'corrupt-tensor',
+    );
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [4], 0, 16) }, eight)))).toBe(
+      'truncated',
+    );
+    expect(
+      codeOf(() =>
+        readSafetensorsFile(safetensorsFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, -8] } }, eight)),
+      ),
+    ).toBe('corrupt-tensor');
   });
 
   it('dtype × shape not matching the byte length → corrupt-tensor', () => {
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [3], 0, 8) }, eight)))).toBe('corrupt-tensor');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F64', [2], 0, 8) }, eight)))).toBe('corrupt-tensor');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('U8', [2 ** 30, 2 ** 30, 2 ** 30], 0, 8) }, eight)))).toBe('corrupt-tensor');
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [3], 0, 8) }, eight)))).toBe(
+      'corrupt-tensor',
+    );
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F64', [2], 0, 8) }, eight)))).toBe(
+      'corrupt-tensor',
+    );
+    expect(
+      codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('U8', [2 ** 30, 2 ** 30, 2 ** 30], 0, 8) }, eight))),
+    ).toBe('corrupt-tensor');
   });
 
   it('an oversized header length → header-too-large, before anything is allocated', () => {
     const file = safetensorsFile({ a: entry('F32', [2], 0, 8) }, eight, 2n ** 63n);
     expect(codeOf(() => readSafetensorsFile(file))).toBe('header-too-large');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({}, eight, BigInt(MAX_SAFETENSORS_HEADER + 1))))).toBe('header-too-large');
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({}, eight, BigInt(MAX_SAFETENSORS_HEADER + 1))))).toBe(
+      'header-too-large',
+    );
     // Within the limit but past the end of the file: truncated.
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [2], 0, 8) }, eight, 10_000n)))).toBe('truncated');
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F32', [2], 0, 8) }, eight, 10_000n)))).toBe(
+      'truncated',
+    );
   });
 
   it('unknown dtype → unknown-dtype; malformed header → corrupt-header; short file → truncated', () => {
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F8_E4M3', [8], 0, 8) }, eight)))).toBe('unknown-dtype');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('constructor', [8], 0, 8) }, eight)))).toBe('unknown-dtype');
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('F8_E4M3', [8], 0, 8) }, eight)))).toBe(
+      'unknown-dtype',
+    );
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: entry('constructor', [8], 0, 8) }, eight)))).toBe(
+      'unknown-dtype',
+    );
     expect(codeOf(() => readSafetensorsFile(safetensorsFile('{"a": ', eight)))).toBe('corrupt-header');
     expect(codeOf(() => readSafetensorsFile(safetensorsFile('[1, 2]', eight)))).toBe('corrupt-header');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ a: { dtype: 'F32', shape: 'big', data_offsets: [0, 8] } }, eight)))).toBe('corrupt-header');
-    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ __metadata__: { n: 1 } }, new Uint8Array(0))))).toBe('corrupt-header');
+    expect(
+      codeOf(() =>
+        readSafetensorsFile(safetensorsFile({ a: { dtype: 'F32', shape: 'big', data_offsets: [0, 8] } }, eight)),
+      ),
+    ).toBe('corrupt-header');
+    expect(codeOf(() => readSafetensorsFile(safetensorsFile({ __metadata__: { n: 1 } }, new Uint8Array(0))))).toBe(
+      'corrupt-header',
+    );
     expect(codeOf(() => readSafetensorsFile(new Uint8Array(5)))).toBe('truncated');
   });
 
   it('a timm-named file with a name outside efficientvit_msra → unknown-key', () => {
-    const file = safetensorsFile({ 'stages.0.blocks.0.dw0.m.conv.weight': entry('F32', [1], 0, 4), 'pos_embed': entry('F32', [1], 4, 8) }, eight);
+    const file = safetensorsFile(
+      { 'stages.0.blocks.0.dw0.m.conv.weight': entry('F32', [1], 0, 4), pos_embed: entry('F32', [1], 4, 8) },
+      eight,
+    );
     expect(codeOf(() => readCheckpoint(file))).toBe('unknown-key');
   });
 });

@@ -15,7 +15,9 @@ describe('checkpoint sources', () => {
 
   it('lists the six official release assets, frozen', () => {
     expect(Object.keys(OFFICIAL_CHECKPOINT_URLS)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
-    expect(OFFICIAL_CHECKPOINT_URLS.m3).toBe('https://github.com/xinyuliu-jeffrey/EfficientViT_Model_Zoo/releases/download/v1.0/efficientvit_m3.pth');
+    expect(OFFICIAL_CHECKPOINT_URLS.m3).toBe(
+      'https://github.com/xinyuliu-jeffrey/EfficientViT_Model_Zoo/releases/download/v1.0/efficientvit_m3.pth',
+    );
     expect(Object.isFrozen(OFFICIAL_CHECKPOINT_URLS)).toBe(true);
   });
 
@@ -26,7 +28,12 @@ describe('checkpoint sources', () => {
   });
 
   it('ranks exact .pth over decorated .pth over safetensors, and never mistakes m1 for m10', () => {
-    for (const name of ['efficientvit_m1.safetensors', 'efficientvit_m10.pth', 'efficientvit_m1.finetuned.pth', 'efficientvit_m2.r224_in1k.safetensors']) {
+    for (const name of [
+      'efficientvit_m1.safetensors',
+      'efficientvit_m10.pth',
+      'efficientvit_m1.finetuned.pth',
+      'efficientvit_m2.r224_in1k.safetensors',
+    ]) {
       writeFileSync(path.join(dir, name), '');
     }
     mkdirSync(path.join(dir, 'efficientvit_m3.pth')); // a directory is not a checkpoint

@@ -30,7 +30,12 @@ describe('fixture checkpoints', () => {
     expect(idxs.shape).toEqual([49, 49]);
     // Window 7×7: the offset between a point and itself is (0, 0), index 0 in the official table.
     expect(idxs.data[0]).toBe(0n);
-    for (const name of ['blocks1.0.mixer.m.attn.qkvs.0.bn.running_var', 'blocks2.1.se.fc1.weight', 'head.l.weight', 'head.bn.running_mean']) {
+    for (const name of [
+      'blocks1.0.mixer.m.attn.qkvs.0.bn.running_var',
+      'blocks2.1.se.fc1.weight',
+      'head.l.weight',
+      'head.bn.running_mean',
+    ]) {
       expect(m0Pth.stateDict.has(name), name).toBe(true);
     }
     expect(m0Pth.stateDict.get('head.l.weight')!.shape).toEqual([1000, 192]);

@@ -13,7 +13,9 @@ import { type CodecFixture, type CodecTarget, defineCodecSuite } from '../contra
 import { repoRoot } from '../helpers/golden.js';
 
 const FIXTURES = path.join(repoRoot, 'test/fixtures/images');
-const { fixtures } = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8')) as { fixtures: CodecFixture[] };
+const { fixtures } = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8')) as {
+  fixtures: CodecFixture[];
+};
 const read = (file: string) => new Uint8Array(readFileSync(path.join(FIXTURES, file)));
 const wasm = await loadImageWasmModules();
 

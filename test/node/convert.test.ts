@@ -53,10 +53,25 @@ describe('CLI errors', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const run = promisify(execFile);
   const convert = (checkpoint: string, env: Record<string, string> = {}) =>
-    run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/models.ts'), 'convert', '--checkpoint', checkpoint, '--variant', 'm0', '--out', path.join(dir, 'out.onnx')], {
-      cwd: repoRoot,
-      env: { ...process.env, DEBUG: '', ...env },
-    }).then(
+    run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'scripts/models.ts'),
+        'convert',
+        '--checkpoint',
+        checkpoint,
+        '--variant',
+        'm0',
+        '--out',
+        path.join(dir, 'out.onnx'),
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, DEBUG: '', ...env },
+      },
+    ).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
@@ -82,13 +97,23 @@ describe('CLI errors', () => {
 
   it('formatCliError: one line for input errors, the stack for bugs', () => {
     const env = {};
-    expect(formatCliError(new CheckpointError('truncated', 'x.pth: cut short'), [], env)).toBe('error: x.pth: cut short');
-    expect(formatCliError(Object.assign(new Error("ENOENT: no such file or directory, open 'x.pth'"), { code: 'ENOENT' }), [], env)).toBe(
-      "error: ENOENT: no such file or directory, open 'x.pth'",
+    expect(formatCliError(new CheckpointError('truncated', 'x.pth: cut short'), [], env)).toBe(
+      'error: x.pth: cut short',
     );
+    expect(
+      formatCliError(
+        Object.assign(new Error("ENOENT: no such file or directory, open 'x.pth'"), { code: 'ENOENT' }),
+        [],
+        env,
+      ),
+    ).toBe("error: ENOENT: no such file or directory, open 'x.pth'");
     class UsageError extends Error {}
     expect(formatCliError(new UsageError('unknown command'), [UsageError], env)).toBe('error: unknown command');
-    expect(formatCliError(new TypeError('undefined is not a function'), [], env)).toMatch(/^TypeError: undefined is not a function\n\s+at /);
-    expect(formatCliError(new CheckpointError('truncated', 'cut'), [], { DEBUG: '1' })).toMatch(/^CheckpointError: cut\n\s+at /);
+    expect(formatCliError(new TypeError('undefined is not a function'), [], env)).toMatch(
+      /^TypeError: undefined is not a function\n\s+at /,
+    );
+    expect(formatCliError(new CheckpointError('truncated', 'cut'), [], { DEBUG: '1' })).toMatch(
+      /^CheckpointError: cut\n\s+at /,
+    );
   });
 });

@@ -58,7 +58,10 @@ function serveRange(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(416, { 'content-range': `bytes */${payload.length}` });
     return void res.end();
   }
-  res.writeHead(206, { 'content-length': payload.length - start, 'content-range': `bytes ${start}-${payload.length - 1}/${payload.length}` });
+  res.writeHead(206, {
+    'content-length': payload.length - start,
+    'content-range': `bytes ${start}-${payload.length - 1}/${payload.length}`,
+  });
   res.end(payload.subarray(start));
 }
 
@@ -88,7 +91,11 @@ describe('downloadFile', () => {
     handler = (_req, res) => serveWhole(res);
     const dest = destination();
     const progress: [number, number | undefined][] = [];
-    const result = await downloadFile(`${baseUrl}/m0.pth`, dest, { ...fast, expectedSha256: payloadSha, onProgress: (r, t) => progress.push([r, t]) });
+    const result = await downloadFile(`${baseUrl}/m0.pth`, dest, {
+      ...fast,
+      expectedSha256: payloadSha,
+      onProgress: (r, t) => progress.push([r, t]),
+    });
     expect(result).toEqual({ path: dest, bytes: payload.length, sha256: payloadSha });
     expect(readFileSync(dest).equals(payload)).toBe(true);
     expect(existsSync(`${dest}.partial`)).toBe(false);
@@ -176,7 +183,9 @@ describe('downloadFile', () => {
   it('rejects a checksum mismatch and removes the partial file', async () => {
     handler = (_req, res) => serveWhole(res);
     const dest = destination();
-    const error = await downloadError(downloadFile(`${baseUrl}/m0.pth`, dest, { ...fast, expectedSha256: '0'.repeat(64) }));
+    const error = await downloadError(
+      downloadFile(`${baseUrl}/m0.pth`, dest, { ...fast, expectedSha256: '0'.repeat(64) }),
+    );
     expect(error.code).toBe('checksum-mismatch');
     expect(error.message).toContain(payloadSha);
     expect(existsSync(dest)).toBe(false);
@@ -185,7 +194,8 @@ describe('downloadFile', () => {
 
   it('follows redirects (GitHub release assets redirect to a CDN)', async () => {
     handler = (req, res) => {
-      if (req.url === '/releases/download/v1.0/m0.pth') return void res.writeHead(302, { location: '/cdn/objects/abc' }).end();
+      if (req.url === '/releases/download/v1.0/m0.pth')
+        return void res.writeHead(302, { location: '/cdn/objects/abc' }).end();
       serveWhole(res);
     };
     const dest = destination();
@@ -199,7 +209,9 @@ describe('downloadFile', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await downloadError(downloadFile(`http://127.0.0.1:${port}/m0.pth`, destination(), { ...fast, retries: 1 }));
+    const error = await downloadError(
+      downloadFile(`http://127.0.0.1:${port}/m0.pth`, destination(), { ...fast, retries: 1 }),
+    );
     expect(error.code).toBe('offline');
     expect(error.message).toMatch(/ECONNREFUSED/);
     expect(error.message).toContain('--checkpoints DIR');
@@ -215,7 +227,9 @@ describe('downloadFile', () => {
     };
     const dest = destination();
     const abortOnFirstBytes = (received: number) => received > 0 && controller.abort();
-    const error = await downloadError(downloadFile(`${baseUrl}/m0.pth`, dest, { ...fast, signal: controller.signal, onProgress: abortOnFirstBytes }));
+    const error = await downloadError(
+      downloadFile(`${baseUrl}/m0.pth`, dest, { ...fast, signal: controller.signal, onProgress: abortOnFirstBytes }),
+    );
     expect(error.code).toBe('aborted');
     expect(seen).toHaveLength(1);
     expect(existsSync(dest)).toBe(false);

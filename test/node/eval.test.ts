@@ -25,7 +25,18 @@ async function evaluate(labels: string[]): Promise<Array<Record<string, number |
   writeFileSync(labelsFile, `file\tindex\n${labels.join('\n')}\n`);
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'scripts/eval.ts', '--images', path.join(sharedDir, 'images/imagenet-sample'), '--labels', labelsFile, '--out', out, '--json'],
+    [
+      '--import',
+      'tsx',
+      'scripts/eval.ts',
+      '--images',
+      path.join(sharedDir, 'images/imagenet-sample'),
+      '--labels',
+      labelsFile,
+      '--out',
+      out,
+      '--json',
+    ],
     { cwd: repoRoot },
   );
   return JSON.parse(stdout);

@@ -41,20 +41,26 @@ beforeAll(() => {
 });
 
 describe('exported model interface', () => {
-  it.each(GOLDEN_VARIANTS.flatMap((v) => GRAPHS.map((g) => [v, g] as const)))('%s %s: input [N,3,224,224], output [N,1000], opset and metadata', (variant, graph) => {
-    const model = onnx.ModelProto.decode(exports.get(key(variant, graph))!);
-    const graphProto = model.graph!;
-    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', EXPORT_OPSET]]);
-    const signature = (values: typeof graphProto.input) =>
-      (values ?? []).map((v) => [v.name, v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))]);
-    expect(signature(graphProto.input)).toEqual([['input', ['N', 3, 224, 224]]]);
-    expect(signature(graphProto.output)).toEqual([['logits', ['N', 1000]]]);
-    expect(Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]))).toMatchObject({ variant, graph });
-    expect(model.docString).toContain(graph);
-    // Every BatchNorm2d is folded away; only the naive graph keeps the head's BatchNorm1d.
-    const ops = (graphProto.node ?? []).map((n) => n.opType);
-    expect(ops.filter((op) => op === 'BatchNormalization')).toHaveLength(graph === 'naive' ? 1 : 0);
-  });
+  it.each(GOLDEN_VARIANTS.flatMap((v) => GRAPHS.map((g) => [v, g] as const)))(
+    '%s %s: input [N,3,224,224], output [N,1000], opset and metadata',
+    (variant, graph) => {
+      const model = onnx.ModelProto.decode(exports.get(key(variant, graph))!);
+      const graphProto = model.graph!;
+      expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', EXPORT_OPSET]]);
+      const signature = (values: typeof graphProto.input) =>
+        (values ?? []).map((v) => [
+          v.name,
+          v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue)),
+        ]);
+      expect(signature(graphProto.input)).toEqual([['input', ['N', 3, 224, 224]]]);
+      expect(signature(graphProto.output)).toEqual([['logits', ['N', 1000]]]);
+      expect(Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]))).toMatchObject({ variant, graph });
+      expect(model.docString).toContain(graph);
+      // Every BatchNorm2d is folded away; only the naive graph keeps the head's BatchNorm1d.
+      const ops = (graphProto.node ?? []).map((n) => n.opType);
+      expect(ops.filter((op) => op === 'BatchNormalization')).toHaveLength(graph === 'naive' ? 1 : 0);
+    },
+  );
 });
 
 describe.each(Object.keys(BACKENDS))('%s', (backendName) => {
@@ -89,15 +95,21 @@ describe.each(Object.keys(BACKENDS))('%s', (backendName) => {
       }
     });
 
-    it.each(GRAPHS)('%s graph, dynamic batch: one session serves batches 3 and 2 (images in any order)', async (graph) => {
-      const session = sessions.get(key(variant, graph))!;
-      for (const images of [[5, 0, 7], [2, 6]]) {
-        const { data, dims } = goldenBatch(golden, images);
-        const out = await session.run(data, dims);
-        expect(out.dims).toEqual([images.length, 1000]);
-        expect(maxAbsDiff(out.data, rows(golden.logits, 1000, images))).toBeLessThan(GOLDEN_TOLERANCE);
-      }
-    });
+    it.each(GRAPHS)(
+      '%s graph, dynamic batch: one session serves batches 3 and 2 (images in any order)',
+      async (graph) => {
+        const session = sessions.get(key(variant, graph))!;
+        for (const images of [
+          [5, 0, 7],
+          [2, 6],
+        ]) {
+          const { data, dims } = goldenBatch(golden, images);
+          const out = await session.run(data, dims);
+          expect(out.dims).toEqual([images.length, 1000]);
+          expect(maxAbsDiff(out.data, rows(golden.logits, 1000, images))).toBeLessThan(GOLDEN_TOLERANCE);
+        }
+      },
+    );
 
     it('optimized graph matches the naive graph: logits within 1e-4, top-5 identical', async () => {
       const { data, dims } = goldenBatch(golden, [0, 1, 2, 3, 4, 5, 6, 7]);
@@ -114,6 +126,8 @@ describe('export input checks', () => {
     const { stateDict } = readCheckpoint(new Uint8Array(readFileSync(readGolden('m1').checkpointPath)));
     const attempt = () => exportOnnx(stateDict, 'm0', { graph: 'optimized' });
     expect(attempt).toThrow(CheckpointError);
-    expect(attempt).toThrow(expect.objectContaining({ code: 'shape-mismatch', message: expect.stringContaining("'patch_embed.0.c.weight'") }));
+    expect(attempt).toThrow(
+      expect.objectContaining({ code: 'shape-mismatch', message: expect.stringContaining("'patch_embed.0.c.weight'") }),
+    );
   });
 });

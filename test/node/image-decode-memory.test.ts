@@ -29,7 +29,6 @@ beforeAll(async () => {
   decoder = createImageDecoder(wasm);
 });
 
-
 /** A 4000×4000 (16 MP) progressive 4:2:0 JPEG of one colour: libjpeg holds 48 MB of coefficients for it. */
 const progressive16Mp = async () =>
   new Uint8Array(
@@ -40,7 +39,14 @@ const progressive16Mp = async () =>
 
 describe('statements', () => {
   it('PNG and GIF: 3 bytes per pixel (the RGB result), whatever the colour type and bit depth', () => {
-    for (const file of ['png-rgb8.png', 'png-rgba16.png', 'png-palette1.png', 'png-gray-alpha16.png', 'gif-basic.gif', 'gif-interlaced.gif']) {
+    for (const file of [
+      'png-rgb8.png',
+      'png-rgba16.png',
+      'png-palette1.png',
+      'png-gray-alpha16.png',
+      'gif-basic.gif',
+      'gif-interlaced.gif',
+    ]) {
       expect(decodeMemory(read(file)).bytesPerPixel, file).toBe(3);
     }
     expect(decodeMemory(read('png-rgba16.png')).variant).toBe('16-bit RGBA PNG');
@@ -48,32 +54,53 @@ describe('statements', () => {
 
   it('WebP: the heap with its overgrowth plus the RGBA copy, by kind', () => {
     expect(decodeMemory(read('webp-lossy.webp'))).toMatchObject({ variant: 'lossy WebP', bytesPerPixel: 1.2 * 4 + 4 });
-    expect(decodeMemory(read('webp-lossy-alpha.webp'))).toMatchObject({ variant: 'lossy WebP with alpha', bytesPerPixel: 1.2 * 9 + 4 });
-    expect(decodeMemory(read('webp-lossless.webp'))).toMatchObject({ variant: 'lossless WebP', bytesPerPixel: 1.2 * 8 + 4 });
+    expect(decodeMemory(read('webp-lossy-alpha.webp'))).toMatchObject({
+      variant: 'lossy WebP with alpha',
+      bytesPerPixel: 1.2 * 9 + 4,
+    });
+    expect(decodeMemory(read('webp-lossless.webp'))).toMatchObject({
+      variant: 'lossless WebP',
+      bytesPerPixel: 1.2 * 8 + 4,
+    });
   });
 
   it('JPEG: the coefficients only for progressive files, and the output at the decode scale', async () => {
     expect(decodeMemory(read('jpeg-baseline.jpg'))).toMatchObject({ variant: 'baseline JPEG 4:2:0', bytesPerPixel: 3 });
     expect(decodeMemory(read('jpeg-444.jpg'))).toMatchObject({ variant: 'baseline JPEG 4:4:4', bytesPerPixel: 3 });
     // 4:2:0 coefficients: 1.5 samples per pixel × 2 bytes, plus the RGB output.
-    expect(decodeMemory(read('jpeg-progressive.jpg'))).toMatchObject({ variant: 'progressive JPEG 4:2:0', bytesPerPixel: 3 + 3 });
+    expect(decodeMemory(read('jpeg-progressive.jpg'))).toMatchObject({
+      variant: 'progressive JPEG 4:2:0',
+      bytesPerPixel: 3 + 3,
+    });
     // One component: 1 byte per pixel out of the decoder, and its RGB conversion.
     const gray = new Uint8Array(await sharp(read('jpeg-baseline.jpg')).toColourspace('b-w').jpeg().toBuffer());
     expect(decodeMemory(gray)).toMatchObject({ variant: 'baseline JPEG grayscale', bytesPerPixel: 1 + 3 });
     // Decoded at 1/4 (short side 2400 for a 256 resize): the output per stored pixel is 1/16.
     const large = new Uint8Array(await sharp(read('jpeg-baseline.jpg')).resize(3000, 2400).jpeg().toBuffer());
-    expect(decodeMemory(large, { minShortSide: 256 })).toMatchObject({ variant: 'baseline JPEG 4:2:0 decoded at 1/4', bytesPerPixel: 3 / 16 });
+    expect(decodeMemory(large, { minShortSide: 256 })).toMatchObject({
+      variant: 'baseline JPEG 4:2:0 decoded at 1/4',
+      bytesPerPixel: 3 / 16,
+    });
   });
 
   it('an EXIF orientation other than 1 adds the upright copy', () => {
-    expect(decodeMemory(read('jpeg-exif6.jpg')).bytesPerPixel - decodeMemory(read('jpeg-exif1.jpg')).bytesPerPixel).toBe(3);
+    expect(
+      decodeMemory(read('jpeg-exif6.jpg')).bytesPerPixel - decodeMemory(read('jpeg-exif1.jpg')).bytesPerPixel,
+    ).toBe(3);
     expect(decodeMemory(read('png-exif6.png')).bytesPerPixel).toBe(3 + 3);
   });
 
   it("a JPEG's statement covers its decoder's wasm memory and the pixels, at every scale", async () => {
-    const photo = new Uint8Array(readFileSync(path.resolve(import.meta.dirname, '../../../shared/images/photos/safe-landing-5120x2880.jpg')));
+    const photo = new Uint8Array(
+      readFileSync(path.resolve(import.meta.dirname, '../../../shared/images/photos/safe-landing-5120x2880.jpg')),
+    );
     const progressive = new Uint8Array(await sharp(photo).resize(1600, 900).jpeg({ progressive: true }).toBuffer());
-    for (const [bytes, minShortSide, scaleDenom] of [[photo, 256, 4], [photo, 512, 2], [progressive, undefined, 1], [progressive, 200, 2]] as const) {
+    for (const [bytes, minShortSide, scaleDenom] of [
+      [photo, 256, 4],
+      [photo, 512, 2],
+      [progressive, undefined, 1],
+      [progressive, 200, 2],
+    ] as const) {
       const stated = decodeMemory(bytes, { minShortSide });
       expect(stated.variant).toMatch(scaleDenom === 1 ? /JPEG 4:2:0$/ : new RegExp(`at 1/${scaleDenom}$`));
       const decoded = await createJpegCodec(wasm.jpeg).decode(bytes, { scaleDenom });
@@ -99,29 +126,38 @@ describe('the budget is checked on the header, before decoding', () => {
     'jpeg-exif6.jpg',
   ];
 
-  it.each(FILES)('%s: one byte over its statement is 413 too-many-pixels with the limit; exactly its statement decodes the same pixels', async (file) => {
-    const bytes = read(file);
-    const stated = decodeMemory(bytes, { minShortSide: SHORT_SIDE });
-    const { format } = probeImage(bytes);
-    const header = probeImage(bytes);
-    // The extensions give the stored size, as the pixel limit's do.
-    const [width, height] = header.orientation >= 5 ? [header.height, header.width] : [header.width, header.height];
-    const budget = stated.bytes - 1;
+  it.each(FILES)(
+    '%s: one byte over its statement is 413 too-many-pixels with the limit; exactly its statement decodes the same pixels',
+    async (file) => {
+      const bytes = read(file);
+      const stated = decodeMemory(bytes, { minShortSide: SHORT_SIDE });
+      const { format } = probeImage(bytes);
+      const header = probeImage(bytes);
+      // The extensions give the stored size, as the pixel limit's do.
+      const [width, height] = header.orientation >= 5 ? [header.height, header.width] : [header.width, header.height];
+      const budget = stated.bytes - 1;
 
-    const error = await decodeError(decoder.decodeImage(bytes, { ...NO_LIMIT, minShortSide: SHORT_SIDE, maxDecodeBytes: budget }));
-    expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
-    const limit = maxPixelsWithin(stated, budget);
-    expect(error.extensions).toEqual({ width, height, limit });
-    expect(limit).toBeLessThan(width * height);
-    expect(error.message).toContain(`the ${format} image is ${width}×${height}`);
-    expect(error.message).toContain(stated.variant);
-    expect(error.message).toContain(`at most ${limit} pixels`);
+      const error = await decodeError(
+        decoder.decodeImage(bytes, { ...NO_LIMIT, minShortSide: SHORT_SIDE, maxDecodeBytes: budget }),
+      );
+      expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
+      const limit = maxPixelsWithin(stated, budget);
+      expect(error.extensions).toEqual({ width, height, limit });
+      expect(limit).toBeLessThan(width * height);
+      expect(error.message).toContain(`the ${format} image is ${width}×${height}`);
+      expect(error.message).toContain(stated.variant);
+      expect(error.message).toContain(`at most ${limit} pixels`);
 
-    const unlimited = await decoder.decodeImage(bytes, { ...NO_LIMIT, minShortSide: SHORT_SIDE });
-    const atBudget = await decoder.decodeImage(bytes, { ...NO_LIMIT, minShortSide: SHORT_SIDE, maxDecodeBytes: stated.bytes });
-    expect([atBudget.width, atBudget.height]).toEqual([unlimited.width, unlimited.height]);
-    expect(Buffer.from(atBudget.data).equals(Buffer.from(unlimited.data))).toBe(true);
-  });
+      const unlimited = await decoder.decodeImage(bytes, { ...NO_LIMIT, minShortSide: SHORT_SIDE });
+      const atBudget = await decoder.decodeImage(bytes, {
+        ...NO_LIMIT,
+        minShortSide: SHORT_SIDE,
+        maxDecodeBytes: stated.bytes,
+      });
+      expect([atBudget.width, atBudget.height]).toEqual([unlimited.width, unlimited.height]);
+      expect(Buffer.from(atBudget.data).equals(Buffer.from(unlimited.data))).toBe(true);
+    },
+  );
 
   it('the pixel limit is still checked first, and reported as before', async () => {
     const bytes = read('png-rgb8.png');
@@ -135,7 +171,9 @@ describe('the budget is checked on the header, before decoding', () => {
     const options = { maxPixels: 16_000_000, minShortSide: SHORT_SIDE };
     const error = await decodeError(decoder.decodeImage(big, { ...options, maxDecodeBytes: 40 * MiB }));
     expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
-    expect(error.message).toMatch(/progressive JPEG 4:2:0 decoded at 1\/4\) takes up to 5\d\.\d MiB, over the 40\.0 MiB decode budget/);
+    expect(error.message).toMatch(
+      /progressive JPEG 4:2:0 decoded at 1\/4\) takes up to 5\d\.\d MiB, over the 40\.0 MiB decode budget/,
+    );
     expect(error.extensions.limit).toBeGreaterThan(10_000_000);
     expect(error.extensions.limit).toBeLessThan(12_000_000);
     // No budget: the decoder's default 64 MiB cap holds the 48 MB of coefficients.
@@ -157,7 +195,9 @@ describe("the JPEG decoder's memory cap follows the budget", () => {
   });
 
   it("wasm/jpeg: a per-call cap only tightens the decoder's own; below it (even below the initial 1 MiB) the decode is image-too-large", async () => {
-    const bytes = new Uint8Array(await sharp(read('jpeg-baseline.jpg')).resize(1200, 900).jpeg({ progressive: true }).toBuffer());
+    const bytes = new Uint8Array(
+      await sharp(read('jpeg-baseline.jpg')).resize(1200, 900).jpeg({ progressive: true }).toBuffer(),
+    );
     const jpeg = createJpegDecoder(wasm.jpeg, { maxMemoryBytes: 8 * MiB });
     const full = jpeg.decode(bytes, { maxMemoryBytes: 64 * MiB }); // cannot loosen the decoder's 8 MiB
     expect(full.wasmMemoryBytes).toBeLessThanOrEqual(8 * MiB);
@@ -178,12 +218,17 @@ describe("the JPEG decoder's memory cap follows the budget", () => {
 
 describe('GIF decodes without a full-frame index buffer', () => {
   // Frames of many 64 Ki index runs, with and without interlacing, against sharp's decode of the same file.
-  it.each([false, true])('a 640×480 photo-like GIF (interlaced: %s) decodes to exactly sharp’s pixels', async (interlace) => {
-    const photo = path.resolve(import.meta.dirname, '../../../shared/images/photos/colorful-cups-2560x1600.jpg');
-    const gif = new Uint8Array(await sharp(photo).resize(640, 480).gif({ progressive: interlace, effort: 1 }).toBuffer());
-    const expected = await sharp(gif).removeAlpha().raw().toBuffer();
-    const decoded = await decoder.decodeImage(gif, NO_LIMIT);
-    expect([decoded.width, decoded.height]).toEqual([640, 480]);
-    expect(Buffer.from(decoded.data).equals(expected)).toBe(true);
-  });
+  it.each([false, true])(
+    'a 640×480 photo-like GIF (interlaced: %s) decodes to exactly sharp’s pixels',
+    async (interlace) => {
+      const photo = path.resolve(import.meta.dirname, '../../../shared/images/photos/colorful-cups-2560x1600.jpg');
+      const gif = new Uint8Array(
+        await sharp(photo).resize(640, 480).gif({ progressive: interlace, effort: 1 }).toBuffer(),
+      );
+      const expected = await sharp(gif).removeAlpha().raw().toBuffer();
+      const decoded = await decoder.decodeImage(gif, NO_LIMIT);
+      expect([decoded.width, decoded.height]).toEqual([640, 480]);
+      expect(Buffer.from(decoded.data).equals(expected)).toBe(true);
+    },
+  );
 });

@@ -21,7 +21,6 @@ function maxDifference(actual: Uint8Array, expected: Uint8Array): number {
   return max;
 }
 
-
 let decoder: ImageDecoder;
 beforeAll(async () => {
   decoder = createImageDecoder(await loadImageWasmModules());
@@ -61,7 +60,14 @@ describe('decodable fixtures', () => {
 
   it('the lossless variants decode to the synthetic pattern itself', () => {
     const pattern = manifest.pattern;
-    const exact = ['png-rgb8.png', 'png-rgb8-interlaced.png', 'png-rgba8.png', 'png-rgb16.png', 'png-rgb8-filters.png', 'webp-lossless.webp'];
+    const exact = [
+      'png-rgb8.png',
+      'png-rgb8-interlaced.png',
+      'png-rgba8.png',
+      'png-rgb16.png',
+      'png-rgb8-filters.png',
+      'webp-lossless.webp',
+    ];
     for (const file of exact) expect(manifest.fixtures.find((f) => f.file === file)?.expected, file).toBe(pattern);
   });
 });
@@ -95,11 +101,18 @@ describe('the pixel limit is checked on the header, before decoding', () => {
   });
 
   it('the probe needs only the header: a 12 MP JPEG cut right after its frame header', () => {
-    const photo = new Uint8Array(readFileSync(path.resolve(import.meta.dirname, '../../../shared/images/photos/phone-4032x3024-exif6.jpg')));
+    const photo = new Uint8Array(
+      readFileSync(path.resolve(import.meta.dirname, '../../../shared/images/photos/phone-4032x3024-exif6.jpg')),
+    );
     const startOfScan = photo.findIndex((value, i) => value === 0xff && photo[i + 1] === 0xda);
     expect(startOfScan).toBeGreaterThan(0);
     // Stored 4032×3024, EXIF orientation 6: upright it is portrait.
-    expect(probeImage(photo.subarray(0, startOfScan))).toEqual({ format: 'jpeg', width: 3024, height: 4032, orientation: 6 });
+    expect(probeImage(photo.subarray(0, startOfScan))).toEqual({
+      format: 'jpeg',
+      width: 3024,
+      height: 4032,
+      orientation: 6,
+    });
   });
 });
 

@@ -21,7 +21,9 @@ describe('PNG chunking', () => {
     const error = await decodeError(decoder.decodeImage(oneByteIdatPng(), LIMIT));
     expect(error.code).toBe('image-too-complex');
     expect(error.status).toBe(413);
-    expect(error.extensions.limit).toBe(maxIdatChunks({ width: 1100, height: 1100, bitDepth: 8, colorType: 0, interlaced: false }));
+    expect(error.extensions.limit).toBe(
+      maxIdatChunks({ width: 1100, height: 1100, bitDepth: 8, colorType: 0, interlaced: false }),
+    );
   });
 
   it('decodes small chunks (at the cap) to the same pixels as one chunk', async () => {

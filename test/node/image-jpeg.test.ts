@@ -35,7 +35,6 @@ function meanAbsoluteDifference(a: Float32Array, b: Float32Array): number {
   return sum / a.length;
 }
 
-
 describe('DCT scale: the largest 1/N whose short side stays ≥ 2 × the preprocessing short side', () => {
   it.each([
     // ImageNet-size images: full size.
@@ -69,11 +68,20 @@ describe('CMYK: converted to RGB as PIL does (inverted as "CMYK;I", then Convert
     return rgb;
   }
 
-  it('the CMYK fixture decodes to PIL\'s conversion of its CMYK samples (as sharp/libvips decodes them)', async () => {
+  it("the CMYK fixture decodes to PIL's conversion of its CMYK samples (as sharp/libvips decodes them)", async () => {
     const bytes = read('jpeg-cmyk.jpg');
-    expect(probeImage(bytes)).toEqual({ format: 'jpeg', width: manifest.width, height: manifest.height, orientation: 1 });
+    expect(probeImage(bytes)).toEqual({
+      format: 'jpeg',
+      width: manifest.width,
+      height: manifest.height,
+      orientation: 1,
+    });
     // libvips reads Adobe CMYK inverted, as PIL's "CMYK;I" does; pipelineColourspace keeps it from converting to sRGB.
-    const { data, info } = await sharp(bytes).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes)
+      .pipelineColourspace('cmyk')
+      .toColourspace('cmyk')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.channels]).toEqual([manifest.width, manifest.height, 4]);
     const image = await decoder.decodeImage(bytes, LIMIT);
     expect([image.width, image.height]).toEqual([manifest.width, manifest.height]);
@@ -89,14 +97,24 @@ describe('CMYK: converted to RGB as PIL does (inverted as "CMYK;I", then Convert
       ...[0, 255, 255, 255],
       ...[255 - 128, 255, 255, 255 - 64],
     ]);
-    expect(Array.from(cmykToRgb(stored, 4))).toEqual([...[255, 255, 255], ...[0, 0, 0], ...[0, 255, 255], ...[95, 191, 191]]);
+    expect(Array.from(cmykToRgb(stored, 4))).toEqual([
+      ...[255, 255, 255],
+      ...[0, 0, 0],
+      ...[0, 255, 255],
+      ...[95, 191, 191],
+    ]);
   });
 });
 
 describe('arithmetic coding', () => {
   it.each(ARITHMETIC_JPEGS)('$variant decodes to exactly the pixels of $source', async ({ source, bytes }) => {
     const fixture = manifest.fixtures.find((f) => f.file === source)!;
-    expect(probeImage(bytes)).toEqual({ format: 'jpeg', width: fixture.width, height: fixture.height, orientation: fixture.orientation ?? 1 });
+    expect(probeImage(bytes)).toEqual({
+      format: 'jpeg',
+      width: fixture.width,
+      height: fixture.height,
+      orientation: fixture.orientation ?? 1,
+    });
     const image = await decoder.decodeImage(bytes, LIMIT);
     expect([image.width, image.height]).toEqual([fixture.width, fixture.height]);
     expect(Buffer.from(image.data).equals(Buffer.from(expectedOf(source)))).toBe(true);
@@ -111,17 +129,20 @@ describe('golden parity when decoding for the preprocessing', () => {
   })();
   const elements = inputElements(IMAGENET_PREPROCESSING);
 
-  it.each(golden.images.map((name, index) => [name, index] as const))('%s: full size, bit-exact input tensor', async (name, index) => {
-    const bytes = new Uint8Array(readFileSync(path.join(SHARED, 'images/imagenet-sample', name)));
-    const image = await decoder.decodeImage(bytes, { ...LIMIT, minShortSide: SHORT_SIDE });
-    const { width, height } = probeImage(bytes);
-    expect([image.width, image.height]).toEqual([width, height]); // no DCT scaling for an ImageNet-size file
-    const tensor = preprocess(image, IMAGENET_PREPROCESSING);
-    const expected = goldenInput.subarray(index * elements, (index + 1) * elements);
-    let max = 0;
-    for (let i = 0; i < elements; i++) max = Math.max(max, Math.abs(tensor[i] - expected[i]));
-    expect(max).toBe(0);
-  });
+  it.each(golden.images.map((name, index) => [name, index] as const))(
+    '%s: full size, bit-exact input tensor',
+    async (name, index) => {
+      const bytes = new Uint8Array(readFileSync(path.join(SHARED, 'images/imagenet-sample', name)));
+      const image = await decoder.decodeImage(bytes, { ...LIMIT, minShortSide: SHORT_SIDE });
+      const { width, height } = probeImage(bytes);
+      expect([image.width, image.height]).toEqual([width, height]); // no DCT scaling for an ImageNet-size file
+      const tensor = preprocess(image, IMAGENET_PREPROCESSING);
+      const expected = goldenInput.subarray(index * elements, (index + 1) * elements);
+      let max = 0;
+      for (let i = 0; i < elements; i++) max = Math.max(max, Math.abs(tensor[i] - expected[i]));
+      expect(max).toBe(0);
+    },
+  );
 
   it('ImageNet files decode at full size unless twice the resize fits in a reduced decode (1 of 68 here)', async () => {
     const scaled: string[] = [];
@@ -131,7 +152,10 @@ describe('golden parity when decoding for the preprocessing', () => {
       for (const file of files) {
         const { width, height } = probeImage(new Uint8Array(readFileSync(path.join(SHARED, dir, file))));
         const denom = jpegScaleDenom(width, height, SHORT_SIDE);
-        expect(denom === 1 || Math.min(width, height) >= 4 * SHORT_SIDE, `${file} ${width}×${height} at 1/${denom}`).toBe(true);
+        expect(
+          denom === 1 || Math.min(width, height) >= 4 * SHORT_SIDE,
+          `${file} ${width}×${height} at 1/${denom}`,
+        ).toBe(true);
         if (denom > 1) scaled.push(file);
       }
     }
@@ -143,7 +167,9 @@ describe('golden parity when decoding for the preprocessing', () => {
     const reduced = await decoder.decodeImage(bytes, { ...LIMIT, minShortSide: SHORT_SIDE });
     expect([reduced.width, reduced.height]).toEqual([600, 800]);
     const full = await decoder.decodeImage(bytes, LIMIT);
-    expect(meanAbsoluteDifference(preprocess(reduced, IMAGENET_PREPROCESSING), preprocess(full, IMAGENET_PREPROCESSING))).toBeLessThanOrEqual(0.01);
+    expect(
+      meanAbsoluteDifference(preprocess(reduced, IMAGENET_PREPROCESSING), preprocess(full, IMAGENET_PREPROCESSING)),
+    ).toBeLessThanOrEqual(0.01);
   });
 });
 
@@ -179,6 +205,10 @@ describe("the decoder's limits as API errors", () => {
     const reduced = await decodeError(decoder.decodeImage(big, { ...LIMIT, minShortSide: SHORT_SIDE }));
     expect(reduced.code).toBe('too-many-pixels');
     // The decoder is not left broken.
-    expect(Buffer.from((await decoder.decodeImage(read('jpeg-baseline.jpg'), LIMIT)).data).equals(Buffer.from(expectedOf('jpeg-baseline.jpg')))).toBe(true);
+    expect(
+      Buffer.from((await decoder.decodeImage(read('jpeg-baseline.jpg'), LIMIT)).data).equals(
+        Buffer.from(expectedOf('jpeg-baseline.jpg')),
+      ),
+    ).toBe(true);
   });
 });

@@ -30,7 +30,15 @@ const ORIENTATION = 0x0112;
 describe('exifOrientation', () => {
   it.each([true, false])('reads the tag among others (little endian: %s)', (little) => {
     for (let value = 1; value <= 8; value++) {
-      expect(exifOrientation(tiff(little, [[0x010f, 2, 4, 0], [ORIENTATION, SHORT, 1, value], [0x0131, 2, 4, 0]]))).toBe(value);
+      expect(
+        exifOrientation(
+          tiff(little, [
+            [0x010f, 2, 4, 0],
+            [ORIENTATION, SHORT, 1, value],
+            [0x0131, 2, 4, 0],
+          ]),
+        ),
+      ).toBe(value);
     }
   });
 
@@ -80,7 +88,10 @@ describe('toUprightRgb', () => {
     for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8] as const) {
       const rows = UPRIGHT[orientation];
       const image = toUprightRgb({ width: 3, height: 2, channels, data: stored.slice() }, orientation);
-      expect({ width: image.width, height: image.height }, `orientation ${orientation}`).toEqual({ width: rows[0].length, height: rows.length });
+      expect({ width: image.width, height: image.height }, `orientation ${orientation}`).toEqual({
+        width: rows[0].length,
+        height: rows.length,
+      });
       expect([...image.data], `orientation ${orientation}`).toEqual(rows.flatMap((row) => [...row].flatMap(colour)));
     }
   });

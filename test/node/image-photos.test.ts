@@ -136,22 +136,30 @@ describe('photos decoded for the preprocessing (DCT-scaled)', () => {
   it('the 12 MP photo equals native libjpeg-turbo at 1/4, turned upright', async () => {
     // SHA-256 of Debian libjpeg-turbo 1:2.1.5-2 `djpeg -dct int -scale 1/4` output turned 90° clockwise (EXIF 6) with
     // numpy's rot90.
-    const image = await decoder.decodeImage(new Uint8Array(readFileSync(path.join(PHOTOS, 'phone-4032x3024-exif6.jpg'))), FOR_MODEL);
+    const image = await decoder.decodeImage(
+      new Uint8Array(readFileSync(path.join(PHOTOS, 'phone-4032x3024-exif6.jpg'))),
+      FOR_MODEL,
+    );
     expect([image.width, image.height]).toEqual([756, 1008]);
-    expect(createHash('sha256').update(image.data).digest('hex')).toBe('cfff8da31b478de61ca02522a120eccaebee08af12fcdaabc22a35340d4b964d');
+    expect(createHash('sha256').update(image.data).digest('hex')).toBe(
+      'cfff8da31b478de61ca02522a120eccaebee08af12fcdaabc22a35340d4b964d',
+    );
   });
 
   it.each([
     ['phone-4032x3024-exif6.jpg', 4, 756, 1008],
     ['safe-landing-5120x2880.jpg', 4, 1280, 720],
     ['colorful-cups-2560x1600.jpg', 2, 1280, 800],
-  ])('%s: at 1/%i, upright %i×%i, close to sharp\'s full decode averaged down', async (file, denom, width, height) => {
+  ])("%s: at 1/%i, upright %i×%i, close to sharp's full decode averaged down", async (file, denom, width, height) => {
     const bytes = new Uint8Array(readFileSync(path.join(PHOTOS, file)));
     const image = await decoder.decodeImage(bytes, FOR_MODEL);
     expect([image.width, image.height]).toEqual([width, height]);
     // sharp orients too, so a wrong rotation or flip would show as a large difference.
     const reference = await sharp(bytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const averaged = boxDownsample({ width: reference.info.width, height: reference.info.height, data: reference.data }, denom);
+    const averaged = boxDownsample(
+      { width: reference.info.width, height: reference.info.height, data: reference.data },
+      denom,
+    );
     expect(averaged.length).toBe(image.data.length);
     let sum = 0;
     for (let i = 0; i < averaged.length; i++) sum += Math.abs(image.data[i] - averaged[i]);
@@ -192,9 +200,15 @@ describe('large PNGs', () => {
     const png = await photo.clone().ensureAlpha(0.5).toColourspace('rgb16').png({ progressive: true }).toBuffer();
     expect([png[24], png[25], png[28]]).toEqual([16, 6, 1]); // bit depth, colour type RGBA, Adam7
     const image = await decoder.decodeImage(png, LIMIT);
-    const { data } = await sharp(png).toColourspace('rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(png)
+      .toColourspace('rgb16')
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true });
     const samples = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
-    const highBytes = Uint8Array.from({ length: 1400 * 875 * 3 }, (_, i) => samples[Math.floor(i / 3) * 4 + (i % 3)] >> 8);
+    const highBytes = Uint8Array.from(
+      { length: 1400 * 875 * 3 },
+      (_, i) => samples[Math.floor(i / 3) * 4 + (i % 3)] >> 8,
+    );
     expect(firstDifference(image.data, highBytes)).toBe(-1);
   });
 });

@@ -17,7 +17,8 @@ const read = (file: string) => new Uint8Array(readFileSync(path.join(FIXTURES, f
 const expectedOf = (file: string) => read(`expected/${manifest.fixtures.find((f) => f.file === file)!.expected}`);
 const LIMIT = { maxPixels: 4_000_000 };
 /** The manifest predates wasm/jpeg: its arithmetic-coded fixture (a frame header, no scan) is truncated data now. */
-const errorOf = (file: string) => (file === 'jpeg-arithmetic.jpg' ? 'corrupt-image' : manifest.fixtures.find((f) => f.file === file)!.error);
+const errorOf = (file: string) =>
+  file === 'jpeg-arithmetic.jpg' ? 'corrupt-image' : manifest.fixtures.find((f) => f.file === file)!.error;
 
 let decoder: ImageDecoder;
 beforeAll(async () => {
@@ -77,7 +78,9 @@ describe('random corruption', () => {
         const at = 16 + Math.floor(random() * (bytes.length - 16));
         bytes[at] = Math.floor(random() * 256);
       }
-      expect(['ok', 'corrupt-image', 'unsupported-format', 'too-many-pixels'], `${file} copy ${copy}`).toContain(await outcome(bytes));
+      expect(['ok', 'corrupt-image', 'unsupported-format', 'too-many-pixels'], `${file} copy ${copy}`).toContain(
+        await outcome(bytes),
+      );
     }
   });
 });
@@ -102,7 +105,12 @@ describe('a decoder failure does not affect the next decode', () => {
     files.push('webp-lossy.webp', 'webp-corrupt.webp', 'jpeg-exif8.jpg', 'jpeg-arithmetic.jpg');
     const rounds = [...files, ...files, ...files];
     const results = await Promise.all(
-      rounds.map((file) => decoder.decodeImage(read(file), LIMIT).then((image) => image.data, (error: unknown) => error)),
+      rounds.map((file) =>
+        decoder.decodeImage(read(file), LIMIT).then(
+          (image) => image.data,
+          (error: unknown) => error,
+        ),
+      ),
     );
     rounds.forEach((file, i) => {
       const error = errorOf(file);

@@ -40,7 +40,11 @@ describe('models build (m0 from the synthetic .pth)', () => {
       const file = readFileSync(path.join(out, model.file));
       expect(model.bytes).toBe(file.byteLength);
       expect(model.sha256).toBe(sha256(file));
-      expect(model.source).toEqual({ checkpoint: path.join(checkpointsDir, 'efficientvit_m0.synthetic.pth'), sha256: sha256(checkpoint), format: 'pth' });
+      expect(model.source).toEqual({
+        checkpoint: path.join(checkpointsDir, 'efficientvit_m0.synthetic.pth'),
+        sha256: sha256(checkpoint),
+        format: 'pth',
+      });
       expect(model.preprocessing).toEqual(IMAGENET_PREPROCESSING);
       expect(model.input).toEqual({ name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' });
       expect(model.output).toEqual({ name: 'logits', shape: ['N', 1000], dtype: 'float32' });
@@ -66,7 +70,9 @@ describe('models build (m0 from the synthetic .pth)', () => {
 
   it('the built fp32 file reproduces the golden logits', async () => {
     const golden = readGolden('m0');
-    const session = await createOrtNodeBackend({ threads: 1 }).load(readFileSync(path.join(out, 'efficientvit_m0.fp32.onnx')));
+    const session = await createOrtNodeBackend({ threads: 1 }).load(
+      readFileSync(path.join(out, 'efficientvit_m0.fp32.onnx')),
+    );
     const { data, dims } = await session.run(golden.input, golden.inputDims);
     expect(dims).toEqual([8, 1000]);
     let maxAbsDiff = 0;
@@ -84,7 +90,10 @@ describe('models build (m0 from the synthetic .pth)', () => {
 
 describe('models CLI errors', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/models.ts'), ...args], { cwd: repoRoot, env: { ...process.env, ...env } }).then(
+    run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/models.ts'), ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
     );
@@ -105,7 +114,15 @@ describe('models CLI errors', () => {
 
   it('refuses a checkpoint of the wrong variant, naming the first tensor that does not fit', async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'convert-'));
-    const result = await cli(['convert', '--checkpoint', path.join(checkpointsDir, 'efficientvit_m1.synthetic.pth'), '--variant', 'm0', '--out', path.join(out, 'x.onnx')]);
+    const result = await cli([
+      'convert',
+      '--checkpoint',
+      path.join(checkpointsDir, 'efficientvit_m1.synthetic.pth'),
+      '--variant',
+      'm0',
+      '--out',
+      path.join(out, 'x.onnx'),
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/patch_embed\.0\.c\.weight/);
     rmSync(out, { recursive: true, force: true });

@@ -11,10 +11,19 @@ import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode
 import type { RgbImage } from '../../worker/image/types.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { resizeBicubic } from '../../worker/preprocess/resize.js';
-import { centerCropOffset, inputElements, preprocess, preprocessInto, resizedSize } from '../../worker/preprocess/transform.js';
+import {
+  centerCropOffset,
+  inputElements,
+  preprocess,
+  preprocessInto,
+  resizedSize,
+} from '../../worker/preprocess/transform.js';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
-const golden = JSON.parse(readFileSync(path.join(SHARED, 'fixtures/golden/m0.json'), 'utf8')) as { images: string[]; input_shape: number[] };
+const golden = JSON.parse(readFileSync(path.join(SHARED, 'fixtures/golden/m0.json'), 'utf8')) as {
+  images: string[];
+  input_shape: number[];
+};
 const goldenInput = (() => {
   const bytes = readFileSync(path.join(SHARED, 'fixtures/golden/m0.input.f32'));
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -110,9 +119,16 @@ describe('resizeBicubic', () => {
     [640, 480, 256, 192],
   ])('a constant image stays constant (%i×%i → %i×%i)', (fromWidth, fromHeight, toWidth, toHeight) => {
     for (const value of [0, 1, 128, 254, 255]) {
-      const image = { width: fromWidth, height: fromHeight, data: new Uint8Array(fromWidth * fromHeight * 3).fill(value) };
+      const image = {
+        width: fromWidth,
+        height: fromHeight,
+        data: new Uint8Array(fromWidth * fromHeight * 3).fill(value),
+      };
       const resized = resizeBicubic(image, toWidth, toHeight, { x: 0, y: 0, width: toWidth, height: toHeight });
-      expect(resized.data.every((v) => v === value), `value ${value}`).toBe(true);
+      expect(
+        resized.data.every((v) => v === value),
+        `value ${value}`,
+      ).toBe(true);
     }
   });
 

@@ -31,11 +31,16 @@ const VARIANTS: Variant[] = ['m0', 'm1'];
 
 const backends: InferenceBackend[] = [
   createOrtNodeBackend({ threads: 1 }),
-  createOrtWebBackend(new Uint8Array(readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')))),
+  createOrtWebBackend(
+    new Uint8Array(readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'))),
+  ),
 ];
 
 function imageFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => path.join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 const fp32: Partial<Record<Variant, Uint8Array>> = {};
@@ -48,7 +53,9 @@ beforeAll(async () => {
   calibration = await preprocessImageFiles(split.calibration);
   heldOut = await preprocessImageFiles([...split.heldOut, ...imageFiles(path.join(shared, 'images/imagenet-val'))]);
   for (const variant of VARIANTS) {
-    const checkpoint = readCheckpoint(new Uint8Array(readFileSync(path.join(shared, `fixtures/checkpoints/efficientvit_${variant}.synthetic.pth`))));
+    const checkpoint = readCheckpoint(
+      new Uint8Array(readFileSync(path.join(shared, `fixtures/checkpoints/efficientvit_${variant}.synthetic.pth`))),
+    );
     fp32[variant] = exportOnnx(checkpoint.stateDict, variant, { graph: 'optimized' });
     int8[variant] = await quantizeModel(fp32[variant]!, calibration);
   }
@@ -129,7 +136,10 @@ describe('EfficientViT-M0, static QDQ', () => {
     const { model, plan, activationParams } = await quantizeStatic(fp32.m0!, samples, { reduceRange: true });
     const index = new GraphIndex(graphOf(decodeModel(model)));
     for (const tensor of plan.tensors) {
-      expect(index.consumersOf(tensor).filter((n) => n.opType === 'QuantizeLinear'), tensor).toHaveLength(1);
+      expect(
+        index.consumersOf(tensor).filter((n) => n.opType === 'QuantizeLinear'),
+        tensor,
+      ).toHaveLength(1);
     }
     let min = Infinity;
     let max = -Infinity;

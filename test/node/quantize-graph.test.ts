@@ -7,7 +7,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { calibrateRanges, CalibrationError, preprocessImageFiles, splitCalibrationSet } from '../../models/toolchain/quantize/calibration.js';
+import {
+  calibrateRanges,
+  CalibrationError,
+  preprocessImageFiles,
+  splitCalibrationSet,
+} from '../../models/toolchain/quantize/calibration.js';
 import { GraphBuilder } from '../../models/toolchain/onnx/graph-builder.js';
 import { seededRandom } from '../helpers/random.js';
 import { decodeModel, graphOf, GraphIndex } from '../../models/toolchain/quantize/graph.js';
@@ -38,31 +43,81 @@ function miniNetwork(upTo?: 'stem' | 'attention'): Uint8Array {
   const g = new GraphBuilder('mini');
   const w = (name: string, dims: number[], seed: number) => {
     const fanIn = dims.slice(1).reduce((n, d) => n * d, 1);
-    return g.addFloatInitializer(name, randomWeights(dims.reduce((n, d) => n * d, 1), fanIn, seed), dims);
+    return g.addFloatInitializer(
+      name,
+      randomWeights(
+        dims.reduce((n, d) => n * d, 1),
+        fanIn,
+        seed,
+      ),
+      dims,
+    );
   };
   const b = (name: string, n: number, seed: number) => g.addFloatInitializer(name, randomWeights(n, 16, seed), [n]);
   const input = g.addInput('input', 'float32', ['N', 3, SIDE, SIDE]);
-  const stem = g.node('Relu', [g.node('Conv', [input, w('stem.w', [16, 3, 4, 4], 1), b('stem.b', 16, 2)], { kernel_shape: [4, 4], strides: [4, 4] }, 'stem')], {}, 'stem_relu');
+  const stem = g.node(
+    'Relu',
+    [
+      g.node(
+        'Conv',
+        [input, w('stem.w', [16, 3, 4, 4], 1), b('stem.b', 16, 2)],
+        { kernel_shape: [4, 4], strides: [4, 4] },
+        'stem',
+      ),
+    ],
+    {},
+    'stem_relu',
+  );
   const finish = (value: string, dims: (number | string)[]) => {
     g.addOutput(value, 'float32', dims);
     return g.toBytes({ opset: 17, producerName: 'quantize-graph.test' });
   };
   if (upTo === 'stem') return finish(stem, ['N', 16, 56, 56]);
-  const dw = g.node('Conv', [stem, w('dw.w', [16, 1, 3, 3], 3), b('dw.b', 16, 4)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 16 }, 'dw');
+  const dw = g.node(
+    'Conv',
+    [stem, w('dw.w', [16, 1, 3, 3], 3), b('dw.b', 16, 4)],
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 16 },
+    'dw',
+  );
   const residual = g.node('Add', [stem, dw], {}, 'residual');
-  const tokens = g.node('Conv', [residual, w('qkv.w', [24, 16, 8, 8], 5), b('qkv.b', 24, 6)], { kernel_shape: [8, 8], strides: [8, 8] }, 'qkv');
+  const tokens = g.node(
+    'Conv',
+    [residual, w('qkv.w', [24, 16, 8, 8], 5), b('qkv.b', 24, 6)],
+    { kernel_shape: [8, 8], strides: [8, 8] },
+    'qkv',
+  );
   const [q, k, v] = g.nodeMulti('Split', [tokens, g.int64([8, 8, 8])], 3, { axis: 1 }, 'split');
   const flat = g.int64([0, 0, -1]);
   const qt = g.node('Transpose', [g.node('Reshape', [q, flat], {}, 'q')], { perm: [0, 2, 1] }, 'qt');
   const scores = g.node('MatMul', [qt, g.node('Reshape', [k, flat], {}, 'k')], {}, 'scores');
   const scaled = g.node('Mul', [scores, g.addFloatInitializer('scale', [8 ** -0.5], [])], {}, 'scaled');
-  const biased = g.node('Add', [scaled, g.addFloatInitializer('attention_bias', randomWeights(49 * 49, 1, 7), [49, 49])], {}, 'biased');
+  const biased = g.node(
+    'Add',
+    [scaled, g.addFloatInitializer('attention_bias', randomWeights(49 * 49, 1, 7), [49, 49])],
+    {},
+    'biased',
+  );
   const attention = g.node('Softmax', [biased], { axis: -1 }, 'attention');
-  const out = g.node('MatMul', [g.node('Reshape', [v, flat], {}, 'v'), g.node('Transpose', [attention], { perm: [0, 2, 1] }, 'attention_t')], {}, 'attended');
-  const mixed = g.node('Concat', [g.node('Reshape', [out, g.int64([-1, 8, 7, 7])], {}, 'attended_map'), q], { axis: 1 }, 'mixed');
+  const out = g.node(
+    'MatMul',
+    [g.node('Reshape', [v, flat], {}, 'v'), g.node('Transpose', [attention], { perm: [0, 2, 1] }, 'attention_t')],
+    {},
+    'attended',
+  );
+  const mixed = g.node(
+    'Concat',
+    [g.node('Reshape', [out, g.int64([-1, 8, 7, 7])], {}, 'attended_map'), q],
+    { axis: 1 },
+    'mixed',
+  );
   if (upTo === 'attention') return finish(attention, ['N', 49, 49]);
   const squeeze = g.node('GlobalAveragePool', [mixed], {}, 'se_pool');
-  const gate = g.node('Sigmoid', [g.node('Conv', [squeeze, w('se.w', [16, 16, 1, 1], 8), b('se.b', 16, 9)], {}, 'se_fc')], {}, 'se_gate');
+  const gate = g.node(
+    'Sigmoid',
+    [g.node('Conv', [squeeze, w('se.w', [16, 16, 1, 1], 8), b('se.b', 16, 9)], {}, 'se_fc')],
+    {},
+    'se_gate',
+  );
   const excited = g.node('Mul', [mixed, gate], {}, 'excited');
   const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [excited], {}, 'pool')], { axis: 1 }, 'features');
   const logits = g.node('Gemm', [pooled, w('head.w', [10, 16], 10), b('head.b', 10, 11)], { transB: 1 }, 'head');
@@ -76,7 +131,10 @@ function quantizationOf(onnx: Uint8Array, tensor: string): { scale: number; zero
   const q = index.consumersOf(tensor).find((n) => n.opType === 'QuantizeLinear');
   if (!q) return undefined;
   const [, scale, zeroPoint] = q.input ?? [];
-  return { scale: readFloatTensor(index.initializers.get(scale)!)[0], zeroPoint: readIntegerTensor(index.initializers.get(zeroPoint)!)[0] };
+  return {
+    scale: readFloatTensor(index.initializers.get(scale)!)[0],
+    zeroPoint: readIntegerTensor(index.initializers.get(zeroPoint)!)[0],
+  };
 }
 
 function uint8Params(range: { min: number; max: number }): { scale: number; zeroPoint: number } {
@@ -91,7 +149,11 @@ function rangeOf(arrays: readonly Float32Array[]): { min: number; max: number } 
   return { min, max };
 }
 
-async function run(backend: InferenceBackend, onnx: Uint8Array, images: readonly Float32Array[]): Promise<Float32Array[]> {
+async function run(
+  backend: InferenceBackend,
+  onnx: Uint8Array,
+  images: readonly Float32Array[],
+): Promise<Float32Array[]> {
   const session = await backend.load(onnx);
   try {
     const outputs: Float32Array[] = [];
@@ -103,7 +165,9 @@ async function run(backend: InferenceBackend, onnx: Uint8Array, images: readonly
 }
 
 const nodeCpu = createOrtNodeBackend({ threads: 1 });
-const wasm = createOrtWebBackend(new Uint8Array(readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'))));
+const wasm = createOrtWebBackend(
+  new Uint8Array(readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm'))),
+);
 
 describe('static QDQ on a small network', () => {
   const fp32 = miniNetwork();
@@ -112,7 +176,10 @@ describe('static QDQ on a small network', () => {
 
   beforeAll(async () => {
     const dir = path.join(shared, 'images/imagenet-sample');
-    const files = readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => path.join(dir, f));
+    const files = readdirSync(dir)
+      .filter((f) => /\.jpe?g$/i.test(f))
+      .sort()
+      .map((f) => path.join(dir, f));
     const split = splitCalibrationSet(files.slice(0, 24));
     calibration = await preprocessImageFiles(split.calibration);
     heldOut = await preprocessImageFiles(split.heldOut);
@@ -129,7 +196,9 @@ describe('static QDQ on a small network', () => {
     expect(plan.fixedRanges.get('attention')).toEqual({ min: 0, max: 1 });
     // The Gemm output is the graph output: it stays float (QGemm with float output).
     expect(plan.tensors).not.toContain('head');
-    expect(plan.calibrated).toEqual(plan.tensors.filter((t) => !plan.sharesParamsWith.has(t) && !plan.fixedRanges.has(t)));
+    expect(plan.calibrated).toEqual(
+      plan.tensors.filter((t) => !plan.sharesParamsWith.has(t) && !plan.fixedRanges.has(t)),
+    );
   });
 
   it('keeps the requested parts in float', () => {
@@ -138,8 +207,11 @@ describe('static QDQ on a small network', () => {
       new Set([...planStaticQuantization(index, options).nodes].map((n) => n.output?.[0]));
     const all = names({});
     for (const op of ['stem', 'residual', 'biased', 'attention', 'head', 'scaled']) expect(all.has(op)).toBe(true);
-    const kept = names({ keepFloat: { softmax: true, attentionBiasAdd: true, residualAdd: true, firstConv: true, head: true } });
-    for (const op of ['stem', 'residual', 'biased', 'attention', 'head', 'features', 'pool']) expect(kept.has(op)).toBe(false);
+    const kept = names({
+      keepFloat: { softmax: true, attentionBiasAdd: true, residualAdd: true, firstConv: true, head: true },
+    });
+    for (const op of ['stem', 'residual', 'biased', 'attention', 'head', 'features', 'pool'])
+      expect(kept.has(op)).toBe(false);
     for (const op of ['dw', 'qkv', 'scores', 'attended', 'scaled', 'excited']) expect(kept.has(op)).toBe(true);
     expect(names({ ops: ['Conv'] })).toEqual(new Set(['stem', 'dw', 'qkv', 'se_fc']));
   });
@@ -175,17 +247,25 @@ describe('static QDQ on a small network', () => {
     const bias = readFloatTensor(fpIndex.initializers.get('stem.b')!);
     const biasQ = readIntegerTensor(index.initializers.get('stem.b_quantized')!);
     const inputScale = computeQuantParams(rangeOf(calibration), 'uint8').scale;
-    for (let c = 0; c < 16; c++) expect(biasQ[c]).toBe(roundHalfToEven(bias[c] / Math.fround(inputScale * scales[c])) + 0);
+    for (let c = 0; c < 16; c++)
+      expect(biasQ[c]).toBe(roundHalfToEven(bias[c] / Math.fround(inputScale * scales[c])) + 0);
   });
 
   it('the int8 graph computes what its parameters say: onnxruntime (both backends) vs the float simulation', async () => {
-    const { model, activationParams } = await quantizeStatic(fp32, calibration, { reduceRange: true, calibration: { backend: nodeCpu } });
+    const { model, activationParams } = await quantizeStatic(fp32, calibration, {
+      reduceRange: true,
+      calibration: { backend: nodeCpu },
+    });
     const simulated = await run(nodeCpu, simulateQuantization(model), heldOut);
     const reference = await run(nodeCpu, fp32, heldOut);
     // The logits leave a float-output QGemm; its input (pooled features) is quantized with this step.
     const featureStep = activationParams.get('pool')!.scale;
     const headWeights = readFloatTensor(new GraphIndex(graphOf(decodeModel(fp32))).initializers.get('head.w')!);
-    const maxRowL1 = Math.max(...Array.from({ length: 10 }, (_, r) => headWeights.subarray(r * 16, r * 16 + 16).reduce((s, x) => s + Math.abs(x), 0)));
+    const maxRowL1 = Math.max(
+      ...Array.from({ length: 10 }, (_, r) =>
+        headWeights.subarray(r * 16, r * 16 + 16).reduce((s, x) => s + Math.abs(x), 0),
+      ),
+    );
     for (const backend of [nodeCpu, wasm]) {
       const fused = await run(backend, model, heldOut);
       let maxDiff = 0;
@@ -213,7 +293,11 @@ describe('static QDQ on a small network', () => {
     for (const backend of [nodeCpu, wasm]) {
       for (const model of [dequantizeLinear, castMul]) {
         const outputs = await run(backend, model, heldOut);
-        outputs.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - simulated[i][j])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(simulated[i][j])))));
+        outputs.forEach((row, i) =>
+          row.forEach((v, j) =>
+            expect(Math.abs(v - simulated[i][j])).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(simulated[i][j]))),
+          ),
+        );
       }
     }
     // The bias table (rank 2) became int8; the 1-D biases stayed float.
@@ -225,15 +309,26 @@ describe('static QDQ on a small network', () => {
   it('calibration and quantization report bad input with machine-readable codes', async () => {
     const attention = miniNetwork('attention');
     await expect(calibrateRanges(attention, ['attention'], [])).rejects.toMatchObject({ code: 'no-samples' });
-    await expect(calibrateRanges(attention, ['no_such_tensor'], calibration.slice(0, 1))).rejects.toMatchObject({ code: 'unknown-tensor' });
-    await expect(calibrateRanges(attention, ['attention'], [new Float32Array(100)])).rejects.toBeInstanceOf(CalibrationError);
-    await expect(calibrateRanges(attention, ['attention'], [new Float32Array(100)])).rejects.toMatchObject({ code: 'bad-sample' });
+    await expect(calibrateRanges(attention, ['no_such_tensor'], calibration.slice(0, 1))).rejects.toMatchObject({
+      code: 'unknown-tensor',
+    });
+    await expect(calibrateRanges(attention, ['attention'], [new Float32Array(100)])).rejects.toBeInstanceOf(
+      CalibrationError,
+    );
+    await expect(calibrateRanges(attention, ['attention'], [new Float32Array(100)])).rejects.toMatchObject({
+      code: 'bad-sample',
+    });
     // The passes' own input checks.
-    await expect(quantizeModel(new TextEncoder().encode('not a model'), [])).rejects.toMatchObject({ name: 'QuantizeError', code: 'invalid-model' });
+    await expect(quantizeModel(new TextEncoder().encode('not a model'), [])).rejects.toMatchObject({
+      name: 'QuantizeError',
+      code: 'invalid-model',
+    });
     await expect(quantizeModel(new Uint8Array(0), [])).rejects.toMatchObject({ code: 'invalid-model' });
     await expect(quantizeModel(fp32, [], { method: 'static-qdq' })).rejects.toMatchObject({ code: 'no-samples' });
     // A range it does measure: softmax rows lie in [0, 1].
-    const ranges = await calibrateRanges(attention, ['attention', 'scores'], calibration.slice(0, 2), { backend: nodeCpu });
+    const ranges = await calibrateRanges(attention, ['attention', 'scores'], calibration.slice(0, 2), {
+      backend: nodeCpu,
+    });
     const softmax = ranges.get('attention')!;
     expect(softmax.min).toBeGreaterThanOrEqual(0);
     expect(softmax.max).toBeLessThanOrEqual(1);

@@ -19,12 +19,17 @@ function gaussian(count: number, seed: number): Float32Array {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
-  return Float32Array.from({ length: count }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+  return Float32Array.from(
+    { length: count },
+    () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+  );
 }
 
 describe('quantization arithmetic (ORT quant_utils conventions)', () => {
   it('rounds halves to even, like numpy and QuantizeLinear', () => {
-    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, 2.6, -2.6].map(roundHalfToEven)).toEqual([0, 2, 2, -0, -2, -2, 2, 3, -3]);
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, 2.6, -2.6].map(roundHalfToEven)).toEqual([
+      0, 2, 2, -0, -2, -2, 2, 3, -3,
+    ]);
   });
 
   it('uint8 activations: range widened to include 0, zero point at −min/scale', () => {
@@ -54,7 +59,9 @@ describe('quantization arithmetic (ORT quant_utils conventions)', () => {
     const weights = Float32Array.from([0.5, -1.27, 0.01, 0.3, 2.54, 1, -1, 0, 0, 0, 0, 0]);
     const q = quantizeWeightPerChannel(weights, [3, 2, 1, 2], 0);
     expect(Array.from(q.scales)).toEqual([Math.fround(1.27 / 127), Math.fround(2.54 / 127), 1]);
-    const expected = Array.from(weights, (w, i) => Math.max(-127, Math.min(127, roundHalfToEven(w / q.scales[Math.floor(i / 4)]))));
+    const expected = Array.from(weights, (w, i) =>
+      Math.max(-127, Math.min(127, roundHalfToEven(w / q.scales[Math.floor(i / 4)]))),
+    );
     expect(Array.from(q.values)).toEqual(expected);
     expect(q.values[1]).toBe(-127);
     // MatMul B [K=2, N=3] → per column (axis 1).

@@ -46,24 +46,30 @@ describe('optimized export vs reference on synthetic weights (M2–M5)', () => {
     backend = wasmBackend();
   });
 
-  it.each(['m2', 'm3', 'm4', 'm5'] as Variant[])('%s: onnxruntime-web logits within 1e-3 of the reference, top-5 identical', async (variant) => {
-    const { data, dims } = goldenBatch(readGolden('m0'), IMAGES);
-    const stateDict = syntheticStateDict(variant, { seed: 20230607 + variant.charCodeAt(1), calibration: { data, batch: IMAGES.length } });
-    const reference = referenceForward(stateDict, variant, data, IMAGES.length);
-    // The synthetic weights must tell images apart, or top-5 agreement would say little.
-    const referenceTop5 = topK(reference, 1000);
-    expect(referenceTop5[0][0]).not.toBe(referenceTop5[1][0]);
+  it.each(['m2', 'm3', 'm4', 'm5'] as Variant[])(
+    '%s: onnxruntime-web logits within 1e-3 of the reference, top-5 identical',
+    async (variant) => {
+      const { data, dims } = goldenBatch(readGolden('m0'), IMAGES);
+      const stateDict = syntheticStateDict(variant, {
+        seed: 20230607 + variant.charCodeAt(1),
+        calibration: { data, batch: IMAGES.length },
+      });
+      const reference = referenceForward(stateDict, variant, data, IMAGES.length);
+      // The synthetic weights must tell images apart, or top-5 agreement would say little.
+      const referenceTop5 = topK(reference, 1000);
+      expect(referenceTop5[0][0]).not.toBe(referenceTop5[1][0]);
 
-    const session = await backend.load(exportOnnx(stateDict, variant, { graph: 'optimized' }));
-    try {
-      const out = await session.run(data, dims);
-      expect(out.dims).toEqual([IMAGES.length, 1000]);
-      expect(maxAbsDiff(out.data, reference)).toBeLessThan(1e-3);
-      expect(topK(out.data, 1000)).toEqual(referenceTop5);
-    } finally {
-      await session.release();
-    }
-  });
+      const session = await backend.load(exportOnnx(stateDict, variant, { graph: 'optimized' }));
+      try {
+        const out = await session.run(data, dims);
+        expect(out.dims).toEqual([IMAGES.length, 1000]);
+        expect(maxAbsDiff(out.data, reference)).toBeLessThan(1e-3);
+        expect(topK(out.data, 1000)).toEqual(referenceTop5);
+      } finally {
+        await session.release();
+      }
+    },
+  );
 });
 
 describe('state dict validation', () => {
@@ -71,21 +77,28 @@ describe('state dict validation', () => {
     const m1 = loadFixture('m1');
     const attempt = () => referenceForward(m1, 'm0', new Float32Array(3 * 224 * 224), 1);
     expect(attempt).toThrow(CheckpointError);
-    expect(attempt).toThrow(expect.objectContaining({ code: 'shape-mismatch', message: expect.stringContaining("'patch_embed.0.c.weight'") }));
+    expect(attempt).toThrow(
+      expect.objectContaining({ code: 'shape-mismatch', message: expect.stringContaining("'patch_embed.0.c.weight'") }),
+    );
   });
 
   it('a missing tensor is missing-tensor, named', () => {
     const m0 = new Map(loadFixture('m0'));
     m0.delete('blocks2.3.mixer.m.attn.dws.2.bn.running_var');
     expect(() => validateStateDict(m0, 'm0')).toThrow(
-      expect.objectContaining({ code: 'missing-tensor', message: expect.stringContaining("'blocks2.3.mixer.m.attn.dws.2.bn.running_var'") }),
+      expect.objectContaining({
+        code: 'missing-tensor',
+        message: expect.stringContaining("'blocks2.3.mixer.m.attn.dws.2.bn.running_var'"),
+      }),
     );
   });
 
   it('a tensor the model does not have is unexpected-tensor', () => {
     const m0 = new Map(loadFixture('m0'));
     m0.set('head_dist.l.bias', { dtype: 'float32', shape: [1000], data: new Float32Array(1000) });
-    expect(() => validateStateDict(m0, 'm0')).toThrow(expect.objectContaining({ code: 'unexpected-tensor', message: expect.stringContaining('head_dist.l.bias') }));
+    expect(() => validateStateDict(m0, 'm0')).toThrow(
+      expect.objectContaining({ code: 'unexpected-tensor', message: expect.stringContaining('head_dist.l.bias') }),
+    );
   });
 
   it('a stored attention_bias_idxs table that differs from the official offsets is refused', () => {

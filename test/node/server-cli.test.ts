@@ -27,8 +27,24 @@ describe('parseNodeCli', () => {
 
   it('reads every flag', () => {
     const options = parse([
-      '--port', '9000', '--host', '127.0.0.1', '--device', 'cuda', '--threads', '4', '--models', 'built',
-      '--batch-window-ms', '5', '--batch-max', '32', '--batch-queue', '512', '--drain-timeout-ms', '1000',
+      '--port',
+      '9000',
+      '--host',
+      '127.0.0.1',
+      '--device',
+      'cuda',
+      '--threads',
+      '4',
+      '--models',
+      'built',
+      '--batch-window-ms',
+      '5',
+      '--batch-max',
+      '32',
+      '--batch-queue',
+      '512',
+      '--drain-timeout-ms',
+      '1000',
     ]);
     expect(options).toMatchObject({
       modelsDir: '/srv/app/built',
@@ -45,9 +61,24 @@ describe('parseNodeCli', () => {
   });
 
   it('falls back to environment variables, flags winning, and reads the service limits as the Worker does', () => {
-    const env = { PORT: '7000', DEVICE: 'cpu', THREADS: '2', MODELS_DIR: '/models', BATCH_MAX: '4', DEFAULT_MODEL: 'm0-fp32', MAX_BATCH: '3', MAX_MEGAPIXELS: '2' };
+    const env = {
+      PORT: '7000',
+      DEVICE: 'cpu',
+      THREADS: '2',
+      MODELS_DIR: '/models',
+      BATCH_MAX: '4',
+      DEFAULT_MODEL: 'm0-fp32',
+      MAX_BATCH: '3',
+      MAX_MEGAPIXELS: '2',
+    };
     const options = parse(['--threads', '1'], env);
-    expect(options).toMatchObject({ port: 7000, device: 'cpu', threads: 1, modelsDir: '/models', batching: { maxBatch: 4 } });
+    expect(options).toMatchObject({
+      port: 7000,
+      device: 'cpu',
+      threads: 1,
+      modelsDir: '/models',
+      batching: { maxBatch: 4 },
+    });
     expect(options.config).toMatchObject({ defaultModel: 'm0-fp32', maxBatch: 3, maxImagePixels: 2_000_000 });
     expect(parse([], { BATCHING: 'off' }).batching).toBe(false);
   });
@@ -72,7 +103,9 @@ describe('parseNodeCli', () => {
   });
 
   it('refuses malformed environment values instead of ignoring them', () => {
-    expect(() => parseNodeCli([], { MAX_BODY_BYTES: '16MB' }, '/')).toThrow(/MAX_BODY_BYTES must be a positive integer/);
+    expect(() => parseNodeCli([], { MAX_BODY_BYTES: '16MB' }, '/')).toThrow(
+      /MAX_BODY_BYTES must be a positive integer/,
+    );
     expect(() => parseNodeCli([], { BATCHING: 'maybe' }, '/')).toThrow(/BATCHING must be on or off/);
     expect(() => parseNodeCli([], { THREADS: 'many' }, '/')).toThrow(/--threads must be an integer/);
     // Empty means unset, as for the service limits.

@@ -19,7 +19,8 @@ import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
 import { CONFORMANCE_CONFIG, type ConformanceTarget } from '../conformance/target.js';
 
 const device = (process.env.CONFORMANCE_DEVICE ?? 'cpu') as DeviceRequest;
-if (!DEVICE_REQUESTS.includes(device)) throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
+if (!DEVICE_REQUESTS.includes(device))
+  throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
 
 let server: NodeServer;
 let modelsDir: string;

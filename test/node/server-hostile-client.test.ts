@@ -17,7 +17,15 @@ let server: NodeServer;
 beforeAll(async () => {
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'hostile-client-models-'));
   writeConformanceModels(modelsDir);
-  server = await startNodeServer({ modelsDir, config: parseConfig(CONFORMANCE_CONFIG), port: 0, host: '127.0.0.1', device: 'cpu', threads: 1, log: () => undefined });
+  server = await startNodeServer({
+    modelsDir,
+    config: parseConfig(CONFORMANCE_CONFIG),
+    port: 0,
+    host: '127.0.0.1',
+    device: 'cpu',
+    threads: 1,
+    log: () => undefined,
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -29,7 +37,9 @@ it('a client resetting mid-way through a chunked upload is closed quietly, and t
   try {
     await new Promise<void>((resolve, reject) => {
       const socket = net.connect(server.port, '127.0.0.1', () => {
-        socket.write('POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n');
+        socket.write(
+          'POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n',
+        );
         socket.write(`400\r\n${'a'.repeat(512)}`);
         setTimeout(() => {
           socket.resetAndDestroy();
@@ -42,7 +52,11 @@ it('a client resetting mid-way through a chunked upload is closed quietly, and t
     await new Promise((resolve) => setTimeout(resolve, 500));
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
-    const classify = await fetch(`${server.url}/v1/classify`, { method: 'POST', body: new Uint8Array(0), headers: { 'content-type': 'image/png' } });
+    const classify = await fetch(`${server.url}/v1/classify`, {
+      method: 'POST',
+      body: new Uint8Array(0),
+      headers: { 'content-type': 'image/png' },
+    });
     expect(classify.status).toBe(400);
     expect(((await classify.json()) as { code: string }).code).toBe('empty-body');
     expect(errors.mock.calls.map((call) => String(call[0]))).not.toContain('unhandled error');

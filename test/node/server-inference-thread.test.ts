@@ -8,7 +8,8 @@ const IMAGE = 3 * 224 * 224;
 const tiny = buildTinyClassifier({ classes: 1000, seed: 5 });
 let backend: ThreadedBackend;
 
-const input = (seed: number, rows = 1) => Float32Array.from({ length: rows * IMAGE }, (_, i) => Math.sin(seed + i * 0.001));
+const input = (seed: number, rows = 1) =>
+  Float32Array.from({ length: rows * IMAGE }, (_, i) => Math.sin(seed + i * 0.001));
 
 beforeAll(async () => {
   backend = await createThreadedOrtNodeBackend({ device: 'cpu', threads: 1 });
@@ -41,7 +42,9 @@ describe('createThreadedOrtNodeBackend', () => {
     const outputs = await Promise.all(inputs.map((x) => session.run(x, [1, 3, 224, 224])));
     const alone = [];
     for (const x of inputs) alone.push(await session.run(x, [1, 3, 224, 224]));
-    expect(outputs.map((o) => Array.from(o.data.subarray(0, 8)))).toEqual(alone.map((o) => Array.from(o.data.subarray(0, 8))));
+    expect(outputs.map((o) => Array.from(o.data.subarray(0, 8)))).toEqual(
+      alone.map((o) => Array.from(o.data.subarray(0, 8))),
+    );
     expect(outputs[0].data[0]).not.toBe(outputs[1].data[0]);
     await session.release();
   });

@@ -23,7 +23,10 @@ let modelsDir: string;
 let jpegs: Uint8Array[];
 const servers: NodeServer[] = [];
 
-function start(options: Partial<NodeServerOptions>, log: NodeServerOptions['log'] = () => undefined): Promise<NodeServer> {
+function start(
+  options: Partial<NodeServerOptions>,
+  log: NodeServerOptions['log'] = () => undefined,
+): Promise<NodeServer> {
   return startNodeServer({
     modelsDir,
     config: parseConfig(CONFORMANCE_CONFIG),
@@ -79,7 +82,12 @@ describe('dynamic batching over HTTP', () => {
     expect(new Set(alone.map((predictions) => predictions[0].index)).size).toBeGreaterThan(1);
 
     const models = (await (await fetch(`${batched.url}/v1/models`)).json()) as {
-      execution: { batching: { enabled: boolean; models: Record<string, { batches: number; images: number; largestBatch: number }> } };
+      execution: {
+        batching: {
+          enabled: boolean;
+          models: Record<string, { batches: number; images: number; largestBatch: number }>;
+        };
+      };
     };
     const stats = models.execution.batching.models['m0-fp32'];
     expect(stats.images).toBe(jpegs.length);
@@ -114,12 +122,18 @@ describe('device choice', () => {
     process.env.CUDA_VISIBLE_DEVICES = '';
     const lines: [LogLevel, string][] = [];
     const server = await start({ device: 'auto' }, (level, message) => lines.push([level, message]));
-    const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { backend: string; execution: Record<string, unknown> };
+    const models = (await (await fetch(`${server.url}/v1/models`)).json()) as {
+      backend: string;
+      execution: Record<string, unknown>;
+    };
     expect(models.backend).toBe('onnxruntime-node/cpu');
     expect(models.execution).toMatchObject({ runtime: 'node', requested: 'auto', device: 'cpu', threads: 1 });
     expect(models.execution.reason).toMatch(/^cpu is the fallback: cuda failed \(.+\)$/);
     // 'auto' expects that CUDA may be missing: info, not a warning.
-    expect(lines).toContainEqual(['info', expect.stringMatching(/device cpu \(requested auto\): cpu is the fallback: cuda failed/)]);
+    expect(lines).toContainEqual([
+      'info',
+      expect.stringMatching(/device cpu \(requested auto\): cpu is the fallback: cuda failed/),
+    ]);
     const response = await classify(server, '?model=m0-fp32', jpegs[0]);
     expect(response.status).toBe(200);
   });
@@ -165,7 +179,10 @@ function spawnEntry(
 }
 
 /** A classify request that sends its headers, waits for the server's 100 Continue, and sends the body on demand. */
-function heldRequest(url: string, body: Uint8Array): { accepted: Promise<void>; send(): void; response: Promise<{ status: number; body: string }> } {
+function heldRequest(
+  url: string,
+  body: Uint8Array,
+): { accepted: Promise<void>; send(): void; response: Promise<{ status: number; body: string }> } {
   const request = http.request(`${url}/v1/classify?model=m0-fp32`, {
     method: 'POST',
     headers: { 'content-type': 'image/jpeg', 'content-length': body.length, expect: '100-continue' },
@@ -187,17 +204,31 @@ function heldRequest(url: string, body: Uint8Array): { accepted: Promise<void>; 
 describe('the start:node entry in a child process', () => {
   it('--device cuda with no usable GPU falls back to CPU, logs why, and shows it in /v1/models', async () => {
     // No visible GPU: the fallback happens on any machine, GPU host or not.
-    const { child, output, url, exited } = spawnEntry(['--port', '0', '--host', '127.0.0.1', '--device', 'cuda', '--models', modelsDir], {
-      CUDA_VISIBLE_DEVICES: '',
-      DEFAULT_MODEL: 'm0-fp32',
-    });
+    const { child, output, url, exited } = spawnEntry(
+      ['--port', '0', '--host', '127.0.0.1', '--device', 'cuda', '--models', modelsDir],
+      {
+        CUDA_VISIBLE_DEVICES: '',
+        DEFAULT_MODEL: 'm0-fp32',
+      },
+    );
     try {
       const base = await url;
       expect(output()).toMatch(/warn: device cpu \(requested cuda\): cpu is the fallback: cuda failed \(.+\)/);
-      const models = (await (await fetch(`${base}/v1/models`)).json()) as { backend: string; default: string; execution: Record<string, unknown> };
+      const models = (await (await fetch(`${base}/v1/models`)).json()) as {
+        backend: string;
+        default: string;
+        execution: Record<string, unknown>;
+      };
       expect(models.backend).toBe('onnxruntime-node/cpu');
       expect(models.default).toBe('m0-fp32');
-      expect(models.execution).toMatchObject({ requested: 'cuda', device: 'cpu', attempts: [{ device: 'cuda', ok: false }, { device: 'cpu', ok: true }] });
+      expect(models.execution).toMatchObject({
+        requested: 'cuda',
+        device: 'cpu',
+        attempts: [
+          { device: 'cuda', ok: false },
+          { device: 'cpu', ok: true },
+        ],
+      });
       expect(models.execution.reason).toMatch(/cuda failed/);
       const response = await fetch(`${base}/v1/classify`, { method: 'POST', body: jpegs[0] });
       expect(response.status).toBe(200);
@@ -209,7 +240,18 @@ describe('the start:node entry in a child process', () => {
 
   it('on SIGTERM stops accepting, answers every request in flight, then exits 0', async () => {
     // A long batch window keeps the drained requests waiting in the batcher, too.
-    const { child, output, url, exited } = spawnEntry(['--port', '0', '--host', '127.0.0.1', '--device', 'cpu', '--models', modelsDir, '--batch-window-ms', '300']);
+    const { child, output, url, exited } = spawnEntry([
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--device',
+      'cpu',
+      '--models',
+      modelsDir,
+      '--batch-window-ms',
+      '300',
+    ]);
     let stopped = false;
     try {
       const base = await url;
@@ -217,7 +259,8 @@ describe('the start:node entry in a child process', () => {
       // 100 Continue: the server has read each request's headers, so all three are in flight.
       await Promise.all(held.map((request) => request.accepted));
       const stopping = new Promise<void>((resolve) => {
-        const check = () => (/SIGTERM: stopping; 3 request\(s\) in flight/.test(output()) ? resolve() : setTimeout(check, 10));
+        const check = () =>
+          /SIGTERM: stopping; 3 request\(s\) in flight/.test(output()) ? resolve() : setTimeout(check, 10);
         check();
       });
       child.kill('SIGTERM');

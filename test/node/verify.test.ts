@@ -30,7 +30,9 @@ function colourImages(count: number): Float32Array[] {
 function expectedLogits(model: TinyClassifier, image: Float32Array): Float64Array {
   const plane = SIZE * SIZE;
   const means = [0, 1, 2].map((c) => image.subarray(c * plane, (c + 1) * plane).reduce((s, v) => s + v, 0) / plane);
-  return Float64Array.from({ length: model.classes }, (_, j) => means.reduce((s, m, c) => s + m * model.weights[c * model.classes + j], model.bias[j]));
+  return Float64Array.from({ length: model.classes }, (_, j) =>
+    means.reduce((s, m, c) => s + m * model.weights[c * model.classes + j], model.bias[j]),
+  );
 }
 
 describe('agreement metrics', () => {
@@ -50,7 +52,15 @@ describe('agreement metrics', () => {
   it('agreementOf counts top-1 matches and top-5 overlap per image', () => {
     const reference = [0, 1, 2, 3, 4, 5, 6, 7];
     const same = agreementOf([{ candidate: reference, reference }]);
-    expect(same).toMatchObject({ images: 1, top1Agreement: 1, top5Overlap: 1, meanCosine: 1, minCosine: 1, maxAbsDiff: 0, meanRelativeError: 0 });
+    expect(same).toMatchObject({
+      images: 1,
+      top1Agreement: 1,
+      top5Overlap: 1,
+      meanCosine: 1,
+      minCosine: 1,
+      maxAbsDiff: 0,
+      meanRelativeError: 0,
+    });
     // Top-1 swapped with the 6th best: top-1 differs, top-5 shares 4 of 5.
     const swapped = [0, 1, 7, 3, 4, 5, 6, 2];
     const m = agreementOf([
@@ -73,14 +83,23 @@ describe('compareModels and verifyModels on real sessions', () => {
   const a = buildTinyClassifier({ classes: CLASSES, seed: 1, size: SIZE });
   const b = buildTinyClassifier({ classes: CLASSES, seed: 2, size: SIZE });
   const images = colourImages(12);
-  const batch = (list: Float32Array[]) => ({ data: Float32Array.from(list.flatMap((x) => Array.from(x))), dims: [list.length, 3, SIZE, SIZE] });
+  const batch = (list: Float32Array[]) => ({
+    data: Float32Array.from(list.flatMap((x) => Array.from(x))),
+    dims: [list.length, 3, SIZE, SIZE],
+  });
   const backends = [
     createOrtNodeBackend({ threads: 1 }),
-    createOrtWebBackend(new Uint8Array(readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')))),
+    createOrtWebBackend(
+      new Uint8Array(
+        readFileSync(path.join(repoRoot, 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm')),
+      ),
+    ),
   ];
 
   it('matches the agreement computed from the closed-form logits, single images and batches alike', async () => {
-    const expected = agreementOf(images.map((image) => ({ candidate: expectedLogits(b, image), reference: expectedLogits(a, image) })));
+    const expected = agreementOf(
+      images.map((image) => ({ candidate: expectedLogits(b, image), reference: expectedLogits(a, image) })),
+    );
     expect(expected.top1Agreement).toBeLessThan(1); // the two classifiers do disagree somewhere
     const backend = backends[0];
     const candidate = await backend.load(b.onnx);
@@ -110,7 +129,9 @@ describe('compareModels and verifyModels on real sessions', () => {
     expect(report.candidate).toEqual({ name: 'tiny.b', bytes: b.onnx.byteLength });
     expect(report.sizeRatio).toBe(a.onnx.byteLength / b.onnx.byteLength);
     expect(report.backends.map((r) => r.backend)).toEqual(['onnxruntime-node/cpu', 'onnxruntime-web/wasm']);
-    const expectedTop1 = agreementOf(images.map((image) => ({ candidate: expectedLogits(b, image), reference: expectedLogits(a, image) }))).top1Agreement;
+    const expectedTop1 = agreementOf(
+      images.map((image) => ({ candidate: expectedLogits(b, image), reference: expectedLogits(a, image) })),
+    ).top1Agreement;
     for (const result of report.backends) {
       expect(result.agreement.top1Agreement).toBe(expectedTop1);
       expect(result.latency?.candidate.runs).toBe(5);
@@ -121,15 +142,38 @@ describe('compareModels and verifyModels on real sessions', () => {
     expect(text.split('\n')[0]).toContain('tiny.b');
     expect(text).toContain('onnxruntime-web/wasm');
     expect(text).toContain(`${(expectedTop1 * 100).toFixed(1)}%`);
-    const noLatency = await verifyModels({ candidate: { name: 'b', bytes: b.onnx }, reference: { name: 'a', bytes: a.onnx }, backends: backends.slice(0, 1), images, latency: false });
+    const noLatency = await verifyModels({
+      candidate: { name: 'b', bytes: b.onnx },
+      reference: { name: 'a', bytes: a.onnx },
+      backends: backends.slice(0, 1),
+      images,
+      latency: false,
+    });
     expect(noLatency.backends[0].latency).toBeUndefined();
-    await expect(verifyModels({ candidate: { name: 'b', bytes: b.onnx }, reference: { name: 'a', bytes: a.onnx }, backends, images: [] })).rejects.toThrow(/held-out/);
+    await expect(
+      verifyModels({
+        candidate: { name: 'b', bytes: b.onnx },
+        reference: { name: 'a', bytes: a.onnx },
+        backends,
+        images: [],
+      }),
+    ).rejects.toThrow(/held-out/);
   });
 
   it('latency statistics: medians and quantiles of the samples, one sample per run and session', async () => {
-    expect(latencyStats([5, 1, 3, 2, 4], [1, 1, 2, 2, 2])).toEqual({ runs: 5, medianMs: 3, p10Ms: 1.4, p90Ms: 4.6, cpuMedianMs: 2 });
+    expect(latencyStats([5, 1, 3, 2, 4], [1, 1, 2, 2, 2])).toEqual({
+      runs: 5,
+      medianMs: 3,
+      p10Ms: 1.4,
+      p90Ms: 4.6,
+      cpuMedianMs: 2,
+    });
     const session = await backends[0].load(a.onnx);
-    const stats = await measureLatencies({ one: session, two: session }, { data: images[0], dims: [1, 3, SIZE, SIZE] }, { warmup: 1, runs: 4 });
+    const stats = await measureLatencies(
+      { one: session, two: session },
+      { data: images[0], dims: [1, 3, SIZE, SIZE] },
+      { warmup: 1, runs: 4 },
+    );
     expect(stats.one.runs).toBe(4);
     expect(stats.two.runs).toBe(4);
     await session.release();

@@ -5,13 +5,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createJpegDecoder, JpegDecodeError, scaledSize, type DecodedJpeg, type JpegDecoder } from '../../wasm/jpeg/index.js';
+import {
+  createJpegDecoder,
+  JpegDecodeError,
+  scaledSize,
+  type DecodedJpeg,
+  type JpegDecoder,
+} from '../../wasm/jpeg/index.js';
 import { loadJpegWasmModule } from '../../wasm/jpeg/node.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shared = path.resolve(repoRoot, '../shared');
 const sampleDir = path.join(shared, 'images/imagenet-sample');
-const sampleFiles = readdirSync(sampleDir).filter((f) => /\.jpe?g$/i.test(f)).sort();
+const sampleFiles = readdirSync(sampleDir)
+  .filter((f) => /\.jpe?g$/i.test(f))
+  .sort();
 const phonePhoto = path.join(shared, 'images/photos/phone-4032x3024-exif6.jpg');
 
 let wasm: WebAssembly.Module;
@@ -153,9 +161,21 @@ describe('DCT-domain scaling', () => {
     ['imagenet-sample/n01440764_tench.JPEG', 2, '0629c8dfaaa5bc16ff0ec70559e74830d94447f7b5e269eacca06e23b20b829e'],
     ['imagenet-sample/n01440764_tench.JPEG', 4, '5be5aeccb2fa171da1317b2c828f71325002e75248a70091741cf52a585ea57a'],
     ['imagenet-sample/n01440764_tench.JPEG', 8, '48797c5132405d070ef129da49b30c304406a47a4f2315f1f2a96d0a7b7f7e9b'],
-    ['imagenet-sample/n01644900_tailed_frog.JPEG', 2, 'ddcb0d245160e226a5ae32a0eff2e5bead70167b914eeac85a9ae0045cd645c4'],
-    ['imagenet-sample/n01644900_tailed_frog.JPEG', 4, 'c1241d293d1e60967b062038c30f1b011c190b03822ba25604168eeed9e44b4a'],
-    ['imagenet-sample/n01644900_tailed_frog.JPEG', 8, '211d976d1d7d8ed042d119a1b38fd04a5772f87433d21b9437bfccb1f1393e59'],
+    [
+      'imagenet-sample/n01644900_tailed_frog.JPEG',
+      2,
+      'ddcb0d245160e226a5ae32a0eff2e5bead70167b914eeac85a9ae0045cd645c4',
+    ],
+    [
+      'imagenet-sample/n01644900_tailed_frog.JPEG',
+      4,
+      'c1241d293d1e60967b062038c30f1b011c190b03822ba25604168eeed9e44b4a',
+    ],
+    [
+      'imagenet-sample/n01644900_tailed_frog.JPEG',
+      8,
+      '211d976d1d7d8ed042d119a1b38fd04a5772f87433d21b9437bfccb1f1393e59',
+    ],
     ['imagenet-sample/n02051845_pelican.JPEG', 2, 'db9e6e806945c6e6442e03794757a9b701bdb4975c8b90b61cb444ea9ce4554d'],
     ['imagenet-sample/n02051845_pelican.JPEG', 4, '2db43fc04881bffd0b10d70b90b31e1fbb565ca6131229e3c0f03791dbdc6ccf'],
     ['imagenet-sample/n02051845_pelican.JPEG', 8, 'bb1288ab216bf4f0649b82399d094a32b13ce0a1f074ecc8fa5745d06c59a064'],
@@ -170,7 +190,12 @@ describe('DCT-domain scaling', () => {
 
   it('decodes the 12 MP phone photo at 1/4 in a small wasm heap', async () => {
     const bytes = readFileSync(phonePhoto);
-    expect(decoder.readHeader(bytes)).toMatchObject({ width: 4032, height: 3024, colorSpace: 'rgb', progressive: false });
+    expect(decoder.readHeader(bytes)).toMatchObject({
+      width: 4032,
+      height: 3024,
+      colorSpace: 'rgb',
+      progressive: false,
+    });
     const scaled = decoder.decode(bytes, { scaleDenom: 4 });
     // Stored orientation: EXIF rotation is the caller's business.
     expect(scaled).toMatchObject({ width: 1008, height: 756, channels: 3 });
@@ -184,8 +209,16 @@ describe('generated JPEG variants', () => {
   it('progressive: header says so, 1/1 equals sharp, 1/4 close to box', async () => {
     // 4:4:4, because with 4:2:0 this pattern's hard blue edges make full-size fancy upsampling (the box
     // reference) and scaled chroma differ by a mean of 4; both outputs still equal native djpeg's.
-    const bytes = new Uint8Array(await pattern(300, 200).jpeg({ quality: 90, progressive: true, chromaSubsampling: '4:4:4' }).toBuffer());
-    expect(decoder.readHeader(bytes)).toEqual({ width: 300, height: 200, components: 3, colorSpace: 'rgb', progressive: true });
+    const bytes = new Uint8Array(
+      await pattern(300, 200).jpeg({ quality: 90, progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
+    );
+    expect(decoder.readHeader(bytes)).toEqual({
+      width: 300,
+      height: 200,
+      components: 3,
+      colorSpace: 'rgb',
+      progressive: true,
+    });
     const expected = await sharpDecode(bytes);
     const full = decoder.decode(bytes);
     expect(Buffer.compare(full.data, expected.data)).toBe(0);
@@ -196,7 +229,13 @@ describe('generated JPEG variants', () => {
 
   it('grayscale: one channel per pixel, equal to sharp', async () => {
     const bytes = new Uint8Array(await pattern(300, 200).toColourspace('b-w').jpeg({ quality: 90 }).toBuffer());
-    expect(decoder.readHeader(bytes)).toEqual({ width: 300, height: 200, components: 1, colorSpace: 'gray', progressive: false });
+    expect(decoder.readHeader(bytes)).toEqual({
+      width: 300,
+      height: 200,
+      components: 1,
+      colorSpace: 'gray',
+      progressive: false,
+    });
     const decoded = decoder.decode(bytes);
     expect(decoded).toMatchObject({ width: 300, height: 200, colorSpace: 'gray', channels: 1, adobe: false });
     const expected = await sharpDecode(bytes, 'b-w');
@@ -212,11 +251,19 @@ describe('generated JPEG variants', () => {
     const bytes = new Uint8Array(await cmyk.clone().jpeg({ quality: 95 }).toBuffer());
     const source = await cmyk.clone().raw().toBuffer({ resolveWithObject: true });
     expect(source.info.channels).toBe(4);
-    expect(decoder.readHeader(bytes)).toEqual({ width: 96, height: 64, components: 4, colorSpace: 'cmyk', progressive: false, adobeTransform: 0 });
+    expect(decoder.readHeader(bytes)).toEqual({
+      width: 96,
+      height: 64,
+      components: 4,
+      colorSpace: 'cmyk',
+      progressive: false,
+      adobeTransform: 0,
+    });
     const decoded = decoder.decode(bytes);
     expect(decoded).toMatchObject({ width: 96, height: 64, colorSpace: 'cmyk', channels: 4, adobe: true });
     // libvips writes CMYK inverted, per Adobe's convention (PIL reads such files as "CMYK;I"). q95 loss: mean 0.18.
-    const meanDiff = decoded.data.reduce((sum, v, i) => sum + Math.abs(255 - v - source.data[i]), 0) / decoded.data.length;
+    const meanDiff =
+      decoded.data.reduce((sum, v, i) => sum + Math.abs(255 - v - source.data[i]), 0) / decoded.data.length;
     expect(meanDiff).toBeLessThan(1);
   });
 });
@@ -273,8 +320,14 @@ describe('bad input', () => {
     expect(decoder.readHeader(cut)).toMatchObject({ width: 300, height: 200 });
     expectDecodeError(() => decoder.decode(cut), 'corrupt-image', /^Premature end of JPEG file$/);
     expectNextDecodeWorks();
-    expectDecodeError(() => decoder.decode(progressive.subarray(0, Math.floor(progressive.length * 0.6))), 'corrupt-image');
-    expectDecodeError(() => decoder.decode(progressive.subarray(0, Math.floor(progressive.length * 0.6)), { scaleDenom: 8 }), 'corrupt-image');
+    expectDecodeError(
+      () => decoder.decode(progressive.subarray(0, Math.floor(progressive.length * 0.6))),
+      'corrupt-image',
+    );
+    expectDecodeError(
+      () => decoder.decode(progressive.subarray(0, Math.floor(progressive.length * 0.6)), { scaleDenom: 8 }),
+      'corrupt-image',
+    );
     expectNextDecodeWorks();
     const headerOnly = good.subarray(0, 100);
     expectDecodeError(() => decoder.readHeader(headerOnly), 'corrupt-image');
@@ -288,7 +341,11 @@ describe('bad input', () => {
     const zeroHeight = patched(good, sof + 5, [0, 0]);
     expectDecodeError(() => decoder.decode(zeroHeight), 'corrupt-image', /Empty JPEG image/);
     const undefinedQuantTable = patched(good, sof + 10 + 2, [3]);
-    expectDecodeError(() => decoder.decode(undefinedQuantTable), 'corrupt-image', /^Quantization table 0x03 was not defined$/);
+    expectDecodeError(
+      () => decoder.decode(undefinedQuantTable),
+      'corrupt-image',
+      /^Quantization table 0x03 was not defined$/,
+    );
     const dht = findSegment(good, 0xc4);
     // First table's 16 code-length counts, all 255: more codes than a table can hold.
     const bogusHuffman = patched(good, dht + 5, new Array(16).fill(255));
@@ -298,7 +355,11 @@ describe('bad input', () => {
 
   it('JPEG processes libjpeg cannot decode are unsupported-format', () => {
     const lossless = patched(good, findSegment(good, 0xc0) + 1, [0xc3]);
-    expectDecodeError(() => decoder.readHeader(lossless), 'unsupported-format', /^Unsupported JPEG process: SOF type 0xc3$/);
+    expectDecodeError(
+      () => decoder.readHeader(lossless),
+      'unsupported-format',
+      /^Unsupported JPEG process: SOF type 0xc3$/,
+    );
     expectNextDecodeWorks();
   });
 
@@ -317,7 +378,11 @@ describe('bad input', () => {
   it('a file with more than 100 scans is rejected', () => {
     // Repeating the final refinement scan is legal enough for libjpeg (a warning each time) but costs a full pass.
     const lastScan = progressive.subarray(lastIndexOfMarker(progressive, 0xda), progressive.length - 2);
-    const parts = [progressive.subarray(0, progressive.length - 2), ...new Array(100).fill(lastScan), new Uint8Array([0xff, 0xd9])];
+    const parts = [
+      progressive.subarray(0, progressive.length - 2),
+      ...new Array(100).fill(lastScan),
+      new Uint8Array([0xff, 0xd9]),
+    ];
     const manyScans = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((offset, p) => (manyScans.set(p, offset), offset + p.length), 0);
     expectDecodeError(() => decoder.decode(manyScans), 'image-too-large', /too many scans/);

@@ -16,7 +16,8 @@ const read = async (name: string) => {
   if (!bytes) throw new Error(`${name} is not among the test models`);
   return bytes;
 };
-const float32 = (bytes: Uint8Array) => new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+const float32 = (bytes: Uint8Array) =>
+  new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 
 defineBackendSuite(() => ({
   name: 'onnxruntime-web (wasm) in workerd',
@@ -26,6 +27,11 @@ defineBackendSuite(() => ({
     if (inject('goldenBuildErrors').m0) throw new Error(inject('goldenBuildErrors').m0);
     const input = float32(await fixture('shared/fixtures/golden/m0.input.f32'));
     const logits = float32(await fixture('shared/fixtures/golden/m0.logits.f32'));
-    return { onnx: await read('efficientvit_m0.fp32.onnx'), input, dims: [input.length / (3 * 224 * 224), 3, 224, 224], logits };
+    return {
+      onnx: await read('efficientvit_m0.fp32.onnx'),
+      input,
+      dims: [input.length / (3 * 224 * 224), 3, 224, 224],
+      logits,
+    };
   },
 }));

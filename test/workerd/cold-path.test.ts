@@ -15,7 +15,9 @@ interface Listing {
 }
 
 const loaded = async (fetch: Fetch, name: string) =>
-  ((await (await fetch(new Request('http://localhost/v1/models'))).json()) as Listing).models.find((m) => m.name === name)?.loaded;
+  ((await (await fetch(new Request('http://localhost/v1/models'))).json()) as Listing).models.find(
+    (m) => m.name === name,
+  )?.loaded;
 
 describe('a model load started by a request', () => {
   it('is started on arrival and handed to the background, and completes after the request was answered', async () => {
@@ -39,11 +41,14 @@ describe('a model load started by a request', () => {
 
   it('on the worker: survives the end of the request that started it (ctx.waitUntil)', async () => {
     expect(await loaded(worker, 'tiny-10')).toBe(false);
-    const response = await worker(classifyRequest(new TextEncoder().encode('not an image'), { query: 'model=tiny-10' }));
+    const response = await worker(
+      classifyRequest(new TextEncoder().encode('not an image'), { query: 'model=tiny-10' }),
+    );
     expect(response.status).toBe(415);
     await response.arrayBuffer();
     // No request of its own is left to finish the load: only the background hold does. Wait for it (bounded).
-    for (let i = 0; i < 600 && !(await loaded(worker, 'tiny-10')); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 600 && !(await loaded(worker, 'tiny-10')); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await loaded(worker, 'tiny-10')).toBe(true);
   });
 });
@@ -52,7 +57,9 @@ describe('mixed m0/m1 traffic in one isolate', () => {
   it('alternating and concurrent requests are each answered by their own model, and both stay loaded', async () => {
     const jpeg = await fixture(`shared/images/imagenet-sample/${await goldenImage()}`);
     const ask = async (model: string) =>
-      okJson<{ model: string; predictions: Prediction[] }>(await worker(classifyRequest(jpeg, { query: `model=${model}&top_k=5`, contentType: 'image/jpeg' })));
+      okJson<{ model: string; predictions: Prediction[] }>(
+        await worker(classifyRequest(jpeg, { query: `model=${model}&top_k=5`, contentType: 'image/jpeg' })),
+      );
     const models = ['m0-fp32', 'm1-fp32'];
     const alone = new Map<string, { model: string; predictions: Prediction[] }>();
     for (const model of models) alone.set(model, await ask(model));
@@ -81,6 +88,8 @@ describe('mixed m0/m1 traffic in one isolate', () => {
 });
 
 async function goldenImage(): Promise<string> {
-  const meta = JSON.parse(new TextDecoder().decode(await fixture('shared/fixtures/golden/m0.json'))) as { images: string[] };
+  const meta = JSON.parse(new TextDecoder().decode(await fixture('shared/fixtures/golden/m0.json'))) as {
+    images: string[];
+  };
   return meta.images[0];
 }

@@ -9,13 +9,28 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/app.js';
 import { workerdDeps } from '../../worker/entries/workerd.js';
 import { SOLID_COLOURS, LOSSLESS_FORMATS } from './test-data.js';
-import { classifyRequest, expectedSolidScores, expectPredictions, fixture, okJson, tinyModel, worker, type Fetch, type Prediction } from './helpers.js';
+import {
+  classifyRequest,
+  expectedSolidScores,
+  expectPredictions,
+  fixture,
+  okJson,
+  tinyModel,
+  worker,
+  type Fetch,
+  type Prediction,
+} from './helpers.js';
 
 const CONCURRENT = 16;
 
 async function sixteenDifferentRequests(): Promise<{ request: Request; rgb: readonly [number, number, number] }[]> {
   const images = await Promise.all(
-    SOLID_COLOURS.flatMap((colour) => LOSSLESS_FORMATS.map(async (format) => ({ bytes: await fixture(`generated/${colour.name}.${format}`), rgb: colour.rgb }))),
+    SOLID_COLOURS.flatMap((colour) =>
+      LOSSLESS_FORMATS.map(async (format) => ({
+        bytes: await fixture(`generated/${colour.name}.${format}`),
+        rgb: colour.rgb,
+      })),
+    ),
   );
   return Array.from({ length: CONCURRENT }, (_, i) => {
     const image = images[i % images.length];
@@ -27,19 +42,26 @@ async function expectEachGetsItsOwnResult(fetch: Fetch): Promise<void> {
   const cases = await sixteenDifferentRequests();
   const responses = await Promise.all(cases.map(({ request }) => fetch(request)));
   const bodies = await Promise.all(responses.map((response) => okJson<{ predictions: Prediction[] }>(response)));
-  bodies.forEach((body, i) => expectPredictions(body.predictions, expectedSolidScores(cases[i].rgb, tinyModel('tiny')), 5));
+  bodies.forEach((body, i) =>
+    expectPredictions(body.predictions, expectedSolidScores(cases[i].rgb, tinyModel('tiny')), 5),
+  );
 }
 
 describe(`${CONCURRENT} concurrent requests`, () => {
   it('on the worker (warm model): each gets its own result', async () => {
-    await okJson(await worker(classifyRequest(await fixture(`generated/${SOLID_COLOURS[0].name}.png`), { query: 'model=tiny' })));
+    await okJson(
+      await worker(classifyRequest(await fixture(`generated/${SOLID_COLOURS[0].name}.png`), { query: 'model=tiny' })),
+    );
     await expectEachGetsItsOwnResult(worker);
   });
 
   it('on a cold app: all race to load the model, it loads once, and each gets its own result', async () => {
     const deps = workerdDeps(env);
     let loads = 0;
-    const backend = { ...deps.backend, load: (...args: Parameters<typeof deps.backend.load>) => (loads++, deps.backend.load(...args)) };
+    const backend = {
+      ...deps.backend,
+      load: (...args: Parameters<typeof deps.backend.load>) => (loads++, deps.backend.load(...args)),
+    };
     const app = createApp({ ...deps, backend });
     await expectEachGetsItsOwnResult(async (request) => app.fetch(request));
     expect(loads).toBe(1);
@@ -59,7 +81,9 @@ describe(`${CONCURRENT} concurrent requests`, () => {
     ]);
     expect(badResponses.map((r) => r.status)).toEqual([415, 415, 400, 400]);
     const bodies = await Promise.all(goodResponses.map((response) => okJson<{ predictions: Prediction[] }>(response)));
-    bodies.forEach((body, i) => expectPredictions(body.predictions, expectedSolidScores(cases[i].rgb, tinyModel('tiny')), 5));
+    bodies.forEach((body, i) =>
+      expectPredictions(body.predictions, expectedSolidScores(cases[i].rgb, tinyModel('tiny')), 5),
+    );
   });
 
   it('for two models at once with one session allowed: every request is answered by its own model', async () => {
@@ -78,13 +102,19 @@ describe(`${CONCURRENT} concurrent requests`, () => {
     const colour = SOLID_COLOURS[0];
     const image = await fixture(`generated/${colour.name}.png`);
     const models = Array.from({ length: CONCURRENT }, (_, i) => (i % 2 === 0 ? 'tiny' : 'tiny-10'));
-    const responses = await Promise.all(models.map((model) => app.fetch(classifyRequest(image, { query: `model=${model}&top_k=5` }))));
+    const responses = await Promise.all(
+      models.map((model) => app.fetch(classifyRequest(image, { query: `model=${model}&top_k=5` }))),
+    );
     const bodies = await Promise.all(responses.map((response) => okJson<{ predictions: Prediction[] }>(response)));
-    bodies.forEach((body, i) => expectPredictions(body.predictions, expectedSolidScores(colour.rgb, tinyModel(models[i])), 5));
+    bodies.forEach((body, i) =>
+      expectPredictions(body.predictions, expectedSolidScores(colour.rgb, tinyModel(models[i])), 5),
+    );
     // Never two sessions alive at once: loads and releases alternate, so each load follows the previous release.
     expect(events.filter((e) => e === 'load').length).toBeGreaterThanOrEqual(2);
     expect(events).toEqual(events.map((_, i) => (i % 2 === 0 ? 'load' : 'release')));
-    const listing = (await (await app.fetch(new Request('http://localhost/v1/models'))).json()) as { models: { name: string; loaded: boolean }[] };
+    const listing = (await (await app.fetch(new Request('http://localhost/v1/models'))).json()) as {
+      models: { name: string; loaded: boolean }[];
+    };
     expect(listing.models.filter((m) => m.loaded)).toHaveLength(1);
   });
 });

@@ -23,7 +23,6 @@ import {
 } from './helpers.js';
 import { appWith } from './app-with.js';
 
-
 const crimsonPng = () => fixture(`generated/${CRIMSON.name}.png`);
 
 describe('parseConfig', () => {
@@ -86,7 +85,11 @@ describe('parseConfig', () => {
     const handler = createWorkerdHandler();
     const badEnv = { ...env, MAX_BATCH: 'eight' } as unknown as Env;
     for (const path of ['/healthz', '/v1/models']) {
-      const response = await handler.fetch!(new Request(`http://edge.test${path}`) as never, badEnv, createExecutionContext());
+      const response = await handler.fetch!(
+        new Request(`http://edge.test${path}`) as never,
+        badEnv,
+        createExecutionContext(),
+      );
       const problem = await expectProblem(response as unknown as Response, 500, 'invalid-config');
       expect(problem.detail).toMatch(/MAX_BATCH/);
     }
@@ -103,26 +106,42 @@ describe('limits at their boundaries', () => {
   it('MAX_MEGAPIXELS: an image of exactly the limit passes, one pixel less refuses it', async () => {
     const pixels = CRIMSON.width * CRIMSON.height;
     await okJson(await appWith({ maxImagePixels: pixels })(classifyRequest(await crimsonPng())));
-    const problem = await expectProblem(await appWith({ maxImagePixels: pixels - 1 })(classifyRequest(await crimsonPng())), 413, 'too-many-pixels');
+    const problem = await expectProblem(
+      await appWith({ maxImagePixels: pixels - 1 })(classifyRequest(await crimsonPng())),
+      413,
+      'too-many-pixels',
+    );
     expect(problem).toMatchObject({ width: CRIMSON.width, height: CRIMSON.height, limit: pixels - 1 });
   });
 
   it('MAX_BATCH: a batch of exactly the limit passes, one more is refused', async () => {
     const png = await crimsonPng();
     const parts = (n: number) => multipart(Array.from({ length: n }, () => ({ bytes: png })));
-    const body = await okJson<{ results: unknown[] }>(await appWith({ maxBatch: 3 })(classifyRequest(parts(3), { contentType: null })));
+    const body = await okJson<{ results: unknown[] }>(
+      await appWith({ maxBatch: 3 })(classifyRequest(parts(3), { contentType: null })),
+    );
     expect(body.results).toHaveLength(3);
-    await expectProblem(await appWith({ maxBatch: 3 })(classifyRequest(parts(4), { contentType: null })), 413, 'batch-too-large');
+    await expectProblem(
+      await appWith({ maxBatch: 3 })(classifyRequest(parts(4), { contentType: null })),
+      413,
+      'batch-too-large',
+    );
   });
 
   it('DEFAULT_MODEL picks the model when the request names none', async () => {
-    const body = await okJson<{ model: string; predictions: Prediction[] }>(await appWith({ defaultModel: 'tiny-10' })(classifyRequest(await crimsonPng())));
+    const body = await okJson<{ model: string; predictions: Prediction[] }>(
+      await appWith({ defaultModel: 'tiny-10' })(classifyRequest(await crimsonPng())),
+    );
     expect(body.model).toBe('tiny_classifier_10.fp32');
     expectPredictions(body.predictions, expectedSolidScores(CRIMSON.rgb, tinyModel('tiny-10')), 5);
   });
 
   it('a default model that is not deployed answers 404 unknown-model', async () => {
-    await expectProblem(await appWith({ defaultModel: 'm0' })(classifyRequest(await crimsonPng())), 404, 'unknown-model');
+    await expectProblem(
+      await appWith({ defaultModel: 'm0' })(classifyRequest(await crimsonPng())),
+      404,
+      'unknown-model',
+    );
   });
 });
 
@@ -156,7 +175,9 @@ describe('bearer auth (API_TOKEN)', () => {
   });
 
   it('serves with the right token, and leaves /healthz open', async () => {
-    const body = await okJson<{ predictions: Prediction[] }>(await authed(classifyRequest(await crimsonPng(), withAuth(`Bearer ${token}`))));
+    const body = await okJson<{ predictions: Prediction[] }>(
+      await authed(classifyRequest(await crimsonPng(), withAuth(`Bearer ${token}`))),
+    );
     expectPredictions(body.predictions, expectedSolidScores(CRIMSON.rgb, tinyModel('tiny')), 5);
     await okJson(await authed(new Request('http://edge.test/v1/models', withAuth(`Bearer ${token}`))));
     await okJson(await authed(new Request('http://edge.test/healthz')));
@@ -177,7 +198,11 @@ describe('CORS (CORS_ORIGINS)', () => {
     const response = await cors(
       new Request('http://edge.test/v1/classify', {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type, authorization',
+        },
       }),
     );
     expect(response.status).toBe(204);
@@ -191,12 +216,16 @@ describe('CORS (CORS_ORIGINS)', () => {
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(origin);
     expect(allowed.headers.get('access-control-expose-headers')).toContain('Server-Timing');
-    const other = await cors(new Request('http://edge.test/v1/models', { headers: { origin: 'https://evil.example' } }));
+    const other = await cors(
+      new Request('http://edge.test/v1/models', { headers: { origin: 'https://evil.example' } }),
+    );
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('"*" allows any origin', async () => {
-    const response = await appWith({ corsOrigins: ['*'] })(new Request('http://edge.test/v1/models', { headers: { origin: 'https://any.example' } }));
+    const response = await appWith({ corsOrigins: ['*'] })(
+      new Request('http://edge.test/v1/models', { headers: { origin: 'https://any.example' } }),
+    );
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
   });
 });

@@ -30,9 +30,9 @@ import {
 } from './helpers.js';
 import { appWith } from './app-with.js';
 
-
 /** What the app's decoder states for this image, decoded for the tiny model's preprocessing (ImageNet's). */
-const statementOf = (bytes: Uint8Array) => decodeMemory(bytes, { minShortSide: IMAGENET_PREPROCESSING.resizeShortSide });
+const statementOf = (bytes: Uint8Array) =>
+  decodeMemory(bytes, { minShortSide: IMAGENET_PREPROCESSING.resizeShortSide });
 
 const IMAGES = [
   { name: 'PNG', file: 'generated/crimson.png' },
@@ -43,25 +43,34 @@ const IMAGES = [
 ];
 
 describe('an image over the decode budget', () => {
-  it.each(IMAGES)('$name: one byte over is 413 too-many-pixels with its limit, before decoding; exactly the budget is classified', async ({ file }) => {
-    const bytes = await fixture(file);
-    const stated = statementOf(bytes);
-    const { format, width, height } = probeImage(bytes);
-    const budget = stated.bytes - 1;
+  it.each(IMAGES)(
+    '$name: one byte over is 413 too-many-pixels with its limit, before decoding; exactly the budget is classified',
+    async ({ file }) => {
+      const bytes = await fixture(file);
+      const stated = statementOf(bytes);
+      const { format, width, height } = probeImage(bytes);
+      const budget = stated.bytes - 1;
 
-    const problem = await expectProblem(await appWith({ maxDecodeBytes: budget })(classifyRequest(bytes)), 413, 'too-many-pixels');
-    const limit = maxPixelsWithin(stated, budget);
-    expect(problem).toMatchObject({ width, height, limit });
-    expect(limit).toBeLessThan(width * height);
-    expect(problem.detail).toContain(`the ${format} image is ${width}×${height}`);
-    expect(problem.detail).toContain(`${stated.variant}) takes up to`);
-    expect(problem.detail).toContain(`at most ${limit} pixels`);
-    // The same isolate goes on serving.
-    await expectStillServing();
+      const problem = await expectProblem(
+        await appWith({ maxDecodeBytes: budget })(classifyRequest(bytes)),
+        413,
+        'too-many-pixels',
+      );
+      const limit = maxPixelsWithin(stated, budget);
+      expect(problem).toMatchObject({ width, height, limit });
+      expect(limit).toBeLessThan(width * height);
+      expect(problem.detail).toContain(`the ${format} image is ${width}×${height}`);
+      expect(problem.detail).toContain(`${stated.variant}) takes up to`);
+      expect(problem.detail).toContain(`at most ${limit} pixels`);
+      // The same isolate goes on serving.
+      await expectStillServing();
 
-    const body = await okJson<{ predictions: Prediction[] }>(await appWith({ maxDecodeBytes: stated.bytes })(classifyRequest(bytes)));
-    expect(body.predictions).toHaveLength(5);
-  });
+      const body = await okJson<{ predictions: Prediction[] }>(
+        await appWith({ maxDecodeBytes: stated.bytes })(classifyRequest(bytes)),
+      );
+      expect(body.predictions).toHaveLength(5);
+    },
+  );
 
   it('in a batch, is that image’s error; the others are classified', async () => {
     const png = await fixture('generated/crimson.png');
@@ -70,7 +79,9 @@ describe('an image over the decode budget', () => {
     expect(statementOf(webp).bytes).toBeGreaterThan(statementOf(png).bytes);
     const app = appWith({ maxDecodeBytes: statementOf(png).bytes });
     const response = await app(classifyRequest(multipart([{ bytes: webp }, { bytes: png }]), { contentType: null }));
-    const { results } = await okJson<{ results: { error?: { status: number; code: string }; predictions?: Prediction[] }[] }>(response);
+    const { results } = await okJson<{
+      results: { error?: { status: number; code: string }; predictions?: Prediction[] }[];
+    }>(response);
     expect(results[0].error).toMatchObject({ status: 413, code: 'too-many-pixels' });
     expectPredictions(results[1].predictions!, expectedSolidScores(CRIMSON.rgb, tinyModel('tiny')), 5);
   });

@@ -8,7 +8,17 @@ import { describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
 import { preprocessInto } from '../../worker/preprocess/transform.js';
 import fixtureManifest from '../fixtures/images/manifest.json';
-import { classifyRequest, expectPredictions, expectProblem, expectStillServing, fixture, okJson, tinyModel, worker, type Prediction } from './helpers.js';
+import {
+  classifyRequest,
+  expectPredictions,
+  expectProblem,
+  expectStillServing,
+  fixture,
+  okJson,
+  tinyModel,
+  worker,
+  type Prediction,
+} from './helpers.js';
 
 interface ImageFixture {
   file: string;
@@ -31,7 +41,10 @@ const CORRECTIONS: Record<string, Partial<ImageFixture>> = {
   'jpeg-arithmetic.jpg': { error: 'corrupt-image' },
 };
 
-const fixtures = (fixtureManifest as { fixtures: ImageFixture[] }).fixtures.map((item) => ({ ...item, ...CORRECTIONS[item.file] }));
+const fixtures = (fixtureManifest as { fixtures: ImageFixture[] }).fixtures.map((item) => ({
+  ...item,
+  ...CORRECTIONS[item.file],
+}));
 
 /** HTTP status per image error code; an empty upload is refused before it reaches the decoders. */
 function expectedProblem(item: ImageFixture, bytes: Uint8Array): { status: number; code: string } {
@@ -48,7 +61,9 @@ function tinyScoresFor(rgb: Uint8Array, width: number, height: number): number[]
   preprocessInto({ width, height, data: rgb }, IMAGENET_PREPROCESSING, tensor, 0);
   const plane = size * size;
   const means = [0, 1, 2].map((c) => tensor.subarray(c * plane, (c + 1) * plane).reduce((a, b) => a + b, 0) / plane);
-  const logits = Array.from({ length: model.classes }, (_, j) => means.reduce((s, m, c) => s + m * model.weights[c * model.classes + j], model.bias[j]));
+  const logits = Array.from({ length: model.classes }, (_, j) =>
+    means.reduce((s, m, c) => s + m * model.weights[c * model.classes + j], model.bias[j]),
+  );
   const max = Math.max(...logits);
   const exps = logits.map((l) => Math.exp(l - max));
   const total = exps.reduce((a, b) => a + b, 0);
@@ -58,13 +73,17 @@ function tinyScoresFor(rgb: Uint8Array, width: number, height: number): number[]
 describe('image fixtures over HTTP', () => {
   it('covers every format and error kind', () => {
     expect(new Set(fixtures.map((f) => f.format))).toEqual(new Set(['jpeg', 'png', 'webp', 'gif', 'none']));
-    expect(new Set(fixtures.map((f) => f.error).filter(Boolean))).toEqual(new Set(['unsupported-format', 'corrupt-image', 'too-many-pixels']));
+    expect(new Set(fixtures.map((f) => f.error).filter(Boolean))).toEqual(
+      new Set(['unsupported-format', 'corrupt-image', 'too-many-pixels']),
+    );
   });
 
   for (const item of fixtures.filter((f) => !f.error)) {
     it(`${item.file} (${item.variant}) is classified as its expected pixels are`, async () => {
       const bytes = await fixture(`fixtures/images/${item.file}`);
-      const body = await okJson<{ predictions: Prediction[] }>(await worker(classifyRequest(bytes, { query: 'model=tiny&top_k=5' })));
+      const body = await okJson<{ predictions: Prediction[] }>(
+        await worker(classifyRequest(bytes, { query: 'model=tiny&top_k=5' })),
+      );
       expect(body.predictions).toHaveLength(5);
       if (item.tolerance === 0) {
         const rgb = await fixture(`fixtures/images/expected/${item.expected}`);

@@ -30,7 +30,8 @@ function writeAtomically(file: string, bytes: Uint8Array | string): void {
 async function writeSolidColourImages(): Promise<void> {
   mkdirSync(generatedImagesDir, { recursive: true });
   for (const { name, rgb, width, height } of SOLID_COLOURS) {
-    const image = () => sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
+    const image = () =>
+      sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
     const write = async (extension: string, encoded: sharp.Sharp) =>
       writeAtomically(path.join(generatedImagesDir, `${name}.${extension}`), await encoded.toBuffer());
     await write('png', image().png());

@@ -24,7 +24,9 @@ function softmax(logits: Float32Array): number[] {
 }
 
 async function golden(variant: string): Promise<{ images: string[]; scores: number[][] }> {
-  const meta = JSON.parse(new TextDecoder().decode(await fixture(`shared/fixtures/golden/${variant}.json`))) as GoldenMeta;
+  const meta = JSON.parse(
+    new TextDecoder().decode(await fixture(`shared/fixtures/golden/${variant}.json`)),
+  ) as GoldenMeta;
   const bytes = await fixture(`shared/fixtures/golden/${variant}.logits.f32`);
   const [count, classes] = meta.logits_shape;
   const logits = new Float32Array(bytes.buffer, bytes.byteOffset, count * classes);
@@ -58,7 +60,9 @@ describe.each(GOLDEN_VARIANTS)('golden parity, %s fp32', (variant) => {
 
   it('the 8 golden JPEGs as one multipart batch match too', async () => {
     const { images, scores } = await golden(variant);
-    const parts = await Promise.all(images.map(async (name) => ({ bytes: await fixture(`shared/images/imagenet-sample/${name}`), filename: name })));
+    const parts = await Promise.all(
+      images.map(async (name) => ({ bytes: await fixture(`shared/images/imagenet-sample/${name}`), filename: name })),
+    );
     const body = await okJson<{ results: { filename: string; predictions: Prediction[] }[] }>(
       await worker(classifyRequest(multipart(parts), { query: `model=${variant}-fp32`, contentType: null })),
     );

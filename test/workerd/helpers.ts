@@ -42,7 +42,11 @@ export function classifyRequest(
   const headers = new Headers(options.headers);
   const contentType = options.contentType === undefined ? 'application/octet-stream' : options.contentType;
   if (contentType !== null) headers.set('content-type', contentType);
-  return new Request(`http://edge.test/v1/classify${options.query ? `?${options.query}` : ''}`, { method: 'POST', body, headers });
+  return new Request(`http://edge.test/v1/classify${options.query ? `?${options.query}` : ''}`, {
+    method: 'POST',
+    body,
+    headers,
+  });
 }
 
 export function multipart(parts: { bytes: Uint8Array; filename?: string; field?: string }[]): FormData {
@@ -120,7 +124,12 @@ export interface Prediction {
  * Predictions equal the expected scores' top-k: same classes in the same order, scores within `tolerance` (the
  * model computes in float32: logits of size ~20 carry ~1e-6 relative error, i.e. up to a few 1e-5 in probability).
  */
-export function expectPredictions(predictions: Prediction[], expected: readonly number[], k: number, tolerance = 1e-4): void {
+export function expectPredictions(
+  predictions: Prediction[],
+  expected: readonly number[],
+  k: number,
+  tolerance = 1e-4,
+): void {
   expect(predictions.map((p) => p.index)).toEqual(topIndices(expected, k));
   for (const prediction of predictions) {
     expect(Math.abs(prediction.score - expected[prediction.index])).toBeLessThanOrEqual(tolerance);
@@ -133,7 +142,12 @@ export const CRIMSON = SOLID_COLOURS[0];
  * After a bad request: the same isolate still serves a good one correctly (tiny model, solid crimson PNG).
  */
 export async function expectStillServing(fetch: Fetch = worker): Promise<void> {
-  const response = await fetch(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`), { query: 'model=tiny&top_k=3', contentType: 'image/png' }));
+  const response = await fetch(
+    classifyRequest(await fixture(`generated/${CRIMSON.name}.png`), {
+      query: 'model=tiny&top_k=3',
+      contentType: 'image/png',
+    }),
+  );
   const body = await okJson<{ predictions: Prediction[] }>(response);
   expectPredictions(body.predictions, expectedSolidScores(CRIMSON.rgb, tinyModel('tiny')), 3);
 }

@@ -22,14 +22,22 @@ it('a chunked body that cannot be read is 400 malformed-body, not 500', async ()
       else controller.error(new Error('connection reset by the test'));
     },
   });
-  const request = new Request('http://edge.test/v1/classify', { method: 'POST', body: stream, headers: { 'content-type': 'image/png' } });
+  const request = new Request('http://edge.test/v1/classify', {
+    method: 'POST',
+    body: stream,
+    headers: { 'content-type': 'image/png' },
+  });
   const problem = await expectProblem(await appWith({})(request), 400, 'malformed-body');
   expect(problem.detail).toContain('cannot be read');
 });
 
 it('a PNG split into one-byte IDAT chunks is 413 image-too-complex', async () => {
   const body = oneByteIdatPng(300, 300);
-  const request = new Request('http://edge.test/v1/classify', { method: 'POST', body, headers: { 'content-type': 'image/png' } });
+  const request = new Request('http://edge.test/v1/classify', {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'image/png' },
+  });
   const problem = await expectProblem(await worker(request), 413, 'image-too-complex');
   expect(problem.limit).toBeGreaterThan(0);
 });

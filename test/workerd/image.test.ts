@@ -20,16 +20,22 @@ import goldenMeta from '../../../shared/fixtures/golden/m0.json';
 import manifest from '../fixtures/images/manifest.json';
 import { ARITHMETIC_JPEGS } from '../helpers/arithmetic-jpegs.js';
 
-const fixtureFiles = import.meta.glob<string>(['../fixtures/images/*.*', '../fixtures/images/expected/*.rgb', '!**/*.json'], {
-  query: '?url&inline',
-  import: 'default',
-  eager: true,
-});
-const goldenFiles = import.meta.glob<string>(['../../../shared/fixtures/golden/m0.input.f32', '../../../shared/images/imagenet-sample/n01*.JPEG'], {
-  query: '?url&inline',
-  import: 'default',
-  eager: true,
-});
+const fixtureFiles = import.meta.glob<string>(
+  ['../fixtures/images/*.*', '../fixtures/images/expected/*.rgb', '!**/*.json'],
+  {
+    query: '?url&inline',
+    import: 'default',
+    eager: true,
+  },
+);
+const goldenFiles = import.meta.glob<string>(
+  ['../../../shared/fixtures/golden/m0.input.f32', '../../../shared/images/imagenet-sample/n01*.JPEG'],
+  {
+    query: '?url&inline',
+    import: 'default',
+    eager: true,
+  },
+);
 
 function fromDataUrl(url: string | undefined, name: string): Uint8Array {
   if (url === undefined) throw new Error(`${name} is not in the test bundle`);
@@ -71,14 +77,20 @@ describe('fixtures', () => {
     .filter((f) => f.error !== undefined && !NOW_DECODED.has(f.file))
     .map((f) => ({ ...f, error: NOW_FAILING_AS[f.file] ?? f.error }));
   it.each(failing)('$file → $error', async (f) => {
-    const error = await decoder.decodeImage(fixture(f.file), { maxPixels: manifest.hugeLimit }).catch((e: unknown) => e);
+    const error = await decoder
+      .decodeImage(fixture(f.file), { maxPixels: manifest.hugeLimit })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageError);
     expect((error as ImageError).code).toBe(f.error);
   });
 
   it('jpeg-cmyk.jpg decodes to RGB', async () => {
     const image = await decoder.decodeImage(fixture('jpeg-cmyk.jpg'), { maxPixels: manifest.hugeLimit });
-    expect([image.width, image.height, image.data.length]).toEqual([manifest.width, manifest.height, manifest.width * manifest.height * 3]);
+    expect([image.width, image.height, image.data.length]).toEqual([
+      manifest.width,
+      manifest.height,
+      manifest.width * manifest.height * 3,
+    ]);
   });
 
   it.each(ARITHMETIC_JPEGS)('$variant decodes to exactly the pixels of $source', async ({ source, bytes }) => {

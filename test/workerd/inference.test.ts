@@ -12,7 +12,16 @@ import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
 import { createFetchModelFiles, type ModelFiles } from '../../worker/models/files.js';
 import { ModelRegistry } from '../../worker/models/registry.js';
 import { SOLID_COLOURS } from './test-data.js';
-import { classifyRequest, expectedSolidScores, expectPredictions, fixture, multipart, okJson, tinyModel, type Prediction } from './helpers.js';
+import {
+  classifyRequest,
+  expectedSolidScores,
+  expectPredictions,
+  fixture,
+  multipart,
+  okJson,
+  tinyModel,
+  type Prediction,
+} from './helpers.js';
 
 const assetFiles = () => createFetchModelFiles(env.MODELS);
 
@@ -118,9 +127,13 @@ describe('onnxruntime-web in workerd', () => {
       }),
     });
     const images = await Promise.all(SOLID_COLOURS.map((colour) => fixture(`generated/${colour.name}.png`)));
-    const response = await app.fetch(classifyRequest(multipart(images.map((bytes) => ({ bytes }))), { query: 'model=tiny', contentType: null }));
+    const response = await app.fetch(
+      classifyRequest(multipart(images.map((bytes) => ({ bytes }))), { query: 'model=tiny', contentType: null }),
+    );
     const body = await okJson<{ results: { predictions: Prediction[] }[] }>(response);
     expect(calls).toEqual([[3, 3, 224, 224]]);
-    SOLID_COLOURS.forEach((colour, i) => expectPredictions(body.results[i].predictions, expectedSolidScores(colour.rgb, tinyModel('tiny')), 5));
+    SOLID_COLOURS.forEach((colour, i) =>
+      expectPredictions(body.results[i].predictions, expectedSolidScores(colour.rgb, tinyModel('tiny')), 5),
+    );
   });
 });

@@ -65,7 +65,13 @@ describe('GET /v1/models', () => {
     expect(before.backend).toBe('onnxruntime-web/wasm');
     expect(before.default).toBe('tiny');
     const tiny = before.models.find((m) => m.name === 'tiny')!;
-    expect(tiny).toMatchObject({ id: 'tiny_classifier.fp32', variant: 'm0', precision: 'fp32', classes: 1000, default: true });
+    expect(tiny).toMatchObject({
+      id: 'tiny_classifier.fp32',
+      variant: 'm0',
+      precision: 'fp32',
+      classes: 1000,
+      default: true,
+    });
     expect(tiny.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(tiny.source.kind).toBe('synthetic-fixture');
     expect(tiny.source.note).toMatch(/not trained/);
@@ -75,7 +81,9 @@ describe('GET /v1/models', () => {
     );
 
     // A classify request loads the model; the listing then says so, and only for that model.
-    await okJson(await worker(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`), { query: 'model=tiny-10' })));
+    await okJson(
+      await worker(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`), { query: 'model=tiny-10' })),
+    );
     const after = (await (await get('/v1/models')).json()) as ModelsBody;
     expect(after.models.find((m) => m.name === 'tiny-10')!.loaded).toBe(true);
     expect(after.models.find((m) => m.name === 'tiny-missing')!.loaded).toBe(false);
@@ -86,18 +94,25 @@ describe('POST /v1/classify, one image', () => {
   for (const colour of SOLID_COLOURS) {
     for (const format of LOSSLESS_FORMATS) {
       it(`classifies a ${colour.width}×${colour.height} ${colour.name} ${format} exactly`, async () => {
-        const response = await worker(classifyRequest(await fixture(`generated/${colour.name}.${format}`), { contentType: `image/${format}` }));
+        const response = await worker(
+          classifyRequest(await fixture(`generated/${colour.name}.${format}`), { contentType: `image/${format}` }),
+        );
         const body = await okJson<ClassifyBody>(response);
         expect(body.model).toBe('tiny_classifier.fp32');
         expect(body.predictions).toHaveLength(5);
         expectPredictions(body.predictions, expectedSolidScores(colour.rgb, tinyModel('tiny')), 5);
-        expect(body.predictions[0]).toMatchObject({ synset: expect.stringMatching(/^n\d{8}$/), label: expect.any(String) });
+        expect(body.predictions[0]).toMatchObject({
+          synset: expect.stringMatching(/^n\d{8}$/),
+          label: expect.any(String),
+        });
       });
     }
   }
 
   it('classifies a JPEG (lossy: same top class as the exact colour)', async () => {
-    const response = await worker(classifyRequest(await fixture(`generated/${CRIMSON.name}.jpg`), { contentType: 'image/jpeg' }));
+    const response = await worker(
+      classifyRequest(await fixture(`generated/${CRIMSON.name}.jpg`), { contentType: 'image/jpeg' }),
+    );
     const body = await okJson<ClassifyBody>(response);
     expect(body.predictions[0].index).toBe(expectPredictionsTop1(CRIMSON.rgb));
   });
@@ -120,11 +135,14 @@ describe('POST /v1/classify, one image', () => {
     expect(all.predictions).toHaveLength(1000);
     expect(new Set(all.predictions.map((p) => p.index)).size).toBe(1000);
     expect(all.predictions.reduce((sum, p) => sum + p.score, 0)).toBeCloseTo(1, 6);
-    for (let i = 1; i < all.predictions.length; i++) expect(all.predictions[i - 1].score).toBeGreaterThanOrEqual(all.predictions[i].score);
+    for (let i = 1; i < all.predictions.length; i++)
+      expect(all.predictions[i - 1].score).toBeGreaterThanOrEqual(all.predictions[i].score);
   });
 
   it('uses the named model and its own labels', async () => {
-    const response = await worker(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`), { query: 'model=tiny-10&top_k=10' }));
+    const response = await worker(
+      classifyRequest(await fixture(`generated/${CRIMSON.name}.png`), { query: 'model=tiny-10&top_k=10' }),
+    );
     const body = await okJson<ClassifyBody>(response);
     expect(body.model).toBe('tiny_classifier_10.fp32');
     expectPredictions(body.predictions, expectedSolidScores(CRIMSON.rgb, tinyModel('tiny-10')), 10);
@@ -134,20 +152,31 @@ describe('POST /v1/classify, one image', () => {
 
   /** Server-Timing's metrics by name. */
   const serverTimings = (response: Response) =>
-    Object.fromEntries((response.headers.get('server-timing') ?? '').split(',').map((metric) => {
-      const [name, duration] = metric.trim().split(';dur=');
-      return [name, Number(duration)];
-    }));
+    Object.fromEntries(
+      (response.headers.get('server-timing') ?? '').split(',').map((metric) => {
+        const [name, duration] = metric.trim().split(';dur=');
+        return [name, Number(duration)];
+      }),
+    );
 
   it('reports stage timings in the body and the Server-Timing header', async () => {
     // The shared worker has loaded the model by now (earlier tests): a warm request reports no load stages.
     await worker(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`)));
     const response = await worker(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`)));
     const body = await okJson<ClassifyBody>(response);
-    expect(Object.keys(body.timing).sort()).toEqual(['decode_ms', 'decode_wait_ms', 'inference_ms', 'model_wait_ms', 'preprocess_ms', 'total_ms']);
+    expect(Object.keys(body.timing).sort()).toEqual([
+      'decode_ms',
+      'decode_wait_ms',
+      'inference_ms',
+      'model_wait_ms',
+      'preprocess_ms',
+      'total_ms',
+    ]);
     for (const ms of Object.values(body.timing)) expect(ms).toBeGreaterThanOrEqual(0);
     const { decode_wait_ms, decode_ms, preprocess_ms, model_wait_ms, inference_ms, total_ms } = body.timing;
-    expect(total_ms).toBeGreaterThanOrEqual(decode_wait_ms + decode_ms + preprocess_ms + model_wait_ms + inference_ms - 0.05);
+    expect(total_ms).toBeGreaterThanOrEqual(
+      decode_wait_ms + decode_ms + preprocess_ms + model_wait_ms + inference_ms - 0.05,
+    );
     expect(serverTimings(response)).toEqual({
       'decode-wait': decode_wait_ms,
       decode: decode_ms,
@@ -162,15 +191,23 @@ describe('POST /v1/classify, one image', () => {
     const fresh = appWith({}); // a new registry: its first request loads the model
     const cold = await fresh(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`)));
     const coldBody = await okJson<ClassifyBody>(cold);
-    expect(Object.keys(coldBody.timing)).toEqual(expect.arrayContaining(['model_read_ms', 'integrity_ms', 'session_ms', 'model_wait_ms']));
+    expect(Object.keys(coldBody.timing)).toEqual(
+      expect.arrayContaining(['model_read_ms', 'integrity_ms', 'session_ms', 'model_wait_ms']),
+    );
     const { model_read_ms, integrity_ms, session_ms, model_wait_ms } = coldBody.timing;
     // The load starts on arrival, overlapping the upload and decode: model_wait is what is left of it, the load's own
     // stages all fall within the request.
     expect(model_wait_ms).toBeGreaterThanOrEqual(0);
     expect(coldBody.timing.total_ms).toBeGreaterThanOrEqual(model_read_ms + integrity_ms + session_ms - 0.05);
-    expect(serverTimings(cold)).toMatchObject({ 'model-read': model_read_ms, integrity: integrity_ms, session: session_ms });
+    expect(serverTimings(cold)).toMatchObject({
+      'model-read': model_read_ms,
+      integrity: integrity_ms,
+      session: session_ms,
+    });
 
-    const warm = await okJson<ClassifyBody>(await fresh(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`))));
+    const warm = await okJson<ClassifyBody>(
+      await fresh(classifyRequest(await fixture(`generated/${CRIMSON.name}.png`))),
+    );
     expect(Object.keys(warm.timing)).not.toContain('session_ms');
     expect(warm.predictions).toEqual(coldBody.predictions);
   });
@@ -191,12 +228,27 @@ describe('POST /v1/classify, a multipart batch', () => {
       })),
     );
     const response = await worker(classifyRequest(multipart(parts), { query: 'top_k=3', contentType: null }));
-    const body = await okJson<{ model: string; results: { filename: string; predictions: Prediction[] }[]; timing: Record<string, number> }>(response);
+    const body = await okJson<{
+      model: string;
+      results: { filename: string; predictions: Prediction[] }[];
+      timing: Record<string, number>;
+    }>(response);
     expect(body.model).toBe('tiny_classifier.fp32');
     expect(body.results.map((r) => r.filename)).toEqual(SOLID_COLOURS.map((c) => `${c.name}.img`));
-    SOLID_COLOURS.forEach((colour, i) => expectPredictions(body.results[i].predictions, expectedSolidScores(colour.rgb, tinyModel('tiny')), 3));
+    SOLID_COLOURS.forEach((colour, i) =>
+      expectPredictions(body.results[i].predictions, expectedSolidScores(colour.rgb, tinyModel('tiny')), 3),
+    );
     // Every request's stages; a request that loaded the model adds its load stages.
-    expect(Object.keys(body.timing)).toEqual(expect.arrayContaining(['decode_wait_ms', 'decode_ms', 'preprocess_ms', 'model_wait_ms', 'inference_ms', 'total_ms']));
+    expect(Object.keys(body.timing)).toEqual(
+      expect.arrayContaining([
+        'decode_wait_ms',
+        'decode_ms',
+        'preprocess_ms',
+        'model_wait_ms',
+        'inference_ms',
+        'total_ms',
+      ]),
+    );
   });
 
   it('gives a failing image its own problem and still classifies the others', async () => {
@@ -212,10 +264,16 @@ describe('POST /v1/classify, a multipart batch', () => {
       { bytes: new Uint8Array(0), filename: 'e.png' },
     ];
     const response = await worker(classifyRequest(multipart(parts), { contentType: null }));
-    const { results } = await okJson<{ results: { filename: string; predictions?: Prediction[]; error?: Record<string, unknown> }[] }>(response);
+    const { results } = await okJson<{
+      results: { filename: string; predictions?: Prediction[]; error?: Record<string, unknown> }[];
+    }>(response);
     expect(results.map((r) => r.filename)).toEqual(['a.png', 'b.txt', 'c.png', 'd.webp', 'e.png']);
     expectPredictions(results[0].predictions!, expectedSolidScores(CRIMSON.rgb, tinyModel('tiny')), 5);
-    expect(results[1].error).toMatchObject({ status: 415, code: 'unsupported-format', type: 'tag:efficientvit-edge,2026:problem:unsupported-format' });
+    expect(results[1].error).toMatchObject({
+      status: 415,
+      code: 'unsupported-format',
+      type: 'tag:efficientvit-edge,2026:problem:unsupported-format',
+    });
     expect(results[2].error).toMatchObject({ status: 422, code: 'corrupt-image' });
     expectPredictions(results[3].predictions!, expectedSolidScores(blue.rgb, tinyModel('tiny')), 5);
     expect(results[4].error).toMatchObject({ status: 400, code: 'empty-body' });
@@ -223,7 +281,9 @@ describe('POST /v1/classify, a multipart batch', () => {
   });
 
   it('answers 200 with only errors when no image decodes', async () => {
-    const response = await worker(classifyRequest(multipart([{ bytes: new TextEncoder().encode('GIF89a') }]), { contentType: null }));
+    const response = await worker(
+      classifyRequest(multipart([{ bytes: new TextEncoder().encode('GIF89a') }]), { contentType: null }),
+    );
     const { results } = await okJson<{ results: { error?: { code: string } }[] }>(response);
     expect(results).toHaveLength(1);
     expect(results[0].error?.code).toBe('corrupt-image');

@@ -154,7 +154,8 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
   let spare: { memory: WebAssembly.Memory; maxPages: number } | undefined;
 
   function instantiate(pages = maxPages): Session {
-    const memory = spare?.maxPages === pages ? spare.memory : new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: pages });
+    const memory =
+      spare?.maxPages === pages ? spare.memory : new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: pages });
     spare = undefined;
     new Uint8Array(memory.buffer).fill(0);
     const jd_fail = (kind: number, libjpegCode: number, textPtr: number, paramsPtr: number): never => {
@@ -170,7 +171,8 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
   }
 
   function release(session: Session): void {
-    if (session.memory.buffer.byteLength <= KEEP_MEMORY_BYTES) spare = { memory: session.memory, maxPages: session.maxPages };
+    if (session.memory.buffer.byteLength <= KEEP_MEMORY_BYTES)
+      spare = { memory: session.memory, maxPages: session.maxPages };
   }
 
   /** Copies the file into a fresh instance and parses its header. Returns jd_info's address. */
@@ -210,7 +212,10 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
     const pages = Math.min(pagesIn(options.maxMemoryBytes ?? maxMemoryBytes), maxPages);
     if (![1, 2, 4, 8].includes(scaleDenom)) throw new RangeError(`scaleDenom must be 1, 2, 4 or 8, got ${scaleDenom}`);
     if (pages < INITIAL_PAGES) {
-      throw new JpegDecodeError('image-too-large', `a memory cap of ${options.maxMemoryBytes} bytes is below the decoder's initial memory`);
+      throw new JpegDecodeError(
+        'image-too-large',
+        `a memory cap of ${options.maxMemoryBytes} bytes is below the decoder's initial memory`,
+      );
     }
     return guarded(() => {
       const session = instantiate(pages);
@@ -237,7 +242,16 @@ export function createJpegDecoder(module: WebAssembly.Module, limits: JpegDecode
         if (rows !== height) throw new Error(`JPEG decoder returned ${rows} of ${height} rows`);
         info = new DataView(memory.buffer, infoPtr);
         const warnings = info.getInt32(INFO.warnings, true);
-        return { width, height, colorSpace, channels, adobe, warnings, data, wasmMemoryBytes: memory.buffer.byteLength };
+        return {
+          width,
+          height,
+          colorSpace,
+          channels,
+          adobe,
+          warnings,
+          data,
+          wasmMemoryBytes: memory.buffer.byteLength,
+        };
       } finally {
         release(session);
       }
@@ -258,7 +272,9 @@ function guarded<T>(fn: () => T): T {
     }
     if (error instanceof RangeError && /memory/i.test(error.message)) {
       // The host could not provide the memory (instantiation or growth).
-      throw new JpegDecodeError('image-too-large', `JPEG decoder out of memory: ${error.message}`, undefined, { cause: error });
+      throw new JpegDecodeError('image-too-large', `JPEG decoder out of memory: ${error.message}`, undefined, {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -45,7 +45,10 @@ export class QueueFullError extends Error {
 }
 
 /** One inference call: input row-major with dims [N, ...item]; output row-major with dims [N, ...]. */
-export type RunBatch = (input: Float32Array, dims: readonly number[]) => Promise<{ data: Float32Array; dims: number[] }>;
+export type RunBatch = (
+  input: Float32Array,
+  dims: readonly number[],
+) => Promise<{ data: Float32Array; dims: number[] }>;
 
 interface Waiting {
   input: Float32Array;
@@ -57,9 +60,12 @@ interface Waiting {
 
 export function checkBatchingOptions(options: BatchingOptions): BatchingOptions {
   const { windowMs, maxBatch, maxQueue } = options;
-  if (!(Number.isFinite(windowMs) && windowMs >= 0)) throw new RangeError(`batch window must be ≥ 0 ms, got ${windowMs}`);
-  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`max batch must be an integer ≥ 1, got ${maxBatch}`);
-  if (!(Number.isInteger(maxQueue) && maxQueue >= 1)) throw new RangeError(`max queue must be an integer ≥ 1, got ${maxQueue}`);
+  if (!(Number.isFinite(windowMs) && windowMs >= 0))
+    throw new RangeError(`batch window must be ≥ 0 ms, got ${windowMs}`);
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1))
+    throw new RangeError(`max batch must be an integer ≥ 1, got ${maxBatch}`);
+  if (!(Number.isInteger(maxQueue) && maxQueue >= 1))
+    throw new RangeError(`max queue must be an integer ≥ 1, got ${maxQueue}`);
   return { windowMs, maxBatch, maxQueue };
 }
 

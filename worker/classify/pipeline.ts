@@ -58,7 +58,11 @@ export interface BatchOutcome {
  * The decoders report bad input as ImageError. Anything else they throw was still caused by this input (a decoder
  * bug or a limit of the library), so it is reported as undecodable rather than failing the request with a 500.
  */
-async function decodeOrReject(support: ImageSupport, bytes: Uint8Array, limits: DecodeLimits & { resizeShortSide: number }): Promise<RgbImage> {
+async function decodeOrReject(
+  support: ImageSupport,
+  bytes: Uint8Array,
+  limits: DecodeLimits & { resizeShortSide: number },
+): Promise<RgbImage> {
   try {
     return await support.decode(bytes, limits);
   } catch (error) {
@@ -115,21 +119,33 @@ export async function classifyImages(options: {
     }
   }
   if (rows === 0) {
-    return { images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })), inference_ms: 0, model_wait_ms: 0 };
+    return {
+      images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })),
+      inference_ms: 0,
+      model_wait_ms: 0,
+    };
   }
 
   const modelAsked = clock();
   const model = await options.model();
   const modelWaitMs = clock() - modelAsked;
   const inferenceStarted = clock();
-  const output = await model.session.run(tensor.subarray(0, rows * imageElements), [rows, 3, inputSize, inputSize]).catch((error: unknown) => {
-    if (error instanceof ApiError) throw error; // e.g. a batching queue that is full
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ApiError('model-unavailable', `running ${model.entry.name} failed: ${reason}`, { extensions: { model: model.entry.name }, cause: error });
-  });
+  const output = await model.session
+    .run(tensor.subarray(0, rows * imageElements), [rows, 3, inputSize, inputSize])
+    .catch((error: unknown) => {
+      if (error instanceof ApiError) throw error; // e.g. a batching queue that is full
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ApiError('model-unavailable', `running ${model.entry.name} failed: ${reason}`, {
+        extensions: { model: model.entry.name },
+        cause: error,
+      });
+    });
   const inferenceMs = clock() - inferenceStarted;
   if (output.dims.length !== 2 || output.dims[0] !== rows || output.dims[1] !== model.classes) {
-    throw new ApiError('model-unavailable', `model ${model.entry.name} returned logits of shape [${output.dims}], expected [${rows}, ${model.classes}]`);
+    throw new ApiError(
+      'model-unavailable',
+      `model ${model.entry.name} returned logits of shape [${output.dims}], expected [${rows}, ${model.classes}]`,
+    );
   }
   if (!output.data.every(Number.isFinite)) {
     throw new ApiError('model-unavailable', `model ${model.entry.name} returned non-finite logits`);

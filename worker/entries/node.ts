@@ -38,7 +38,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    consoleLogger('error', `failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    consoleLogger(
+      'error',
+      `failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
     process.exit(1);
   },
 );

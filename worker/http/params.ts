@@ -20,7 +20,10 @@ export function parseClassifyParams(query: URLSearchParams, defaultModel: string
   let topK = DEFAULT_TOP_K;
   if (rawTopK !== null) {
     if (!/^[0-9]{1,4}$/.test(rawTopK)) {
-      throw badParameter('top_k', `top_k must be an integer from 1 to ${MAX_TOP_K}, got ${JSON.stringify(rawTopK.slice(0, 32))}`);
+      throw badParameter(
+        'top_k',
+        `top_k must be an integer from 1 to ${MAX_TOP_K}, got ${JSON.stringify(rawTopK.slice(0, 32))}`,
+      );
     }
     topK = Number(rawTopK);
     if (topK < 1 || topK > MAX_TOP_K) throw badParameter('top_k', `top_k must be from 1 to ${MAX_TOP_K}, got ${topK}`);

@@ -83,7 +83,10 @@ export interface ImageDecoder {
 function readHeader(bytes: Uint8Array): Probed & { format: ImageFormat } {
   const format = sniffFormat(bytes);
   if (!format) {
-    throw new ImageError('unsupported-format', `not a JPEG, PNG, WebP or GIF image (format: ${describeUnsupported(bytes)})`);
+    throw new ImageError(
+      'unsupported-format',
+      `not a JPEG, PNG, WebP or GIF image (format: ${describeUnsupported(bytes)})`,
+    );
   }
   return { format, ...PROBES[format](bytes) };
 }
@@ -103,13 +106,17 @@ function planDecode(bytes: Uint8Array, minShortSide: number | undefined): Decode
   // Only JPEG decodes reduced.
   const scaleDenom = format === 'jpeg' ? jpegScaleDenom(header.width, header.height, minShortSide) : 1;
   const stated = memory(scaleDenom);
-  const upright = orientation === 1 ? [] : [perOutputPixel(UPRIGHT_COPY_BYTES_PER_PIXEL, header.width, header.height, scaleDenom)];
+  const upright =
+    orientation === 1 ? [] : [perOutputPixel(UPRIGHT_COPY_BYTES_PER_PIXEL, header.width, header.height, scaleDenom)];
   const engine = { bytesPerPixel: 0, fixedBytes: ENGINE_OVERHEAD_BYTES };
   return { format, header, orientation, scaleDenom, memory: plus(stated, engine, ...upright) };
 }
 
 /** What decoding this image (as decodeImage would, given minShortSide) takes at its peak, from the header alone. */
-export function decodeMemory(bytes: Uint8Array, options: { minShortSide?: number } = {}): DecodeMemory & { format: ImageFormat; bytes: number } {
+export function decodeMemory(
+  bytes: Uint8Array,
+  options: { minShortSide?: number } = {},
+): DecodeMemory & { format: ImageFormat; bytes: number } {
   const { format, header, memory } = planDecode(bytes, options.minShortSide);
   return { ...memory, format, bytes: decodeMemoryBytes(memory, header.width * header.height) };
 }
@@ -118,7 +125,12 @@ export function probeImage(bytes: Uint8Array): ImageInfo {
   const { format, header } = readHeader(bytes);
   const orientation = exifOrientation(header.exif);
   const swap = swapsAxes(orientation);
-  return { format, width: swap ? header.height : header.width, height: swap ? header.width : header.height, orientation };
+  return {
+    format,
+    width: swap ? header.height : header.width,
+    height: swap ? header.width : header.height,
+    orientation,
+  };
 }
 
 export function createImageDecoder(wasm: ImageWasmModules): ImageDecoder {
@@ -140,7 +152,8 @@ export function createImageDecoder(wasm: ImageWasmModules): ImageDecoder {
           cause,
         });
       if (pixels > maxPixels) throw tooLarge(`the limit is ${maxPixels}`, maxPixels);
-      const memoryLimit = maxDecodeBytes === undefined ? undefined : Math.min(maxPixels, maxPixelsWithin(memory, maxDecodeBytes));
+      const memoryLimit =
+        maxDecodeBytes === undefined ? undefined : Math.min(maxPixels, maxPixelsWithin(memory, maxDecodeBytes));
       if (maxDecodeBytes !== undefined && decodeMemoryBytes(memory, pixels) > maxDecodeBytes) {
         throw tooLarge(
           `decoding it (${memory.variant}) takes up to ${formatMiB(decodeMemoryBytes(memory, pixels))}, over the ` +
@@ -159,12 +172,16 @@ export function createImageDecoder(wasm: ImageWasmModules): ImageDecoder {
             : await codecs[format].decode(bytes);
       } catch (error) {
         // The JPEG decoder's memory cap, reached although the statement fitted: still this image's size problem.
-        if (error instanceof ImageError && error.code === 'too-many-pixels') throw tooLarge(error.message, memoryLimit, error);
+        if (error instanceof ImageError && error.code === 'too-many-pixels')
+          throw tooLarge(error.message, memoryLimit, error);
         throw error;
       }
       if (stored.width !== width || stored.height !== height) {
         const scale = scaleDenom === 1 ? '' : ` (at 1/${scaleDenom}: ${width}×${height})`;
-        throw corrupt(format, `decoded ${stored.width}×${stored.height}, but the header says ${header.width}×${header.height}${scale}`);
+        throw corrupt(
+          format,
+          `decoded ${stored.width}×${stored.height}, but the header says ${header.width}×${header.height}${scale}`,
+        );
       }
       return { format, ...toUprightRgb(stored, orientation) };
     },

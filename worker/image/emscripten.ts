@@ -13,7 +13,10 @@ interface EmscriptenModuleOptions {
   noInitialRun: boolean;
   print: (message: string) => void;
   printErr: (message: string) => void;
-  instantiateWasm: (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) => WebAssembly.Exports;
+  instantiateWasm: (
+    imports: WebAssembly.Imports,
+    receive: (instance: WebAssembly.Instance) => void,
+  ) => WebAssembly.Exports;
 }
 
 export interface EmscriptenInstance {
@@ -35,7 +38,9 @@ export function rgbaPixels(image: DecodedImage): StoredPixels {
   return { width, height, channels: 4, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-export type EmscriptenOutcome<R> = { ok: true; value: R; messages: string[] } | { ok: false; error: unknown; messages: string[] };
+export type EmscriptenOutcome<R> =
+  | { ok: true; value: R; messages: string[] }
+  | { ok: false; error: unknown; messages: string[] };
 
 /**
  * What the decoders return through embind's `new ImageData(data, width, height)`. workerd and Node have no
@@ -57,7 +62,10 @@ function ensureImageDataGlobal(): void {
   }
 }
 
-export function emscriptenRunner<T extends EmscriptenInstance>(factory: EmscriptenFactory<T>, wasm: WebAssembly.Module) {
+export function emscriptenRunner<T extends EmscriptenInstance>(
+  factory: EmscriptenFactory<T>,
+  wasm: WebAssembly.Module,
+) {
   let instance: Promise<{ module: T; initialHeap: number }> | undefined;
   let messages: string[] = [];
   const capture = (message: string) => messages.push(message);

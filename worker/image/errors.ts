@@ -11,7 +11,11 @@ export type ImageErrorCode = 'unsupported-format' | 'corrupt-image' | 'too-many-
 export class ImageError extends ApiError {
   declare readonly code: ImageErrorCode;
 
-  constructor(code: ImageErrorCode, message: string, options: { extensions?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ImageErrorCode,
+    message: string,
+    options: { extensions?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(code, message, options);
     this.name = 'ImageError';
   }

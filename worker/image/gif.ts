@@ -156,7 +156,12 @@ const INDEX_RUN = 64 * 1024;
  * Decodes LZW codes until `total` indices were produced, the stream's end code, or the data runs out, handing the
  * indices to `emit` in order, in runs. Returns how many indices were produced.
  */
-function decodeLzw(data: SubBlockReader, minCodeSize: number, total: number, emit: (indices: Uint8Array, count: number) => void): number {
+function decodeLzw(
+  data: SubBlockReader,
+  minCodeSize: number,
+  total: number,
+  emit: (indices: Uint8Array, count: number) => void,
+): number {
   const clearCode = 1 << minCodeSize;
   const endCode = clearCode + 1;
   const prefix = new Uint16Array(MAX_CODES);
@@ -253,7 +258,12 @@ export function gifDecodeMemory(header: ImageHeader): DecodeMemory {
 function interlacedRows(height: number): Uint32Array {
   const rows = new Uint32Array(height);
   let i = 0;
-  for (const [start, step] of [[0, 8], [4, 8], [2, 4], [1, 2]]) {
+  for (const [start, step] of [
+    [0, 8],
+    [4, 8],
+    [2, 4],
+    [1, 2],
+  ]) {
     for (let y = start; y < height; y += step) rows[i++] = y;
   }
   return rows;
@@ -273,7 +283,8 @@ function colourTable(palette: Uint8Array | undefined): Uint8Array {
 
 async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
   const frame = firstFrame(bytes);
-  if (frame.minCodeSize < 1 || frame.minCodeSize > 8) throw corrupt('GIF', `invalid LZW code size ${frame.minCodeSize}`);
+  if (frame.minCodeSize < 1 || frame.minCodeSize > 8)
+    throw corrupt('GIF', `invalid LZW code size ${frame.minCodeSize}`);
   skipSubBlocks(bytes, frame.dataOffset, 'image data'); // a file that ends before the block terminator is corrupt
 
   // The canvas starts as the fill colour: pixels outside the frame, and frame pixels the LZW stream does not reach
@@ -294,23 +305,28 @@ async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
   let row = 0;
   let x = 0;
   let o = rowStart(0);
-  decodeLzw(new SubBlockReader(bytes, frame.dataOffset), frame.minCodeSize, frame.width * frame.height, (indices, count) => {
-    for (let i = 0; i < count; ) {
-      if (x === frame.width) {
-        x = 0;
-        o = rowStart(++row);
+  decodeLzw(
+    new SubBlockReader(bytes, frame.dataOffset),
+    frame.minCodeSize,
+    frame.width * frame.height,
+    (indices, count) => {
+      for (let i = 0; i < count; ) {
+        if (x === frame.width) {
+          x = 0;
+          o = rowStart(++row);
+        }
+        // The rest of this row, or of this run.
+        const end = i + Math.min(count - i, frame.width - x);
+        x += end - i;
+        for (; i < end; i++, o += 3) {
+          const t = indices[i] * 3;
+          out[o] = table[t];
+          out[o + 1] = table[t + 1];
+          out[o + 2] = table[t + 2];
+        }
       }
-      // The rest of this row, or of this run.
-      const end = i + Math.min(count - i, frame.width - x);
-      x += end - i;
-      for (; i < end; i++, o += 3) {
-        const t = indices[i] * 3;
-        out[o] = table[t];
-        out[o + 1] = table[t + 1];
-        out[o + 2] = table[t + 2];
-      }
-    }
-  });
+    },
+  );
   return { width: canvasWidth, height: canvasHeight, channels: 3, data: out };
 }
 

@@ -73,13 +73,19 @@ function readFrame(marker: number, segment: Uint8Array): Frame {
   const components = segment[5];
   if (!DECODABLE_FRAMES.has(marker)) throw unsupported('JPEG', `${kind} JPEG`);
   if (precision !== 8) throw unsupported('JPEG', `${precision}-bit samples`);
-  if (components !== 1 && components !== 3 && components !== 4) throw unsupported('JPEG', `${components}-component JPEG`);
+  if (components !== 1 && components !== 3 && components !== 4)
+    throw unsupported('JPEG', `${components}-component JPEG`);
   if (height === 0) throw unsupported('JPEG', 'height defined by a DNL marker');
   if (width === 0) throw corrupt('JPEG', 'zero width');
   // A factor that is missing or invalid (libjpeg refuses those) is taken as 1: full resolution, the most memory.
   const factor = (value: number | undefined) => (value && value >= 1 && value <= 4 ? value : 1);
   const sampling = (c: number) => ({ h: factor(segment[7 + 3 * c] >> 4), v: factor(segment[7 + 3 * c] & 15) });
-  return { width, height, progressive: PROGRESSIVE_FRAMES.has(marker), components: Array.from({ length: components }, (_, c) => sampling(c)) };
+  return {
+    width,
+    height,
+    progressive: PROGRESSIVE_FRAMES.has(marker),
+    components: Array.from({ length: components }, (_, c) => sampling(c)),
+  };
 }
 
 /**
@@ -158,7 +164,13 @@ function samplingName(components: readonly JpegSampling[]): string {
   if (components.length === 1) return 'grayscale';
   const [y, ...chroma] = components;
   const same = chroma.every((c) => c.h === 1 && c.v === 1);
-  const common: Record<string, string> = { '1x1': '4:4:4', '2x1': '4:2:2', '2x2': '4:2:0', '1x2': '4:4:0', '4x1': '4:1:1' };
+  const common: Record<string, string> = {
+    '1x1': '4:4:4',
+    '2x1': '4:2:2',
+    '2x2': '4:2:0',
+    '1x2': '4:4:0',
+    '4x1': '4:1:1',
+  };
   const name = (same && common[`${y.h}x${y.v}`]) || components.map((c) => `${c.h}x${c.v}`).join(' ');
   return components.length === 4 ? `CMYK ${name}` : name;
 }
@@ -170,7 +182,10 @@ function samplingName(components: readonly JpegSampling[]): string {
  * the scale: 3 bytes per pixel for 4:2:0, 6 for 4:4:4); outside it, the decoded rows (1, 3 or 4 bytes per output
  * pixel) and, for grayscale and CMYK, their RGB conversion (3 more).
  */
-export function jpegDecodeMemory(header: JpegFileHeader, { fileBytes, scaleDenom }: { fileBytes: number; scaleDenom: ScaleDenom }): DecodeMemory {
+export function jpegDecodeMemory(
+  header: JpegFileHeader,
+  { fileBytes, scaleDenom }: { fileBytes: number; scaleDenom: ScaleDenom },
+): DecodeMemory {
   const { width, height, components } = header;
   // libjpeg buffers the whole image's coefficients when the first scan does not hold every component (jdinput.c).
   const multiScan = header.progressive || (header.firstScanComponents ?? 0) < components.length;
@@ -293,7 +308,10 @@ export function createJpegCodec(wasm: WebAssembly.Module): JpegCodec {
   const decoder = createJpegDecoder(wasm, { maxOutputPixels: 0xffffffff, maxMemoryBytes: WASM32_MAX_MEMORY_BYTES });
   return {
     format: 'jpeg',
-    async decode(bytes, { scaleDenom = 1, maxOutputPixels = 0xffffffff, maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES } = {}) {
+    async decode(
+      bytes,
+      { scaleDenom = 1, maxOutputPixels = 0xffffffff, maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES } = {},
+    ) {
       let decoded: DecodedJpeg;
       try {
         decoded = decoder.decode(bytes, {

@@ -41,14 +41,23 @@ export function maxPixelsWithin(memory: DecodeMemory, budgetBytes: number): numb
  * `bytes` per pixel of an output of ⌈width/scale⌉ × ⌈height/scale⌉ pixels, as a statement per stored pixel: the
  * rounding up adds at most (width + height)/scale + 1 pixels, counted as fixed.
  */
-export function perOutputPixel(bytes: number, width: number, height: number, scaleDenom: number): Omit<DecodeMemory, 'variant'> {
+export function perOutputPixel(
+  bytes: number,
+  width: number,
+  height: number,
+  scaleDenom: number,
+): Omit<DecodeMemory, 'variant'> {
   return { bytesPerPixel: bytes / (scaleDenom * scaleDenom), fixedBytes: bytes * ((width + height) / scaleDenom + 1) };
 }
 
 /** The sum of a statement and extra terms. */
 export function plus(memory: DecodeMemory, ...terms: Omit<DecodeMemory, 'variant'>[]): DecodeMemory {
   return terms.reduce<DecodeMemory>(
-    (sum, term) => ({ variant: sum.variant, bytesPerPixel: sum.bytesPerPixel + term.bytesPerPixel, fixedBytes: sum.fixedBytes + term.fixedBytes }),
+    (sum, term) => ({
+      variant: sum.variant,
+      bytesPerPixel: sum.bytesPerPixel + term.bytesPerPixel,
+      fixedBytes: sum.fixedBytes + term.fixedBytes,
+    }),
     memory,
   );
 }

@@ -12,14 +12,22 @@ import type { RgbImage, StoredPixels } from './types.js';
  */
 function destinationSteps(orientation: Orientation, width: number, height: number, uw: number) {
   switch (orientation) {
-    case 1: return { origin: 0, stepX: 1, stepY: uw };
-    case 2: return { origin: width - 1, stepX: -1, stepY: uw };
-    case 3: return { origin: (height - 1) * uw + width - 1, stepX: -1, stepY: -uw };
-    case 4: return { origin: (height - 1) * uw, stepX: 1, stepY: -uw };
-    case 5: return { origin: 0, stepX: uw, stepY: 1 };
-    case 6: return { origin: height - 1, stepX: uw, stepY: -1 };
-    case 7: return { origin: (width - 1) * uw + height - 1, stepX: -uw, stepY: -1 };
-    case 8: return { origin: (width - 1) * uw, stepX: -uw, stepY: 1 };
+    case 1:
+      return { origin: 0, stepX: 1, stepY: uw };
+    case 2:
+      return { origin: width - 1, stepX: -1, stepY: uw };
+    case 3:
+      return { origin: (height - 1) * uw + width - 1, stepX: -1, stepY: -uw };
+    case 4:
+      return { origin: (height - 1) * uw, stepX: 1, stepY: -uw };
+    case 5:
+      return { origin: 0, stepX: uw, stepY: 1 };
+    case 6:
+      return { origin: height - 1, stepX: uw, stepY: -1 };
+    case 7:
+      return { origin: (width - 1) * uw + height - 1, stepX: -uw, stepY: -1 };
+    case 8:
+      return { origin: (width - 1) * uw, stepX: -uw, stepY: 1 };
   }
 }
 

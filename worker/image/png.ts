@@ -38,8 +38,20 @@ const COLOR_PALETTE = 3;
 const COLOR_GRAY_ALPHA = 4;
 const COLOR_RGBA = 6;
 
-const SAMPLES_PER_PIXEL: Record<number, number> = { [COLOR_GRAY]: 1, [COLOR_RGB]: 3, [COLOR_PALETTE]: 1, [COLOR_GRAY_ALPHA]: 2, [COLOR_RGBA]: 4 };
-const COLOR_NAMES: Record<number, string> = { [COLOR_GRAY]: 'gray', [COLOR_RGB]: 'RGB', [COLOR_PALETTE]: 'palette', [COLOR_GRAY_ALPHA]: 'gray+alpha', [COLOR_RGBA]: 'RGBA' };
+const SAMPLES_PER_PIXEL: Record<number, number> = {
+  [COLOR_GRAY]: 1,
+  [COLOR_RGB]: 3,
+  [COLOR_PALETTE]: 1,
+  [COLOR_GRAY_ALPHA]: 2,
+  [COLOR_RGBA]: 4,
+};
+const COLOR_NAMES: Record<number, string> = {
+  [COLOR_GRAY]: 'gray',
+  [COLOR_RGB]: 'RGB',
+  [COLOR_PALETTE]: 'palette',
+  [COLOR_GRAY_ALPHA]: 'gray+alpha',
+  [COLOR_RGBA]: 'RGBA',
+};
 /** The palette, the inflater's own state (zlib's 32 KiB window and tables) and small objects. */
 const PNG_WORKING_BYTES = 128 * 1024;
 const ALLOWED_DEPTHS: Record<number, readonly number[]> = {
@@ -198,7 +210,9 @@ export function pngDecodeMemory(header: PngHeader): DecodeMemory {
 }
 
 /** The most IDAT chunks a PNG of this size may have (MAX_IDAT_CHUNKS_FIXED). */
-export function maxIdatChunks(header: Pick<Ihdr, 'width' | 'height' | 'bitDepth' | 'colorType' | 'interlaced'>): number {
+export function maxIdatChunks(
+  header: Pick<Ihdr, 'width' | 'height' | 'bitDepth' | 'colorType' | 'interlaced'>,
+): number {
   const bitsPerPixel = SAMPLES_PER_PIXEL[header.colorType] * header.bitDepth;
   const inflated = header.height * (1 + rowBytes(header.width, bitsPerPixel) + (header.interlaced ? 14 : 0));
   return MAX_IDAT_CHUNKS_FIXED + Math.ceil(inflated / MIN_INFLATED_BYTES_PER_IDAT);

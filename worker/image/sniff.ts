@@ -21,7 +21,10 @@ const OTHER_FORMATS: readonly { name: string; test: (bytes: Uint8Array) => boole
   { name: 'TIFF', test: (b) => startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a]) },
   { name: 'AVIF', test: (b) => startsWith(b, ascii('ftypavi'), 4) },
   { name: 'HEIF/HEIC', test: (b) => startsWith(b, ascii('ftyphei'), 4) || startsWith(b, ascii('ftypmif1'), 4) },
-  { name: 'JPEG XL', test: (b) => startsWith(b, [0xff, 0x0a]) || startsWith(b, [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20]) },
+  {
+    name: 'JPEG XL',
+    test: (b) => startsWith(b, [0xff, 0x0a]) || startsWith(b, [0, 0, 0, 0x0c, 0x4a, 0x58, 0x4c, 0x20]),
+  },
   { name: 'ICO', test: (b) => startsWith(b, [0, 0, 1, 0]) },
   { name: 'PDF', test: (b) => startsWith(b, ascii('%PDF')) },
 ];

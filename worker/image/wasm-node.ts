@@ -9,7 +9,8 @@ const require = createRequire(import.meta.url);
 const CompiledModule = WebAssembly.Module as unknown as new (bytes: Uint8Array) => WebAssembly.Module;
 
 export async function loadImageWasmModules(): Promise<ImageWasmModules> {
-  const loadWebp = async () => new CompiledModule(await readFile(require.resolve('@jsquash/webp/codec/dec/webp_dec.wasm')));
+  const loadWebp = async () =>
+    new CompiledModule(await readFile(require.resolve('@jsquash/webp/codec/dec/webp_dec.wasm')));
   const [jpeg, webp] = await Promise.all([loadJpegWasmModule(), loadWebp()]);
   return { jpeg, webp };
 }

@@ -4,7 +4,13 @@
  * unsupported-format: this libwebp build decodes still images only.
  */
 import webpDecoder from '@jsquash/webp/codec/dec/webp_dec.js';
-import { emscriptenRunner, rgbaPixels, type DecodedImage, type EmscriptenFactory, type EmscriptenInstance } from './emscripten.js';
+import {
+  emscriptenRunner,
+  rgbaPixels,
+  type DecodedImage,
+  type EmscriptenFactory,
+  type EmscriptenInstance,
+} from './emscripten.js';
 import { corrupt, unsupported } from './errors.js';
 import { MiB, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
@@ -65,7 +71,10 @@ export function probeWebp(bytes: Uint8Array): WebpHeader {
       if (data.length < 10) throw corrupt('WebP', `the file ends inside the ${id.trim()} header`);
       if (id === 'VP8X') {
         if (data[0] & VP8X_ANIMATION) throw unsupported('WebP', 'animated WebP');
-        size = { width: 1 + (data[4] | (data[5] << 8) | (data[6] << 16)), height: 1 + (data[7] | (data[8] << 8) | (data[9] << 16)) };
+        size = {
+          width: 1 + (data[4] | (data[5] << 8) | (data[6] << 16)),
+          height: 1 + (data[7] | (data[8] << 8) | (data[9] << 16)),
+        };
       } else if (id === 'VP8 ') {
         if (data[3] !== 0x9d || data[4] !== 0x01 || data[5] !== 0x2a) throw corrupt('WebP', 'bad VP8 start code');
         size = { width: view.getUint16(start + 6, true) & 0x3fff, height: view.getUint16(start + 8, true) & 0x3fff };
@@ -99,7 +108,8 @@ export function webpDecodeMemory(header: WebpHeader, { fileBytes }: { fileBytes:
   // A file that ends before its image chunk fails to decode; count it as the costliest kind.
   const kind = header.compression === 'lossy' ? (header.lossyAlpha ? 'lossyAlpha' : 'lossy') : 'lossless';
   const perPixel = HEAP_OVERGROWTH * HEAP_BYTES_PER_PIXEL[kind];
-  const heapFixed = HEAP_OVERGROWTH * (HEAP_FIXED_BYTES + HEAP_FILE_COPIES * fileBytes + HEAP_BYTES_PER_COLUMN * header.width);
+  const heapFixed =
+    HEAP_OVERGROWTH * (HEAP_FIXED_BYTES + HEAP_FILE_COPIES * fileBytes + HEAP_BYTES_PER_COLUMN * header.width);
   const pixels = header.width * header.height;
   // The heap never shrinks below its initial size; only small images are affected, for which the floor is fixed.
   const floor = Math.max(0, HEAP_INITIAL_BYTES - (perPixel * pixels + heapFixed));
@@ -115,7 +125,11 @@ export function createWebpCodec(wasm: WebAssembly.Module): ImageCodec {
       const outcome = await run((module) => module.decode(bytes));
       // libwebp reports failure (truncated or corrupt data) by returning no image.
       if (!outcome.ok || !outcome.value) {
-        throw corrupt('WebP', outcome.messages.join('; ') || 'libwebp could not decode the data', outcome.ok ? undefined : outcome.error);
+        throw corrupt(
+          'WebP',
+          outcome.messages.join('; ') || 'libwebp could not decode the data',
+          outcome.ok ? undefined : outcome.error,
+        );
       }
       return rgbaPixels(outcome.value);
     },

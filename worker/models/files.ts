@@ -22,7 +22,8 @@ export interface FetchLike {
 export function createFetchModelFiles(fetcher: FetchLike, origin = 'https://models.invalid'): ModelFiles {
   return {
     async read(name) {
-      if (!isSafeModelPath(name)) throw new Error(`refusing to read ${JSON.stringify(name)}: not a plain relative path`);
+      if (!isSafeModelPath(name))
+        throw new Error(`refusing to read ${JSON.stringify(name)}: not a plain relative path`);
       const response = await fetcher.fetch(`${origin}/${name}`);
       if (response.status === 404) {
         await response.body?.cancel();

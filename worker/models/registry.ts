@@ -154,7 +154,10 @@ export class ModelRegistry {
     });
     if (bytes === null) throw unavailable(`model file ${entry.file} is missing`, entry.name);
     if (bytes.byteLength !== entry.bytes) {
-      throw unavailable(`model file ${entry.file} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`, entry.name);
+      throw unavailable(
+        `model file ${entry.file} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`,
+        entry.name,
+      );
     }
     const checkStarted = this.clock();
     const digest = await sha256Hex(bytes);
@@ -166,7 +169,11 @@ export class ModelRegistry {
     try {
       session = await this.backend.load(bytes);
     } catch (error) {
-      throw unavailable(`creating the ${this.backend.name} session for ${entry.name} failed: ${errorText(error)}`, entry.name, error);
+      throw unavailable(
+        `creating the ${this.backend.name} session for ${entry.name} failed: ${errorText(error)}`,
+        entry.name,
+        error,
+      );
     }
     const loadTiming = {
       model_read_ms: checkStarted - readStarted,
@@ -174,7 +181,13 @@ export class ModelRegistry {
       session_ms: this.clock() - sessionStarted,
     };
     const serialized = serializeRuns(session);
-    return { entry, session: this.wrapSession ? this.wrapSession(serialized, entry) : serialized, labels, classes, loadTiming };
+    return {
+      entry,
+      session: this.wrapSession ? this.wrapSession(serialized, entry) : serialized,
+      labels,
+      classes,
+      loadTiming,
+    };
   }
 
   private labels(labelsId: string, classes: number, model: string): Promise<ClassLabel[]> {

@@ -40,7 +40,20 @@ export class UsageError extends Error {
 }
 
 type NodeEnv = ConfigVars &
-  Partial<Record<'PORT' | 'HOST' | 'DEVICE' | 'THREADS' | 'MODELS_DIR' | 'BATCH_WINDOW_MS' | 'BATCH_MAX' | 'BATCH_QUEUE' | 'BATCHING', string>>;
+  Partial<
+    Record<
+      | 'PORT'
+      | 'HOST'
+      | 'DEVICE'
+      | 'THREADS'
+      | 'MODELS_DIR'
+      | 'BATCH_WINDOW_MS'
+      | 'BATCH_MAX'
+      | 'BATCH_QUEUE'
+      | 'BATCHING',
+      string
+    >
+  >;
 
 function integer(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(raw);
@@ -52,7 +65,8 @@ function integer(name: string, raw: string, min: number, max = Number.MAX_SAFE_I
 
 function milliseconds(name: string, raw: string): number {
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`${name} must be a number of milliseconds ≥ 0, got ${JSON.stringify(raw)}`);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0)
+    throw new UsageError(`${name} must be a number of milliseconds ≥ 0, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -85,9 +99,11 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
   if (values.help) return { help: true };
 
   // An empty environment variable counts as unset, as parseConfig treats the service limits.
-  const pick = (flag: string | undefined, variable: string | undefined) => flag ?? (variable?.trim() ? variable.trim() : undefined);
+  const pick = (flag: string | undefined, variable: string | undefined) =>
+    flag ?? (variable?.trim() ? variable.trim() : undefined);
   const device = pick(values.device, env.DEVICE) ?? NODE_SERVER_DEFAULTS.device;
-  if (!DEVICE_REQUESTS.includes(device as DeviceRequest)) throw new UsageError(`--device must be one of ${DEVICE_REQUESTS.join(', ')}, got ${JSON.stringify(device)}`);
+  if (!DEVICE_REQUESTS.includes(device as DeviceRequest))
+    throw new UsageError(`--device must be one of ${DEVICE_REQUESTS.join(', ')}, got ${JSON.stringify(device)}`);
 
   const batchingVariable = pick(undefined, env.BATCHING)?.toLowerCase();
   if (batchingVariable !== undefined && batchingVariable !== 'on' && batchingVariable !== 'off') {
@@ -125,7 +141,8 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
       device: device as DeviceRequest,
       threads: threads === undefined || threads === 'auto' ? 'auto' : integer('--threads', threads, 0, 1024),
       batching,
-      drainTimeoutMs: drain === undefined ? NODE_SERVER_DEFAULTS.drainTimeoutMs : milliseconds('--drain-timeout-ms', drain),
+      drainTimeoutMs:
+        drain === undefined ? NODE_SERVER_DEFAULTS.drainTimeoutMs : milliseconds('--drain-timeout-ms', drain),
     },
   };
 }

@@ -8,7 +8,8 @@ export function createFsModelFiles(directory: string): ModelFiles {
   return {
     async read(name) {
       // The manifest is data: a name that could leave the directory is refused, never resolved.
-      if (!isSafeModelPath(name)) throw new Error(`refusing to read ${JSON.stringify(name)}: not a plain relative path`);
+      if (!isSafeModelPath(name))
+        throw new Error(`refusing to read ${JSON.stringify(name)}: not a plain relative path`);
       try {
         return new Uint8Array(await readFile(path.join(root, name)));
       } catch (error) {

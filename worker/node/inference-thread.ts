@@ -25,7 +25,10 @@ async function handle(request: ThreadRequest): Promise<[ThreadReply, TransferLis
       const loaded = await backend.load(request.model);
       const id = nextSession++;
       sessions.set(id, loaded);
-      return [{ id: request.id, ok: true, session: id, inputName: loaded.inputName, outputName: loaded.outputName }, []];
+      return [
+        { id: request.id, ok: true, session: id, inputName: loaded.inputName, outputName: loaded.outputName },
+        [],
+      ];
     }
     case 'run': {
       const output = await session(request.session).run(request.input, request.dims);
@@ -48,6 +51,11 @@ port.postMessage({ ready: true });
 port.on('message', (request: ThreadRequest) => {
   handle(request).then(
     ([reply, transfer]) => port.postMessage(reply, transfer),
-    (error: unknown) => port.postMessage({ id: request.id, ok: false, message: error instanceof Error ? error.message : String(error) } satisfies ThreadReply),
+    (error: unknown) =>
+      port.postMessage({
+        id: request.id,
+        ok: false,
+        message: error instanceof Error ? error.message : String(error),
+      } satisfies ThreadReply),
   );
 });

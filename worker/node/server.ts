@@ -85,7 +85,8 @@ async function probeModel(files: ModelFiles, defaultModel: string, log: Logger):
     const bytes = await files.read(MANIFEST_FILE);
     if (!bytes) return undefined;
     const manifest = checkManifest(JSON.parse(new TextDecoder().decode(bytes)));
-    const entry: ManifestModel | undefined = manifest.models.find((model) => model.name === defaultModel) ?? manifest.models[0];
+    const entry: ManifestModel | undefined =
+      manifest.models.find((model) => model.name === defaultModel) ?? manifest.models[0];
     if (!entry) return undefined;
     const model = await files.read(entry.file);
     if (!model) return undefined;
@@ -101,7 +102,9 @@ function describeDevice(choice: DeviceChoice): string {
   return `device ${choice.device} (requested ${choice.requested}): ${choice.reason}`;
 }
 
-export async function startNodeServer(overrides: Partial<NodeServerOptions> & Pick<NodeServerOptions, 'modelsDir' | 'config'>): Promise<NodeServer> {
+export async function startNodeServer(
+  overrides: Partial<NodeServerOptions> & Pick<NodeServerOptions, 'modelsDir' | 'config'>,
+): Promise<NodeServer> {
   const options: NodeServerOptions = { ...NODE_SERVER_DEFAULTS, ...overrides };
   const { config, log } = options;
   const batching = options.batching === false ? false : checkBatchingOptions(options.batching);
@@ -115,7 +118,10 @@ export async function startNodeServer(overrides: Partial<NodeServerOptions> & Pi
     (device) => createThreadedOrtNodeBackend({ device, threads }),
   );
   probe = undefined; // the probe model's bytes are not needed any more
-  log(choice.attempts.some((attempt) => !attempt.ok) ? FALLBACK_LOG_LEVEL[choice.requested] : 'info', describeDevice(choice));
+  log(
+    choice.attempts.some((attempt) => !attempt.ok) ? FALLBACK_LOG_LEVEL[choice.requested] : 'info',
+    describeDevice(choice),
+  );
 
   /** Requests received and not yet answered. */
   let inFlight = 0;
@@ -126,9 +132,16 @@ export async function startNodeServer(overrides: Partial<NodeServerOptions> & Pi
       : {
           enabled: true,
           ...batching,
-          models: Object.fromEntries([...batched].map(([name, session]): [string, BatchStats] => [name, session.stats()])),
+          models: Object.fromEntries(
+            [...batched].map(([name, session]): [string, BatchStats] => [name, session.stats()]),
+          ),
         };
-  const device = { requested: choice.requested, device: choice.device, reason: choice.reason, attempts: choice.attempts };
+  const device = {
+    requested: choice.requested,
+    device: choice.device,
+    reason: choice.reason,
+    attempts: choice.attempts,
+  };
 
   const app = createApp({
     backend: choice.backend,
@@ -197,7 +210,8 @@ export async function startNodeServer(overrides: Partial<NodeServerOptions> & Pi
           new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), options.drainTimeoutMs))),
         ]);
         clearTimeout(timer);
-        if (!complete) log('error', `drain timeout: dropping ${inFlight} request(s) after ${options.drainTimeoutMs} ms`);
+        if (!complete)
+          log('error', `drain timeout: dropping ${inFlight} request(s) after ${options.drainTimeoutMs} ms`);
       }
       server.closeAllConnections();
       await closed;

@@ -28,10 +28,13 @@ function threadBootstrap(): string {
 }
 
 /** Resolves once the thread runs and has loaded onnxruntime, so a broken setup fails at start, not per request. */
-export async function createThreadedOrtNodeBackend(options: Required<OrtNodeOptions> & { device: NodeDevice }): Promise<ThreadedBackend> {
+export async function createThreadedOrtNodeBackend(
+  options: Required<OrtNodeOptions> & { device: NodeDevice },
+): Promise<ThreadedBackend> {
   const worker = new Worker(threadBootstrap(), { eval: true, workerData: options });
   await new Promise<void>((resolve, reject) => {
-    const failed = (error: Error) => reject(new Error(`the inference thread did not start: ${error.message}`, { cause: error }));
+    const failed = (error: Error) =>
+      reject(new Error(`the inference thread did not start: ${error.message}`, { cause: error }));
     const exited = (code: number) => failed(new Error(`it exited with code ${code}`));
     worker.once('error', failed);
     worker.once('exit', exited);
@@ -81,7 +84,8 @@ export async function createThreadedOrtNodeBackend(options: Required<OrtNodeOpti
   }
   /** Resolves once the thread has answered everything sent so far. */
   const drained = () => new Promise<void>((resolve) => (pending.size === 0 ? resolve() : (whenDrained = resolve)));
-  const call = (body: RequestBody, transfer?: TransferListItem[]) => (failure ? Promise.reject(failure) : send(body, transfer));
+  const call = (body: RequestBody, transfer?: TransferListItem[]) =>
+    failure ? Promise.reject(failure) : send(body, transfer);
 
   return {
     name: `onnxruntime-node/${options.device}`,
@@ -98,7 +102,9 @@ export async function createThreadedOrtNodeBackend(options: Required<OrtNodeOpti
         outputName: reply.outputName,
         async run(input, dims) {
           const moved = new Float32Array(input);
-          const output = (await call({ op: 'run', session: reply.session, input: moved, dims: [...dims] }, [moved.buffer])) as {
+          const output = (await call({ op: 'run', session: reply.session, input: moved, dims: [...dims] }, [
+            moved.buffer,
+          ])) as {
             data: Float32Array;
             dims: number[];
           };

@@ -43,8 +43,17 @@ function checkPreprocessing(p: Preprocessing): void {
   if (p.interpolation !== 'bicubic' || p.colorSpace !== 'RGB' || p.layout !== 'NCHW') {
     throw new Error(`unsupported preprocessing: ${p.interpolation} ${p.colorSpace} ${p.layout}`);
   }
-  if (!(Number.isInteger(p.centerCrop) && p.centerCrop >= 1 && Number.isInteger(p.resizeShortSide) && p.centerCrop <= p.resizeShortSide)) {
-    throw new Error(`preprocessing needs integers 1 <= centerCrop (${p.centerCrop}) <= resizeShortSide (${p.resizeShortSide})`);
+  if (
+    !(
+      Number.isInteger(p.centerCrop) &&
+      p.centerCrop >= 1 &&
+      Number.isInteger(p.resizeShortSide) &&
+      p.centerCrop <= p.resizeShortSide
+    )
+  ) {
+    throw new Error(
+      `preprocessing needs integers 1 <= centerCrop (${p.centerCrop}) <= resizeShortSide (${p.resizeShortSide})`,
+    );
   }
 }
 

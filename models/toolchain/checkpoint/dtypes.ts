@@ -1,7 +1,17 @@
 import { CheckpointError, type TensorValues } from '../../state-dict.js';
 
 /** Element types both checkpoint formats can hold, named as torch names them. */
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType =
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'bfloat16'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'bool';
 
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = Object.freeze({
   float32: 4,

@@ -11,7 +11,10 @@ export function assertFinite(stateDict: StateDict): void {
     for (let i = 0; i < data.length; i++) {
       // x - x is 0 for finite x and NaN for NaN and ±Inf: one comparison per element.
       if (data[i] - data[i] !== 0) {
-        throw new CheckpointError('non-finite', `tensor '${name}' holds ${data[i]} at index ${i}: the weights are damaged`);
+        throw new CheckpointError(
+          'non-finite',
+          `tensor '${name}' holds ${data[i]} at index ${i}: the weights are damaged`,
+        );
       }
     }
   }

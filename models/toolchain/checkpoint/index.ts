@@ -29,14 +29,18 @@ export interface Checkpoint {
 }
 
 export function sniffCheckpointFormat(bytes: Uint8Array): CheckpointFormat {
-  if (bytes.byteLength >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'pth';
+  if (bytes.byteLength >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
+    return 'pth';
   // safetensors: 8-byte little-endian header length, then a JSON object.
   if (bytes.byteLength >= 9 && bytes[8] === 0x7b) {
     const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
     if (headerLength >= 2n) return 'safetensors';
   }
   if (bytes.byteLength >= 2 && bytes[0] === 0x80 && bytes[1] <= 5) {
-    throw new CheckpointError('unsupported-format', 'legacy (pre-1.6) torch.save format; re-save it with a current PyTorch');
+    throw new CheckpointError(
+      'unsupported-format',
+      'legacy (pre-1.6) torch.save format; re-save it with a current PyTorch',
+    );
   }
   throw new CheckpointError('unknown-format', 'neither a torch.save zip (.pth) nor a safetensors file');
 }
@@ -53,7 +57,8 @@ export function readCheckpoint(bytes: Uint8Array, fileName?: string): Checkpoint
     assertFinite(stateDict);
     return withOfficialNames({ format, stateDict, extras: { metadata } });
   } catch (error) {
-    if (fileName && error instanceof CheckpointError) throw new CheckpointError(error.code, `${fileName}: ${error.message}`);
+    if (fileName && error instanceof CheckpointError)
+      throw new CheckpointError(error.code, `${fileName}: ${error.message}`);
     throw error;
   }
 }

@@ -101,7 +101,8 @@ class Unpickler {
   // ---- input ----
 
   private need(n: number): number {
-    if (n > this.bytes.byteLength - this.pos) throw new CheckpointError('truncated', `pickle ends inside an opcode at byte ${this.pos}`);
+    if (n > this.bytes.byteLength - this.pos)
+      throw new CheckpointError('truncated', `pickle ends inside an opcode at byte ${this.pos}`);
     const at = this.pos;
     this.pos += n;
     return at;
@@ -121,7 +122,8 @@ class Unpickler {
   private u64(): number {
     const value = this.view.getBigUint64(this.need(8), true);
     // Anything this large cannot fit in the remaining input; report it as the truncation it implies.
-    if (value > BigInt(this.bytes.byteLength)) throw new CheckpointError('truncated', `pickle length ${value} exceeds the data`);
+    if (value > BigInt(this.bytes.byteLength))
+      throw new CheckpointError('truncated', `pickle length ${value} exceeds the data`);
     return Number(value);
   }
   private take(n: number): Uint8Array {
@@ -131,7 +133,8 @@ class Unpickler {
   private line(): string {
     const end = this.bytes.indexOf(0x0a, this.pos);
     if (end < 0) throw new CheckpointError('truncated', 'pickle ends inside a text line');
-    if (end - this.pos > this.limits.maxLine) throw overLimit(`pickle text line longer than ${this.limits.maxLine} bytes`);
+    if (end - this.pos > this.limits.maxLine)
+      throw overLimit(`pickle text line longer than ${this.limits.maxLine} bytes`);
     const text = latin1.decode(this.bytes.subarray(this.pos, end));
     this.pos = end + 1;
     return text;
@@ -168,7 +171,8 @@ class Unpickler {
     return this.stack.splice(base);
   }
   private memoPut(index: number, value: unknown): void {
-    if (!this.memo.has(index) && this.memo.size >= this.limits.maxMemo) throw overLimit(`pickle memo larger than ${this.limits.maxMemo}`);
+    if (!this.memo.has(index) && this.memo.size >= this.limits.maxMemo)
+      throw overLimit(`pickle memo larger than ${this.limits.maxMemo}`);
     this.memo.set(index, value);
   }
   private memoGet(index: number): unknown {
@@ -179,7 +183,9 @@ class Unpickler {
   // ---- numbers ----
 
   private int(value: bigint): number | bigint {
-    return value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+    return value >= -BigInt(Number.MAX_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value;
   }
   /** Little-endian two's complement, as LONG1/LONG4 store it. */
   private long(n: number): number | bigint {
@@ -255,7 +261,8 @@ class Unpickler {
 
         // -- stack manipulation --
         case 0x28: // MARK '('
-          if (this.marks.length >= this.limits.maxMarks) throw overLimit(`more than ${this.limits.maxMarks} nested MARKs`);
+          if (this.marks.length >= this.limits.maxMarks)
+            throw overLimit(`more than ${this.limits.maxMarks} nested MARKs`);
           this.marks.push(this.stack.length);
           break;
         case 0x30: // POP '0'
@@ -334,7 +341,8 @@ class Unpickler {
           // FLOAT 'F'
           const text = this.line().trim();
           const value = Number(text);
-          if (text === '' || (Number.isNaN(value) && !/^[+-]?nan$/i.test(text))) throw corrupt(`bad float literal ${JSON.stringify(text.slice(0, 40))}`);
+          if (text === '' || (Number.isNaN(value) && !/^[+-]?nan$/i.test(text)))
+            throw corrupt(`bad float literal ${JSON.stringify(text.slice(0, 40))}`);
           this.push(value);
           break;
         }
@@ -353,7 +361,9 @@ class Unpickler {
           this.push(this.text(this.u64()));
           break;
         case 0x56: // UNICODE 'V' (raw-unicode-escape; checkpoints never use it, so only \uXXXX escapes are honoured)
-          this.push(this.line().replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))));
+          this.push(
+            this.line().replace(/\\u([0-9a-fA-F]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+          );
           break;
         case 0x53: // STRING 'S' (Python 2 str, repr-quoted)
           this.push(unquotePython2String(this.line()));
@@ -638,7 +648,9 @@ function unquotePython2String(text: string): string {
     throw corrupt('STRING literal is not quoted');
   }
   const escapes: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"', '0': '\0' };
-  return text.slice(1, -1).replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) =>
-    e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (escapes[e] ?? `\\${e}`),
-  );
+  return text
+    .slice(1, -1)
+    .replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) =>
+      e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : (escapes[e] ?? `\\${e}`),
+    );
 }

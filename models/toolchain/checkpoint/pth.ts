@@ -72,7 +72,11 @@ const STORAGE_DTYPES: ReadonlyMap<string, DType> = new Map(
     [`torch.${dtypeName}`, dtype],
   ]),
 );
-const UNTYPED_STORAGES = new Set(['torch.UntypedStorage', 'torch.storage.UntypedStorage', 'torch.storage._UntypedStorage']);
+const UNTYPED_STORAGES = new Set([
+  'torch.UntypedStorage',
+  'torch.storage.UntypedStorage',
+  'torch.storage._UntypedStorage',
+]);
 
 const REBUILD_TENSOR: ReadonlySet<string> = new Set([
   'torch._utils._rebuild_tensor',
@@ -106,7 +110,10 @@ export function readPth(bytes: Uint8Array, work?: ReadWork): PthContents {
   const zip = new ZipArchive(bytes, work);
   const pickles = [...zip.entries.keys()].filter((name) => /^[^/]+\/data\.pkl$/.test(name));
   if (pickles.length !== 1) {
-    throw new CheckpointError('corrupt-archive', pickles.length ? 'zip holds several data.pkl files' : 'zip has no <archive>/data.pkl: not a torch.save file');
+    throw new CheckpointError(
+      'corrupt-archive',
+      pickles.length ? 'zip holds several data.pkl files' : 'zip has no <archive>/data.pkl: not a torch.save file',
+    );
   }
   const prefix = pickles[0].slice(0, -'data.pkl'.length);
   const bigEndian = readByteOrder(zip, prefix);
@@ -117,7 +124,8 @@ export function readPth(bytes: Uint8Array, work?: ReadWork): PthContents {
     recordClasses: RECORD_CLASSES,
     persistentLoad: (pid) => loadStorage(pid, zip, prefix, storages),
     // torch never BUILDs onto a tensor, but tolerating empty state costs nothing.
-    build: (target, state) => target instanceof TensorRef && (state === null || (state instanceof Map && state.size === 0)),
+    build: (target, state) =>
+      target instanceof TensorRef && (state === null || (state instanceof Map && state.size === 0)),
   });
 
   const { weightsKey, weights } = findStateDict(root);
@@ -136,7 +144,9 @@ export function readPth(bytes: Uint8Array, work?: ReadWork): PthContents {
   const extras: Record<string, InertValue> = {};
   if (weightsKey !== undefined && root instanceof Map) {
     const seen = new Map<unknown, InertValue>();
-    const entries = [...root].filter(([key]) => key !== weightsKey).map(([key, value]) => [String(key), toInert(value, seen, 0)] as const);
+    const entries = [...root]
+      .filter(([key]) => key !== weightsKey)
+      .map(([key, value]) => [String(key), toInert(value, seen, 0)] as const);
     Object.assign(extras, Object.fromEntries(entries));
   }
   return { stateDict, extras };
@@ -146,7 +156,8 @@ function readByteOrder(zip: ZipArchive, prefix: string): boolean {
   const entry = zip.entries.get(`${prefix}byteorder`);
   if (!entry) return false; // only newer PyTorch writes it; files without it are little-endian
   const order = new TextDecoder().decode(zip.read(entry, 16)).trim();
-  if (order !== 'little' && order !== 'big') throw new CheckpointError('corrupt-archive', `unknown byteorder ${JSON.stringify(order.slice(0, 20))}`);
+  if (order !== 'little' && order !== 'big')
+    throw new CheckpointError('corrupt-archive', `unknown byteorder ${JSON.stringify(order.slice(0, 20))}`);
   return order === 'big';
 }
 
@@ -165,11 +176,16 @@ function torchCallables(): Map<string, Callable> {
       // Tensor subclasses: (func, type, args, state). Only the tensor rebuilders are accepted as func.
       'torch._tensor._rebuild_from_type_v2',
       ([func, , args]): unknown => {
-        if (!(func instanceof GlobalRef)) throw new CheckpointError('corrupt-pickle', '_rebuild_from_type_v2 without a function');
+        if (!(func instanceof GlobalRef))
+          throw new CheckpointError('corrupt-pickle', '_rebuild_from_type_v2 without a function');
         if (!REBUILD_TENSOR.has(func.qualifiedName)) {
-          throw new CheckpointError('unsafe-pickle', `pickle tries to call ${func.qualifiedName} (via _rebuild_from_type_v2), which is not on the allowlist`);
+          throw new CheckpointError(
+            'unsafe-pickle',
+            `pickle tries to call ${func.qualifiedName} (via _rebuild_from_type_v2), which is not on the allowlist`,
+          );
         }
-        if (!Array.isArray(args)) throw new CheckpointError('corrupt-pickle', '_rebuild_from_type_v2 without an argument tuple');
+        if (!Array.isArray(args))
+          throw new CheckpointError('corrupt-pickle', '_rebuild_from_type_v2 without an argument tuple');
         return callables.get(func.qualifiedName)!(args);
       },
     ],
@@ -193,7 +209,8 @@ function torchCallables(): Map<string, Callable> {
 function dictFrom(arg: unknown): Map<unknown, unknown> {
   const dict = new Map<unknown, unknown>();
   for (const pair of iterableArg(arg, 'OrderedDict')) {
-    if (!Array.isArray(pair) || pair.length !== 2) throw new CheckpointError('corrupt-pickle', 'OrderedDict item is not a pair');
+    if (!Array.isArray(pair) || pair.length !== 2)
+      throw new CheckpointError('corrupt-pickle', 'OrderedDict item is not a pair');
     dict.set(pair[0], pair[1]);
   }
   return dict;
@@ -207,7 +224,8 @@ function iterableArg(arg: unknown, what: string): unknown[] {
 }
 
 function expectTensor(value: unknown, via: string): TensorRef {
-  if (!(value instanceof TensorRef)) throw new CheckpointError('corrupt-pickle', `${via} of something that is not a tensor`);
+  if (!(value instanceof TensorRef))
+    throw new CheckpointError('corrupt-pickle', `${via} of something that is not a tensor`);
   return value;
 }
 
@@ -218,24 +236,38 @@ function loadStorage(pid: unknown, zip: ZipArchive, prefix: string, storages: Ma
   }
   const [, type, key, , numel] = pid;
   if (!(type instanceof GlobalRef)) throw new CheckpointError('corrupt-pickle', 'storage type is not a global');
-  if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) throw new CheckpointError('corrupt-pickle', 'storage key is not a plain name');
+  if (typeof key !== 'string' || !/^[\w.-]+$/.test(key))
+    throw new CheckpointError('corrupt-pickle', 'storage key is not a plain name');
   if (!isDimension(numel)) throw new CheckpointError('corrupt-pickle', `storage ${key} has an invalid length`);
-  const dtype: DType | undefined = UNTYPED_STORAGES.has(type.qualifiedName) ? 'uint8' : STORAGE_DTYPES.get(type.qualifiedName);
+  const dtype: DType | undefined = UNTYPED_STORAGES.has(type.qualifiedName)
+    ? 'uint8'
+    : STORAGE_DTYPES.get(type.qualifiedName);
   if (!dtype) throw new CheckpointError('unknown-dtype', `storage ${key} has unsupported type ${type.qualifiedName}`);
 
   const known = storages.get(key);
   if (known) {
-    if (known.dtype !== dtype || known.numel !== numel) throw new CheckpointError('corrupt-tensor', `storage ${key} is described two ways`);
+    if (known.dtype !== dtype || known.numel !== numel)
+      throw new CheckpointError('corrupt-tensor', `storage ${key} is described two ways`);
     return known;
   }
   const entry = zip.entries.get(`${prefix}data/${key}`);
-  if (!entry) throw new CheckpointError('missing-tensor', `data.pkl refers to storage ${key}, but the zip has no ${prefix}data/${key}`);
+  if (!entry)
+    throw new CheckpointError(
+      'missing-tensor',
+      `data.pkl refers to storage ${key}, but the zip has no ${prefix}data/${key}`,
+    );
   if (entry.size < numel * DTYPE_BYTES[dtype]) {
-    throw new CheckpointError('corrupt-tensor', `storage ${key} holds ${entry.size} bytes, less than ${numel} × ${dtype}`);
+    throw new CheckpointError(
+      'corrupt-tensor',
+      `storage ${key} holds ${entry.size} bytes, less than ${numel} × ${dtype}`,
+    );
   }
   // torch writes each record exactly as long as its storage; bytes beyond it can serve no tensor.
   if (entry.size > numel * DTYPE_BYTES[dtype]) {
-    throw new CheckpointError('oversized-entry', `storage record ${key} declares ${entry.size} bytes, more than its ${numel} × ${dtype}`);
+    throw new CheckpointError(
+      'oversized-entry',
+      `storage record ${key} declares ${entry.size} bytes, more than its ${numel} × ${dtype}`,
+    );
   }
   const storage = new StorageRef(key, dtype, numel, entry);
   storages.set(key, storage);
@@ -245,20 +277,32 @@ function loadStorage(pid: unknown, zip: ZipArchive, prefix: string, storages: Ma
 function rebuildTensor(args: readonly unknown[]): TensorRef {
   // _rebuild_tensor(storage, offset, size, stride); _v2 adds requires_grad, backward_hooks[, metadata].
   const [storage, offset, size, stride] = args;
-  if (!(storage instanceof StorageRef)) throw new CheckpointError('corrupt-pickle', 'tensor rebuilt from something that is not a storage');
+  if (!(storage instanceof StorageRef))
+    throw new CheckpointError('corrupt-pickle', 'tensor rebuilt from something that is not a storage');
   const ref = storage;
-  if (!isDimension(offset) || !Array.isArray(size) || !Array.isArray(stride) || size.length !== stride.length || !size.every(isDimension) || !stride.every(isDimension)) {
+  if (
+    !isDimension(offset) ||
+    !Array.isArray(size) ||
+    !Array.isArray(stride) ||
+    size.length !== stride.length ||
+    !size.every(isDimension) ||
+    !stride.every(isDimension)
+  ) {
     throw new CheckpointError('corrupt-tensor', `tensor on storage ${ref.key} has an invalid offset, size or stride`);
   }
   const numel = elementCount(size);
-  if (numel === undefined) throw new CheckpointError('corrupt-tensor', `tensor on storage ${ref.key} has an impossible size`);
+  if (numel === undefined)
+    throw new CheckpointError('corrupt-tensor', `tensor on storage ${ref.key} has an impossible size`);
   if (numel > 0) {
     // Highest element the view touches must lie inside the storage. Views larger than their storage (expanded,
     // stride 0) never occur in state dicts and would let a tiny file demand a huge allocation.
     let last = offset;
     for (let d = 0; d < size.length; d++) last += (size[d] - 1) * stride[d];
     if (!Number.isSafeInteger(last) || last >= ref.numel || numel > ref.numel) {
-      throw new CheckpointError('corrupt-tensor', `tensor view [${size}] stride [${stride}] + ${offset} does not fit storage ${ref.key} of ${ref.numel} elements`);
+      throw new CheckpointError(
+        'corrupt-tensor',
+        `tensor view [${size}] stride [${stride}] + ${offset} does not fit storage ${ref.key} of ${ref.numel} elements`,
+      );
     }
   }
   return new TensorRef(ref, offset, size, stride);
@@ -282,7 +326,10 @@ function findStateDict(root: unknown): { weightsKey?: string; weights: Map<strin
       throw new CheckpointError('no-state-dict', `checkpoint entry '${key}' is not a name → tensor dict`);
     }
     const keys = [...root.keys()].slice(0, 10).map(String).join(', ');
-    throw new CheckpointError('no-state-dict', `checkpoint has no ${STATE_DICT_KEYS.join('/')} entry and is not a state dict itself (keys: ${keys})`);
+    throw new CheckpointError(
+      'no-state-dict',
+      `checkpoint has no ${STATE_DICT_KEYS.join('/')} entry and is not a state dict itself (keys: ${keys})`,
+    );
   }
   throw new CheckpointError('no-state-dict', 'checkpoint holds neither a state dict nor a dict containing one');
 }
@@ -314,7 +361,10 @@ function checkWeightStorages(weights: Map<string, TensorRef>): void {
     used.set(storage, Math.max(used.get(storage) ?? 0, (last + 1) * DTYPE_BYTES[storage.dtype]));
   }
   if (total > MAX_STATE_DICT_BYTES) {
-    throw new CheckpointError('oversized-state-dict', `the weights would take ${total} bytes decoded, more than the ${MAX_STATE_DICT_BYTES} any supported model needs`);
+    throw new CheckpointError(
+      'oversized-state-dict',
+      `the weights would take ${total} bytes decoded, more than the ${MAX_STATE_DICT_BYTES} any supported model needs`,
+    );
   }
   for (const [storage, bytes] of used) {
     if (storage.entry.method !== 0 && storage.entry.size > bytes) {
@@ -362,7 +412,13 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
 }
 
 /** Row-major walk over a strided view, with an odometer over the dimensions. */
-function gather(source: ArrayLike<number | bigint>, out: { [i: number]: number | bigint; length: number }, offset: number, shape: readonly number[], stride: readonly number[]): void {
+function gather(
+  source: ArrayLike<number | bigint>,
+  out: { [i: number]: number | bigint; length: number },
+  offset: number,
+  shape: readonly number[],
+  stride: readonly number[],
+): void {
   if (out.length === 0) return;
   const rank = shape.length;
   const index = new Array<number>(rank).fill(0);
@@ -388,7 +444,8 @@ function toInert(value: unknown, seen: Map<unknown, InertValue>, depth: number):
   if (value === null || typeof value !== 'object') return value as InertValue;
   if (value instanceof Uint8Array || value instanceof GlobalRef) return value;
   if (value instanceof TensorRef) return new TensorSummary(value.storage.dtype, [...value.shape]);
-  if (depth > MAX_EXTRAS_DEPTH) throw new CheckpointError('pickle-limit', `checkpoint data nested deeper than ${MAX_EXTRAS_DEPTH}`);
+  if (depth > MAX_EXTRAS_DEPTH)
+    throw new CheckpointError('pickle-limit', `checkpoint data nested deeper than ${MAX_EXTRAS_DEPTH}`);
   // Shared and self-referencing containers map to one converted object, so cycles terminate.
   const done = seen.get(value);
   if (done !== undefined) return done;
@@ -411,7 +468,13 @@ function toInert(value: unknown, seen: Map<unknown, InertValue>, depth: number):
       // defineProperty-style assignment (not `out[key] =`) so a '__proto__' key stays an ordinary property.
       const out: { [key: string]: InertValue } = {};
       seen.set(value, out);
-      for (const [key, item] of entries) Object.defineProperty(out, String(key), { value: toInert(item, seen, depth + 1), enumerable: true, writable: true, configurable: true });
+      for (const [key, item] of entries)
+        Object.defineProperty(out, String(key), {
+          value: toInert(item, seen, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       return out;
     }
     const out = new Map<InertValue, InertValue>();

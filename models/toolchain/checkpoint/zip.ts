@@ -60,12 +60,18 @@ export class ZipArchive {
    */
   read(entry: ZipEntry, maxBytes = Number.POSITIVE_INFINITY): Uint8Array {
     if (entry.size > maxBytes) {
-      throw new CheckpointError('oversized-entry', `zip entry ${entry.name} declares ${entry.size} bytes; at most ${maxBytes} can be used`);
+      throw new CheckpointError(
+        'oversized-entry',
+        `zip entry ${entry.name} declares ${entry.size} bytes; at most ${maxBytes} can be used`,
+      );
     }
     const raw = this.bytes.subarray(entry.dataOffset, entry.dataOffset + entry.compressedSize);
     const data = entry.method === 0 ? raw : this.inflate(entry, raw);
     if (crc32(data) !== entry.crc32) {
-      throw new CheckpointError('checksum-mismatch', `zip entry ${entry.name} does not match its CRC-32: the file is damaged`);
+      throw new CheckpointError(
+        'checksum-mismatch',
+        `zip entry ${entry.name} does not match its CRC-32: the file is damaged`,
+      );
     }
     return data;
   }
@@ -76,7 +82,10 @@ export class ZipArchive {
     const inflater = new Inflate((chunk) => {
       this.work.inflatedBytes += chunk.length;
       if (written + chunk.length > out.length) {
-        throw new CheckpointError('oversized-entry', `zip entry ${entry.name} inflates to more than the ${entry.size} bytes it declares`);
+        throw new CheckpointError(
+          'oversized-entry',
+          `zip entry ${entry.name} inflates to more than the ${entry.size} bytes it declares`,
+        );
       }
       out.set(chunk, written);
       written += chunk.length;
@@ -93,7 +102,8 @@ export class ZipArchive {
       if (error instanceof CheckpointError) throw error;
       throw corrupt(`zip entry ${entry.name} does not inflate: ${(error as Error).message}`);
     }
-    if (written !== out.length) throw corrupt(`zip entry ${entry.name} inflates to ${written} bytes, not the ${entry.size} it declares`);
+    if (written !== out.length)
+      throw corrupt(`zip entry ${entry.name} inflates to ${written} bytes, not the ${entry.size} it declares`);
     return out;
   }
 }
@@ -117,14 +127,18 @@ function readCentralDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
   const locator = eocd - 20;
   if (locator >= 0 && u32(locator) === ZIP64_LOCATOR_SIGNATURE) {
     const zip64 = u64(locator + 8);
-    if (zip64 + 56 > locator || u32(zip64) !== ZIP64_EOCD_SIGNATURE) throw corrupt('bad zip64 end-of-central-directory record');
+    if (zip64 + 56 > locator || u32(zip64) !== ZIP64_EOCD_SIGNATURE)
+      throw corrupt('bad zip64 end-of-central-directory record');
     count = u64(zip64 + 32);
     directorySize = u64(zip64 + 40);
     directoryOffset = u64(zip64 + 48);
     directoryEnd = zip64;
   }
   if (directoryOffset + directorySize > directoryEnd) {
-    throw new CheckpointError('truncated', 'zip central directory runs past its end record: the file is cut or corrupt');
+    throw new CheckpointError(
+      'truncated',
+      'zip central directory runs past its end record: the file is cut or corrupt',
+    );
   }
   // Each record is at least 46 bytes, so a lying count cannot make us loop beyond the directory's size.
   if (count * 46 > directorySize) throw corrupt(`zip claims ${count} entries in a ${directorySize}-byte directory`);
@@ -193,7 +207,10 @@ function readCentralDirectory(bytes: Uint8Array): Map<string, ZipEntry> {
 function findEndOfCentralDirectory(bytes: Uint8Array, view: DataView): number {
   const lowest = Math.max(0, bytes.byteLength - EOCD_SIZE - MAX_COMMENT);
   for (let at = bytes.byteLength - EOCD_SIZE; at >= lowest; at--) {
-    if (view.getUint32(at, true) === EOCD_SIGNATURE && at + EOCD_SIZE + view.getUint16(at + 20, true) === bytes.byteLength) {
+    if (
+      view.getUint32(at, true) === EOCD_SIGNATURE &&
+      at + EOCD_SIZE + view.getUint16(at + 20, true) === bytes.byteLength
+    ) {
       return at;
     }
   }

@@ -8,7 +8,11 @@ export function convNode(g: GraphBuilder, x: string, folded: FoldedConv): string
   const { spec } = folded;
   return g.node(
     'Conv',
-    [x, g.addFloatInitializer(`${spec.prefix}.weight`, folded.weight, folded.dims), g.addFloatInitializer(`${spec.prefix}.bias`, folded.bias, [spec.outChannels])],
+    [
+      x,
+      g.addFloatInitializer(`${spec.prefix}.weight`, folded.weight, folded.dims),
+      g.addFloatInitializer(`${spec.prefix}.bias`, folded.bias, [spec.outChannels]),
+    ],
     {
       kernel_shape: [spec.kernel, spec.kernel],
       strides: [spec.stride, spec.stride],

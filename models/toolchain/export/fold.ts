@@ -36,7 +36,12 @@ export function foldConvBn(stateDict: StateDict, spec: ConvBnSpec): FoldedConv {
   const { scale, shift } = batchNormAffine(stateDict, `${spec.prefix}.bn`);
   const perOut = weight.length / spec.outChannels;
   for (let o = 0; o < spec.outChannels; o++) for (let j = 0; j < perOut; j++) weight[o * perOut + j] *= scale[o];
-  return { spec, weight, bias: shift, dims: [spec.outChannels, spec.inChannels / spec.groups, spec.kernel, spec.kernel] };
+  return {
+    spec,
+    weight,
+    bias: shift,
+    dims: [spec.outChannels, spec.inChannels / spec.groups, spec.kernel, spec.kernel],
+  };
 }
 
 /** A plain 1×1 conv with bias (squeeze-excite fc1/fc2), in the same shape as a folded one. */
@@ -50,7 +55,10 @@ export function plainConv(stateDict: StateDict, prefix: string, inChannels: numb
 }
 
 /** BN_Linear.fuse: Linear(BN1d(x)) as one Linear, weight [out, in] row-major. */
-export function foldBnLinear(stateDict: StateDict, prefix: string): { weight: Float64Array; bias: Float64Array; dims: [number, number] } {
+export function foldBnLinear(
+  stateDict: StateDict,
+  prefix: string,
+): { weight: Float64Array; bias: Float64Array; dims: [number, number] } {
   const { scale, shift } = batchNormAffine(stateDict, `${prefix}.bn`);
   const weight = float64(stateDict, `${prefix}.l.weight`);
   const bias = float64(stateDict, `${prefix}.l.bias`);

@@ -17,7 +17,13 @@ import { convNode, patchEmbedding } from './conv-node.js';
 import { float64, foldConvBn, plainConv } from './fold.js';
 
 /** Adds the model from `input` on; the logits tensor is named `output`. */
-export function buildNaiveGraph(g: GraphBuilder, sd: StateDict, layout: EfficientVitLayout, input: string, output: string): string {
+export function buildNaiveGraph(
+  g: GraphBuilder,
+  sd: StateDict,
+  layout: EfficientVitLayout,
+  input: string,
+  output: string,
+): string {
   let x = patchEmbedding(g, sd, layout, input);
   for (const layer of layout.layers) {
     g.scoped(layer.prefix, () => {
@@ -52,11 +58,16 @@ export function buildNaiveGraph(g: GraphBuilder, sd: StateDict, layout: Efficien
     ],
     { epsilon: { f: BATCH_NORM_EPS } },
   );
-  return g.node('Gemm', [
-    bn,
-    g.addFloatInitializer('head.l.weight', float64(sd, 'head.l.weight'), [head.numClasses, head.inFeatures]),
-    g.addFloatInitializer('head.l.bias', float64(sd, 'head.l.bias'), [head.numClasses]),
-  ], { transB: 1 }, output);
+  return g.node(
+    'Gemm',
+    [
+      bn,
+      g.addFloatInitializer('head.l.weight', float64(sd, 'head.l.weight'), [head.numClasses, head.inFeatures]),
+      g.addFloatInitializer('head.l.bias', float64(sd, 'head.l.bias'), [head.numClasses]),
+    ],
+    { transB: 1 },
+    output,
+  );
 }
 
 function patchMerging(g: GraphBuilder, sd: StateDict, layer: PatchMergingLayer, x: string): string {
@@ -73,7 +84,10 @@ function patchMerging(g: GraphBuilder, sd: StateDict, layer: PatchMergingLayer, 
 function localWindowAttention(g: GraphBuilder, sd: StateDict, layer: ResidualAttentionLayer, x: string): string {
   const { resolution: r, windowResolution: w, channels: c } = layer;
   if (r <= w) return cascadedGroupAttention(g, sd, layer, x);
-  if (r % w !== 0) throw new Error(`${layer.prefix}: resolution ${r} is not a multiple of window ${w}; padded windows are not exported`);
+  if (r % w !== 0)
+    throw new Error(
+      `${layer.prefix}: resolution ${r} is not a multiple of window ${w}; padded windows are not exported`,
+    );
   const n = r / w;
   // BCHW → BHWC → B,nH,w,nW,w,C → B,nH,nW,w,w,C → (B·nH·nW),w,w,C → (B·nH·nW),C,w,w
   let t = g.node('Transpose', [x], { perm: [0, 2, 3, 1] });
@@ -93,7 +107,13 @@ function localWindowAttention(g: GraphBuilder, sd: StateDict, layer: ResidualAtt
 function cascadedGroupAttention(g: GraphBuilder, sd: StateDict, layer: ResidualAttentionLayer, x: string): string {
   const { heads, keyDim, valueDim, attentionResolution: side } = layer;
   const tokens = side * side;
-  const chunks = g.nodeMulti('Split', [x, g.int64(Array(heads).fill(layer.channels / heads))], heads, { axis: 1 }, `${layer.prefix}.chunk`);
+  const chunks = g.nodeMulti(
+    'Split',
+    [x, g.int64(Array(heads).fill(layer.channels / heads))],
+    heads,
+    { axis: 1 },
+    `${layer.prefix}.chunk`,
+  );
   const biases = float64(sd, `${layer.prefix}.attention_biases`);
   const idxs = attentionBiasIndices(side);
   const outputs: string[] = [];
@@ -102,7 +122,13 @@ function cascadedGroupAttention(g: GraphBuilder, sd: StateDict, layer: ResidualA
     const head = `${layer.prefix}.head${i}`;
     if (i > 0) feat = g.node('Add', [feat, chunks[i]], {}, `${head}.cascade`);
     const qkv = convNode(g, feat, foldConvBn(sd, layer.qkvs[i]));
-    const [q0, k0, v0] = g.nodeMulti('Split', [qkv, g.int64([keyDim, keyDim, valueDim])], 3, { axis: 1 }, `${head}.qkv`);
+    const [q0, k0, v0] = g.nodeMulti(
+      'Split',
+      [qkv, g.int64([keyDim, keyDim, valueDim])],
+      3,
+      { axis: 1 },
+      `${head}.qkv`,
+    );
     const q1 = convNode(g, q0, foldConvBn(sd, layer.dws[i]));
     const flat = g.int64([0, 0, -1]);
     const q = g.node('Reshape', [q1, flat], {}, `${head}.q`);

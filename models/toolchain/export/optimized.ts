@@ -22,7 +22,13 @@ import { float64, foldBnLinear, foldConvBn, plainConv, type FoldedConv } from '.
 import { convNode, patchEmbedding } from './conv-node.js';
 
 /** Adds the model from `input` on; the logits tensor is named `output`. */
-export function buildOptimizedGraph(g: GraphBuilder, sd: StateDict, layout: EfficientVitLayout, input: string, output: string): string {
+export function buildOptimizedGraph(
+  g: GraphBuilder,
+  sd: StateDict,
+  layout: EfficientVitLayout,
+  input: string,
+  output: string,
+): string {
   let x = patchEmbedding(g, sd, layout, input);
   for (const layer of layout.layers) {
     g.scoped(layer.prefix, () => {
@@ -55,7 +61,11 @@ export function buildOptimizedGraph(g: GraphBuilder, sd: StateDict, layout: Effi
   const head = foldBnLinear(sd, layout.head.prefix);
   return g.node(
     'Gemm',
-    [pooled, g.addFloatInitializer('head.weight', head.weight, head.dims), g.addFloatInitializer('head.bias', head.bias, [head.dims[0]])],
+    [
+      pooled,
+      g.addFloatInitializer('head.weight', head.weight, head.dims),
+      g.addFloatInitializer('head.bias', head.bias, [head.dims[0]]),
+    ],
     { transB: 1 },
     output,
   );
@@ -77,18 +87,29 @@ function attention(g: GraphBuilder, sd: StateDict, layer: ResidualAttentionLayer
   // qkv_i(chunk_i + out_{i-1}) = qkv_i(chunk_i) + W_i·out_{i-1}: the chunk terms of all heads are one grouped conv,
   // pointwise, so it runs on the whole map before window partition (one GEMM per head over all positions).
   const grouped: FoldedConv = {
-    spec: { ...layer.qkvs[0], prefix: `${layer.prefix}.qkvs`, inChannels: c, outChannels: heads * qkvWidth, groups: heads },
+    spec: {
+      ...layer.qkvs[0],
+      prefix: `${layer.prefix}.qkvs`,
+      inChannels: c,
+      outChannels: heads * qkvWidth,
+      groups: heads,
+    },
     weight: concatArrays(qkvs.map((q) => q.weight)),
     bias: concatArrays(qkvs.map((q) => q.bias)),
     dims: [heads * qkvWidth, c / heads, 1, 1],
   };
   // From here on tokens are rows and channels are columns ([B', tokens, channels]): the window partition then moves
   // whole rows of channels, and MatMul consumes the layouts without Transposes.
-  let terms = g.node('Transpose', [g.node('Reshape', [convNode(g, x, grouped), g.int64([0, heads * qkvWidth, -1])])], { perm: [0, 2, 1] });
+  let terms = g.node('Transpose', [g.node('Reshape', [convNode(g, x, grouped), g.int64([0, heads * qkvWidth, -1])])], {
+    perm: [0, 2, 1],
+  });
   const windowed = r > w;
   const n = Math.ceil(r / w);
   if (windowed) {
-    if (r % w !== 0) throw new Error(`${layer.prefix}: resolution ${r} is not a multiple of window ${w}; padded windows are not exported`);
+    if (r % w !== 0)
+      throw new Error(
+        `${layer.prefix}: resolution ${r} is not a multiple of window ${w}; padded windows are not exported`,
+      );
     // [B, nH·w·nW·w, Q] → [B, nH, w, nW, w, Q] → [B, nH, nW, w, w, Q] → [B·nH·nW, w·w, Q]
     terms = g.node('Reshape', [terms, g.int64([-1, n, w, n, w, heads * qkvWidth])]);
     terms = g.node('Transpose', [terms], { perm: [0, 1, 3, 2, 4, 5] });
@@ -102,8 +123,16 @@ function attention(g: GraphBuilder, sd: StateDict, layer: ResidualAttentionLayer
   }
   // proj (pointwise) on all positions at once, then back to [B, C, r, r].
   const proj = foldConvBn(sd, layer.proj);
-  t = g.node('Add', [g.node('MatMul', [t, g.addFloatInitializer(`${layer.proj.prefix}.weight`, transposed(proj.weight, c, c), [c, c])]), g.addFloatInitializer(`${layer.proj.prefix}.bias`, proj.bias, [c])]);
-  return g.node('Reshape', [g.node('Transpose', [t], { perm: [0, 2, 1] }), g.int64([-1, c, r, r])], {}, `${layer.prefix}.out`);
+  t = g.node('Add', [
+    g.node('MatMul', [t, g.addFloatInitializer(`${layer.proj.prefix}.weight`, transposed(proj.weight, c, c), [c, c])]),
+    g.addFloatInitializer(`${layer.proj.prefix}.bias`, proj.bias, [c]),
+  ]);
+  return g.node(
+    'Reshape',
+    [g.node('Transpose', [t], { perm: [0, 2, 1] }), g.int64([-1, c, r, r])],
+    {},
+    `${layer.prefix}.out`,
+  );
 }
 
 /** A row-major [rows, cols] matrix transposed. */
@@ -132,7 +161,8 @@ function depthwiseOperator(folded: FoldedConv, side: number, scale: number): Flo
             const sy = y + dy - pad;
             const sx = x + dx - pad;
             if (sy < 0 || sx < 0 || sy >= side || sx >= side) continue;
-            op[(c * tokens + sy * side + sx) * tokens + y * side + x] = folded.weight[(c * kernel + dy) * kernel + dx] * scale;
+            op[(c * tokens + sy * side + sx) * tokens + y * side + x] =
+              folded.weight[(c * kernel + dy) * kernel + dx] * scale;
           }
         }
       }
@@ -145,13 +175,25 @@ function depthwiseOperator(folded: FoldedConv, side: number, scale: number): Flo
  * The cascade over heads, token-major: `chunkTerms` holds every head's qkv_i(chunk_i), [B', tokens, heads·(2kd+d)].
  * Returns the heads' concatenated outputs [B', tokens, heads·d] (before proj's ReLU).
  */
-function cascadedGroupAttention(g: GraphBuilder, sd: StateDict, layer: ResidualAttentionLayer, qkvs: FoldedConv[], chunkTerms: string): string {
+function cascadedGroupAttention(
+  g: GraphBuilder,
+  sd: StateDict,
+  layer: ResidualAttentionLayer,
+  qkvs: FoldedConv[],
+  chunkTerms: string,
+): string {
   const { heads, keyDim, valueDim, attentionResolution: side } = layer;
   const tokens = side * side;
   const biases = float64(sd, `${layer.prefix}.attention_biases`);
   const idxs = attentionBiasIndices(side);
   const qkvWidth = 2 * keyDim + valueDim;
-  const terms = g.nodeMulti('Split', [chunkTerms, g.int64(Array(heads).fill(qkvWidth))], heads, { axis: 2 }, `${layer.prefix}.qkv_chunks`);
+  const terms = g.nodeMulti(
+    'Split',
+    [chunkTerms, g.int64(Array(heads).fill(qkvWidth))],
+    heads,
+    { axis: 2 },
+    `${layer.prefix}.qkv_chunks`,
+  );
   const outputs: string[] = [];
   let previous: string | undefined;
   for (let i = 0; i < heads; i++) {
@@ -159,18 +201,42 @@ function cascadedGroupAttention(g: GraphBuilder, sd: StateDict, layer: ResidualA
     let qkv = terms[i];
     if (previous) {
       // the cascade term W_i·out_{i-1} (no bias: the chunk term has it)
-      const cascadeWeight = g.addFloatInitializer(`${head}.cascade_weight`, transposed(qkvs[i].weight, qkvWidth, valueDim), [valueDim, qkvWidth]);
+      const cascadeWeight = g.addFloatInitializer(
+        `${head}.cascade_weight`,
+        transposed(qkvs[i].weight, qkvWidth, valueDim),
+        [valueDim, qkvWidth],
+      );
       qkv = g.node('Add', [g.node('MatMul', [previous, cascadeWeight]), qkv], {}, `${head}.cascade`);
     }
     const [q, k, v] = g.nodeMulti('Split', [qkv, g.int64([keyDim, keyDim, valueDim])], 3, { axis: 2 }, `${head}.qkv`);
     // q: [B', N, kd] → [kd, B', N] · Kᵀ[kd, N, N] + β → [B', N, kd], the dw conv and key_dim^-0.5 in Kᵀ and β
     const dw = foldConvBn(sd, layer.dws[i]);
-    let qs = g.node('MatMul', [g.node('Transpose', [q], { perm: [2, 0, 1] }), g.addFloatInitializer(`${head}.q_dw`, depthwiseOperator(dw, side, layer.scale), [keyDim, tokens, tokens])], {}, `${head}.q_dw`);
-    qs = g.node('Add', [qs, g.addFloatInitializer(`${head}.q_dw_bias`, dw.bias.map((b) => b * layer.scale), [keyDim, 1, 1])]);
+    let qs = g.node(
+      'MatMul',
+      [
+        g.node('Transpose', [q], { perm: [2, 0, 1] }),
+        g.addFloatInitializer(`${head}.q_dw`, depthwiseOperator(dw, side, layer.scale), [keyDim, tokens, tokens]),
+      ],
+      {},
+      `${head}.q_dw`,
+    );
+    qs = g.node('Add', [
+      qs,
+      g.addFloatInitializer(
+        `${head}.q_dw_bias`,
+        dw.bias.map((b) => b * layer.scale),
+        [keyDim, 1, 1],
+      ),
+    ]);
     qs = g.node('Transpose', [qs], { perm: [1, 2, 0] }, `${head}.q`);
     const bias = Float64Array.from(idxs, (j) => biases[i * layer.biasOffsets + j]);
     const logits = g.node('MatMul', [qs, g.node('Transpose', [k], { perm: [0, 2, 1] })], {}, `${head}.qk`);
-    const attn = g.node('Softmax', [g.node('Add', [logits, g.addFloatInitializer(`${head}.bias`, bias, [tokens, tokens])])], { axis: -1 }, `${head}.attn`);
+    const attn = g.node(
+      'Softmax',
+      [g.node('Add', [logits, g.addFloatInitializer(`${head}.bias`, bias, [tokens, tokens])])],
+      { axis: -1 },
+      `${head}.attn`,
+    );
     previous = g.node('MatMul', [attn, v], {}, `${head}.out`);
     outputs.push(previous);
   }

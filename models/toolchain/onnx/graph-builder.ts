@@ -56,7 +56,8 @@ export class GraphBuilder {
   /** A float32 constant tensor; float64 values are rounded to float32 here, once. */
   addFloatInitializer(hint: string, values: Float64Array | Float32Array | number[], dims: readonly number[]): string {
     const count = dims.reduce((n, d) => n * d, 1);
-    if (values.length !== count) throw new Error(`initializer ${hint}: ${values.length} values for dims [${dims.join(', ')}]`);
+    if (values.length !== count)
+      throw new Error(`initializer ${hint}: ${values.length} values for dims [${dims.join(', ')}]`);
     const f32 = values instanceof Float32Array ? values : Float32Array.from(values);
     return this.addRawInitializer(hint, 'float32', new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength), dims);
   }
@@ -67,7 +68,12 @@ export class GraphBuilder {
     const existing = this.int64Constants.get(key);
     if (existing) return existing;
     const data = BigInt64Array.from(values, (v) => BigInt(v));
-    const name = this.addRawInitializer(`const_${values.join('_').replace(/-/g, 'm')}`.slice(0, 60), 'int64', new Uint8Array(data.buffer), dims);
+    const name = this.addRawInitializer(
+      `const_${values.join('_').replace(/-/g, 'm')}`.slice(0, 60),
+      'int64',
+      new Uint8Array(data.buffer),
+      dims,
+    );
     this.int64Constants.set(key, name);
     return name;
   }
@@ -93,7 +99,13 @@ export class GraphBuilder {
   }
 
   /** Adds one node; returns its output names (`outputs` of them, named after `hint`). */
-  nodeMulti(opType: string, inputs: readonly string[], outputs: number, attributes: Record<string, AttributeValue> = {}, hint?: string): string[] {
+  nodeMulti(
+    opType: string,
+    inputs: readonly string[],
+    outputs: number,
+    attributes: Record<string, AttributeValue> = {},
+    hint?: string,
+  ): string[] {
     hint ??= this.scope ? `${this.scope}/${opType}` : opType;
     const outNames = Array.from({ length: outputs }, (_, i) => this.uniqueName(outputs === 1 ? hint : `${hint}_${i}`));
     this.nodes.push({
@@ -107,7 +119,12 @@ export class GraphBuilder {
   }
 
   /** Adds a single-output node and returns its output name. */
-  node(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}, hint?: string): string {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue> = {},
+    hint?: string,
+  ): string {
     return this.nodeMulti(opType, inputs, 1, attributes, hint)[0];
   }
 

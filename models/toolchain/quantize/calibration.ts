@@ -61,7 +61,10 @@ export function instrumentModel(fp32Onnx: Uint8Array, tensors: readonly string[]
   if (tensors.length === 0) throw new CalibrationError('no-tensors', 'nothing to calibrate');
   const model = decodeModel(fp32Onnx);
   const graph = graphOf(model);
-  const known = new Set<string>([...(graph.input ?? []).map((v) => v.name ?? ''), ...(graph.node ?? []).flatMap((n) => n.output ?? [])]);
+  const known = new Set<string>([
+    ...(graph.input ?? []).map((v) => v.name ?? ''),
+    ...(graph.node ?? []).flatMap((n) => n.output ?? []),
+  ]);
   for (const name of tensors) {
     if (!known.has(name)) throw new CalibrationError('unknown-tensor', `tensor '${name}' is not produced in the graph`);
   }
@@ -69,7 +72,12 @@ export function instrumentModel(fp32Onnx: Uint8Array, tensors: readonly string[]
   const flatShape = namer.fresh('calibration_flat_shape');
   graph.initializer = [
     ...(graph.initializer ?? []),
-    { name: flatShape, dataType: TensorDataType.INT64, dims: [2], rawData: new Uint8Array(new BigInt64Array([1n, -1n]).buffer) },
+    {
+      name: flatShape,
+      dataType: TensorDataType.INT64,
+      dims: [2],
+      rawData: new Uint8Array(new BigInt64Array([1n, -1n]).buffer),
+    },
   ];
   const nodes = graph.node ?? [];
   const counts: string[] = [];
@@ -91,23 +99,43 @@ export function instrumentModel(fp32Onnx: Uint8Array, tensors: readonly string[]
   const output = namer.fresh(OUTPUT_NAME);
   nodes.push(makeNode('Concat', namer.fresh(`${output}_node`), [...counts, ...flats], [output], [intAttr('axis', 1)]));
   graph.node = nodes;
-  graph.output = [{ name: output, type: { tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimParam: 'observations' }] } } } }];
+  graph.output = [
+    {
+      name: output,
+      type: {
+        tensorType: { elemType: TensorDataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimParam: 'observations' }] } },
+      },
+    },
+  ];
   return encodeModel(model);
 }
 
-function sampleDims(sample: CalibrationSample, inputDims: (number | undefined)[] | undefined): { data: Float32Array; dims: number[] } {
+function sampleDims(
+  sample: CalibrationSample,
+  inputDims: (number | undefined)[] | undefined,
+): { data: Float32Array; dims: number[] } {
   if (!(sample instanceof Float32Array)) {
     const count = sample.dims.reduce((n, d) => n * d, 1);
-    if (count !== sample.data.length) throw new CalibrationError('bad-sample', `sample has ${sample.data.length} values for dims [${sample.dims.join(', ')}]`);
+    if (count !== sample.data.length)
+      throw new CalibrationError(
+        'bad-sample',
+        `sample has ${sample.data.length} values for dims [${sample.dims.join(', ')}]`,
+      );
     return sample;
   }
   const perImage = inputDims?.slice(1);
   if (!perImage || perImage.some((d) => d === undefined)) {
-    throw new CalibrationError('bad-sample', 'the model input has no static image shape; pass samples as { data, dims }');
+    throw new CalibrationError(
+      'bad-sample',
+      'the model input has no static image shape; pass samples as { data, dims }',
+    );
   }
   const imageSize = (perImage as number[]).reduce((n, d) => n * d, 1);
   if (sample.length === 0 || sample.length % imageSize !== 0) {
-    throw new CalibrationError('bad-sample', `sample of ${sample.length} values is not a whole number of [${perImage.join(', ')}] images`);
+    throw new CalibrationError(
+      'bad-sample',
+      `sample of ${sample.length} values is not a whole number of [${perImage.join(', ')}] images`,
+    );
   }
   return { data: sample, dims: [sample.length / imageSize, ...(perImage as number[])] };
 }
@@ -147,7 +175,8 @@ export async function calibrateRanges(
   const method = options.method ?? 'minmax';
   const backend = options.backend ?? createOrtNodeBackend();
   const graph = graphOf(decodeModel(fp32Onnx));
-  const inputName = (graph.input ?? []).find((v) => !(graph.initializer ?? []).some((t) => t.name === v.name))?.name ?? '';
+  const inputName =
+    (graph.input ?? []).find((v) => !(graph.initializer ?? []).some((t) => t.name === v.name))?.name ?? '';
   const batches = samples.map((s) => sampleDims(s, declaredDims(graph, inputName)));
   const instrumented = instrumentModel(fp32Onnx, tensors);
 
@@ -166,7 +195,10 @@ export async function calibrateRanges(
   });
   const observed = (t: number): Range => {
     if (!Number.isFinite(mins[t]) || !Number.isFinite(maxs[t])) {
-      throw new CalibrationError('bad-sample', `tensor '${tensors[t]}' took non-finite or no values during calibration`);
+      throw new CalibrationError(
+        'bad-sample',
+        `tensor '${tensors[t]}' took non-finite or no values during calibration`,
+      );
     }
     return { min: mins[t], max: maxs[t] };
   };
@@ -174,8 +206,12 @@ export async function calibrateRanges(
 
   const bins = options.bins ?? (method === 'entropy' ? 512 : 2048);
   // 'entropy' histograms are symmetric around 0 (ORT): the KL search grows a window outward from the zero bin.
-  const lows = tensors.map((_, t) => (method === 'entropy' ? -Math.max(Math.abs(mins[t]), Math.abs(maxs[t])) : mins[t]));
-  const highs = tensors.map((_, t) => (method === 'entropy' ? Math.max(Math.abs(mins[t]), Math.abs(maxs[t])) : maxs[t]));
+  const lows = tensors.map((_, t) =>
+    method === 'entropy' ? -Math.max(Math.abs(mins[t]), Math.abs(maxs[t])) : mins[t],
+  );
+  const highs = tensors.map((_, t) =>
+    method === 'entropy' ? Math.max(Math.abs(mins[t]), Math.abs(maxs[t])) : maxs[t],
+  );
   const histograms = tensors.map(() => new Float64Array(bins));
   await observe(instrumented, batches, tensors, backend, (t, values) => {
     accumulateHistogram(histograms[t], values, lows[t], highs[t]);
@@ -184,7 +220,10 @@ export async function calibrateRanges(
   tensors.forEach((name, t) => {
     const range = observed(t);
     const histogram: Histogram = { counts: histograms[t], low: lows[t], high: highs[t] };
-    const robust = method === 'percentile' ? percentileRange(histogram, options.percentile ?? 99.999) : entropyRange(histogram, options.quantizedBins ?? 128);
+    const robust =
+      method === 'percentile'
+        ? percentileRange(histogram, options.percentile ?? 99.999)
+        : entropyRange(histogram, options.quantizedBins ?? 128);
     // Never wider than what was seen.
     ranges.set(name, { min: Math.max(range.min, robust.min), max: Math.min(range.max, robust.max) });
   });
@@ -275,7 +314,8 @@ export function entropyRange(h: Histogram, quantizedBins: number): Range {
     p[p.length - 1] += prefix[bins] - prefix[end];
     const merged = Math.floor(sliced.length / quantizedBins);
     const quantized = new Float64Array(quantizedBins);
-    for (let b = 0; b < quantizedBins; b++) for (let j = b * merged; j < (b + 1) * merged; j++) quantized[b] += sliced[j];
+    for (let b = 0; b < quantizedBins; b++)
+      for (let j = b * merged; j < (b + 1) * merged; j++) quantized[b] += sliced[j];
     for (let j = quantizedBins * merged; j < sliced.length; j++) quantized[quantizedBins - 1] += sliced[j];
     const q = new Float64Array(p.length);
     for (let b = 0; b < quantizedBins; b++) {
@@ -299,12 +339,17 @@ const CALIBRATION_MAX_PIXELS = 50_000_000;
  * Image files → model inputs, through the service's own decoder and eval preprocessing (so calibration sees
  * exactly what the served model will see). One Float32Array (3·crop·crop) per file, in order.
  */
-export async function preprocessImageFiles(files: readonly string[], preprocessing: Preprocessing = IMAGENET_PREPROCESSING): Promise<Float32Array[]> {
+export async function preprocessImageFiles(
+  files: readonly string[],
+  preprocessing: Preprocessing = IMAGENET_PREPROCESSING,
+): Promise<Float32Array[]> {
   const support = createImageSupport(await loadImageWasmModules());
   const images: Float32Array[] = [];
   for (const file of files) {
     const input = new Float32Array(inputElements(preprocessing));
-    await imageToInput(support, new Uint8Array(await readFile(file)), preprocessing, input, 0, { maxPixels: CALIBRATION_MAX_PIXELS });
+    await imageToInput(support, new Uint8Array(await readFile(file)), preprocessing, input, 0, {
+      maxPixels: CALIBRATION_MAX_PIXELS,
+    });
     images.push(input);
   }
   return images;

@@ -17,7 +17,8 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   } catch (error) {
     throw new QuantizeError('invalid-model', `not an ONNX model: ${(error as Error).message}`);
   }
-  if (!model.graph || (model.graph.node ?? []).length === 0) throw new QuantizeError('invalid-model', 'not an ONNX model: no graph nodes');
+  if (!model.graph || (model.graph.node ?? []).length === 0)
+    throw new QuantizeError('invalid-model', 'not an ONNX model: no graph nodes');
   return model;
 }
 
@@ -39,7 +40,9 @@ export class GraphIndex {
 
   constructor(readonly graph: OnnxMessages.IGraphProto) {
     for (const tensor of graph.initializer ?? []) this.initializers.set(tensor.name ?? '', tensor);
-    this.graphInputs = new Set((graph.input ?? []).map((v) => v.name ?? '').filter((name) => !this.initializers.has(name)));
+    this.graphInputs = new Set(
+      (graph.input ?? []).map((v) => v.name ?? '').filter((name) => !this.initializers.has(name)),
+    );
     this.graphOutputs = new Set((graph.output ?? []).map((v) => v.name ?? ''));
     for (const node of graph.node ?? []) {
       for (const output of node.output ?? []) if (output) this.producer.set(output, node);
@@ -103,7 +106,14 @@ export function intAttr(name: string, value: number): OnnxMessages.IAttributePro
   return { name, type: AttributeType.INT, i: value };
 }
 
-export function makeNode(opType: string, name: string, inputs: string[], outputs: string[], attributes: OnnxMessages.IAttributeProto[] = [], domain = ''): NodeProto {
+export function makeNode(
+  opType: string,
+  name: string,
+  inputs: string[],
+  outputs: string[],
+  attributes: OnnxMessages.IAttributeProto[] = [],
+  domain = '',
+): NodeProto {
   return { opType, name, input: inputs, output: outputs, attribute: attributes, domain };
 }
 
@@ -120,7 +130,9 @@ export function declaredDims(graph: OnnxMessages.IGraphProto, value: string): (n
   const info = (graph.input ?? []).find((v) => v.name === value);
   const dims = info?.type?.tensorType?.shape?.dim;
   if (!dims) return undefined;
-  return dims.map((d) => (d.dimValue !== null && d.dimValue !== undefined && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : undefined));
+  return dims.map((d) =>
+    d.dimValue !== null && d.dimValue !== undefined && toNumber(d.dimValue) > 0 ? toNumber(d.dimValue) : undefined,
+  );
 }
 
 /** Orders nodes so each comes after the producers of its inputs (Kahn's algorithm, stable). */
@@ -140,7 +152,8 @@ export function topologicalSort(nodes: NodeProto[], available: Iterable<string>)
         i++;
       }
     }
-    if (pending.length === before) throw new Error(`graph has a cycle or a missing value before node '${pending[0].name}'`);
+    if (pending.length === before)
+      throw new Error(`graph has a cycle or a missing value before node '${pending[0].name}'`);
   }
   return sorted;
 }

@@ -23,7 +23,11 @@ export type QuantizeOptions = ({ method: 'weight-only' } & WeightOnlyOptions) | 
  * The edge format: per-channel int8 weights (and int8 attention-bias tables), stored as Cast + Mul so that
  * onnxruntime folds them back to float when the session is created.
  */
-export const EDGE_RECIPE: QuantizeOptions = Object.freeze({ method: 'weight-only', encoding: 'cast-mul', tablesMinElements: 256 });
+export const EDGE_RECIPE: QuantizeOptions = Object.freeze({
+  method: 'weight-only',
+  encoding: 'cast-mul',
+  tablesMinElements: 256,
+});
 
 /**
  * Static recipes use 7-bit weights (ORT's reduce_range): with full-range int8 weights onnxruntime-node's x86 AVX2
@@ -43,12 +47,18 @@ export const RECIPES: Readonly<Record<string, { description: string; options: Qu
     options: { method: 'static-qdq' },
   },
   'qdq-minmax': { description: 'static QDQ, all ops, MinMax, 7-bit weights', options: { ...STATIC_BASE } },
-  'qdq-int8-act': { description: 'static QDQ, all ops, MinMax, int8 activations, 7-bit weights', options: { ...STATIC_BASE, activationType: 'int8' } },
+  'qdq-int8-act': {
+    description: 'static QDQ, all ops, MinMax, int8 activations, 7-bit weights',
+    options: { ...STATIC_BASE, activationType: 'int8' },
+  },
   'qdq-percentile': {
     description: 'static QDQ, all ops, percentile 99.999, 7-bit weights',
     options: { ...STATIC_BASE, calibration: { method: 'percentile' } },
   },
-  'qdq-entropy': { description: 'static QDQ, all ops, entropy, 7-bit weights', options: { ...STATIC_BASE, calibration: { method: 'entropy' } } },
+  'qdq-entropy': {
+    description: 'static QDQ, all ops, entropy, 7-bit weights',
+    options: { ...STATIC_BASE, calibration: { method: 'entropy' } },
+  },
   'qdq-sparing': {
     description: 'static QDQ, percentile; softmax, attention-bias add, residual adds, first conv, head in float',
     options: {
@@ -60,7 +70,12 @@ export const RECIPES: Readonly<Record<string, { description: string; options: Qu
   },
   'qdq-convs-only': {
     description: 'static QDQ on Conv only (activations around convs), percentile, rest weight-only',
-    options: { ...STATIC_BASE, ops: ['Conv'], calibration: { method: 'percentile' }, weightOnlyRest: { encoding: 'cast-mul', tablesMinElements: 256 } },
+    options: {
+      ...STATIC_BASE,
+      ops: ['Conv'],
+      calibration: { method: 'percentile' },
+      weightOnlyRest: { encoding: 'cast-mul', tablesMinElements: 256 },
+    },
   },
   'qdq-pointwise': {
     description: 'static QDQ on the 1×1 convs only, percentile, rest weight-only',
@@ -96,10 +111,22 @@ export async function quantizeModel(
   return options.weightOnlyRest ? quantizeWeightsOnly(model, options.weightOnlyRest) : model;
 }
 
-export { calibrateRanges, preprocessImageFiles, splitCalibrationSet, type CalibrationMethod, type CalibrationOptions, type CalibrationSample } from './calibration.js';
+export {
+  calibrateRanges,
+  preprocessImageFiles,
+  splitCalibrationSet,
+  type CalibrationMethod,
+  type CalibrationOptions,
+  type CalibrationSample,
+} from './calibration.js';
 export { computeQuantParams, quantizeWeightPerChannel, type QuantParams, type Range } from './params.js';
 export { isDenseSpatialConv, isPointwiseConv, planStaticQuantization, type KeepFloat, type QdqPlan } from './plan.js';
-export { applyStaticQuantization, quantizeStatic, type StaticQuantizationOptions, type StaticQuantizationResult } from './qdq.js';
+export {
+  applyStaticQuantization,
+  quantizeStatic,
+  type StaticQuantizationOptions,
+  type StaticQuantizationResult,
+} from './qdq.js';
 export { QuantizeError } from './errors.js';
 export { simulateQuantization } from './simulate.js';
 export { quantizeWeightsOnly, type WeightEncoding, type WeightOnlyOptions } from './weight-only.js';

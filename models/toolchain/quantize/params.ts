@@ -25,7 +25,10 @@ export interface IntegerRangeOptions {
 }
 
 /** The integer interval a tensor of `type` is quantized into. */
-export function integerRange(type: QuantizedElementType, options: IntegerRangeOptions = {}): { qmin: number; qmax: number } {
+export function integerRange(
+  type: QuantizedElementType,
+  options: IntegerRangeOptions = {},
+): { qmin: number; qmax: number } {
   if (type === 'int8') {
     if (options.reduceRange) return { qmin: -64, qmax: 64 };
     return options.symmetric ? { qmin: -127, qmax: 127 } : { qmin: -128, qmax: 127 };
@@ -45,7 +48,11 @@ const FLOAT32_TINY = 1.1754943508222875e-38;
  * Scale and zero point for a real range, as ORT's compute_scale_zp: the range is widened to contain 0 (so 0 is
  * exact, which padding and ReLU need); symmetric ranges centre the zero point.
  */
-export function computeQuantParams(range: Range, type: QuantizedElementType, options: IntegerRangeOptions = {}): QuantParams {
+export function computeQuantParams(
+  range: Range,
+  type: QuantizedElementType,
+  options: IntegerRangeOptions = {},
+): QuantParams {
   if (!Number.isFinite(range.min) || !Number.isFinite(range.max) || range.min > range.max) {
     throw new Error(`cannot quantize the range [${range.min}, ${range.max}]`);
   }
@@ -120,7 +127,10 @@ export function quantizeWeightPerChannel(
   });
   const scales = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
-    scales[c] = computeQuantParams({ min: -absMax[c], max: absMax[c] }, 'int8', { symmetric: true, reduceRange: options.reduceRange }).scale;
+    scales[c] = computeQuantParams({ min: -absMax[c], max: absMax[c] }, 'int8', {
+      symmetric: true,
+      reduceRange: options.reduceRange,
+    }).scale;
   }
   if (options.scaleMethod === 'mse') {
     const perChannel = Array.from({ length: channels }, () => new Float32Array(outer * inner));
@@ -138,13 +148,21 @@ export function quantizeWeightPerChannel(
 }
 
 /** Visits every flat index of a tensor laid out [outer, channels, inner] with its channel. */
-function forEachByChannel(outer: number, channels: number, inner: number, visit: (index: number, channel: number) => void): void {
+function forEachByChannel(
+  outer: number,
+  channels: number,
+  inner: number,
+  visit: (index: number, channel: number) => void,
+): void {
   let index = 0;
   for (let o = 0; o < outer; o++) for (let c = 0; c < channels; c++) for (let i = 0; i < inner; i++) visit(index++, c);
 }
 
 /** Per-tensor asymmetric quantization of a constant (e.g. an Add's bias table fed to a quantized Add). */
-export function quantizeConstant(values: Float32Array, type: QuantizedElementType): { values: Int32Array; params: QuantParams } {
+export function quantizeConstant(
+  values: Float32Array,
+  type: QuantizedElementType,
+): { values: Int32Array; params: QuantParams } {
   let min = Infinity;
   let max = -Infinity;
   for (const v of values) {
@@ -163,8 +181,13 @@ const INT32_MAX = 2147483647;
  * Conv/Gemm bias as int32 with scale inputScale · weightScale[c] and zero point 0 — the layout QLinearConv and
  * QGemm consume. Returns the integer values and the float32 scales the DequantizeLinear carries.
  */
-export function quantizeBias(bias: Float32Array, inputScale: number, weightScales: Float32Array): { values: Int32Array; scales: Float32Array } {
-  if (bias.length !== weightScales.length) throw new Error(`bias has ${bias.length} values for ${weightScales.length} weight channels`);
+export function quantizeBias(
+  bias: Float32Array,
+  inputScale: number,
+  weightScales: Float32Array,
+): { values: Int32Array; scales: Float32Array } {
+  if (bias.length !== weightScales.length)
+    throw new Error(`bias has ${bias.length} values for ${weightScales.length} weight channels`);
   const scales = Float32Array.from(weightScales, (s) => Math.fround(inputScale * s));
   const values = Int32Array.from(bias, (b, c) => {
     const q = scales[c] > 0 ? roundHalfToEven(b / scales[c]) : 0;

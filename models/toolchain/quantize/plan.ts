@@ -21,7 +21,13 @@ export const UNARY_OPS = ['Softmax', 'Sigmoid', 'GlobalAveragePool', 'AveragePoo
 export const VARIADIC_OPS = ['Concat'] as const;
 export const DATA_MOVEMENT_OPS = ['Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Split', 'Slice'] as const;
 
-export const ALL_QUANTIZABLE_OPS: readonly string[] = [...WEIGHTED_OPS, ...BINARY_OPS, ...UNARY_OPS, ...VARIADIC_OPS, ...DATA_MOVEMENT_OPS];
+export const ALL_QUANTIZABLE_OPS: readonly string[] = [
+  ...WEIGHTED_OPS,
+  ...BINARY_OPS,
+  ...UNARY_OPS,
+  ...VARIADIC_OPS,
+  ...DATA_MOVEMENT_OPS,
+];
 
 /** Parts of the network to leave in float (their inputs may still arrive through a DequantizeLinear). */
 export interface KeepFloat {
@@ -135,7 +141,9 @@ function quantizable(node: NodeProto, index: GraphIndex): boolean {
     case 'Gemm': {
       const beta = node.attribute?.find((a) => a.name === 'beta')?.f ?? 1;
       const transA = Number(node.attribute?.find((a) => a.name === 'transA')?.i ?? 0);
-      return index.isInitializer(inputs[1]) && transA === 0 && (!inputs[2] || (index.isInitializer(inputs[2]) && beta === 1));
+      return (
+        index.isInitializer(inputs[1]) && transA === 0 && (!inputs[2] || (index.isInitializer(inputs[2]) && beta === 1))
+      );
     }
     case 'MatMul':
       return !index.isInitializer(inputs[0]);
@@ -195,7 +203,14 @@ export function planStaticQuantization(index: GraphIndex, options: PlanOptions =
 
   for (const node of graphNodes) {
     const op = node.opType ?? '';
-    if (!isOneOf(ops, op) || excluded.has(node) || isOneOf(DATA_MOVEMENT_OPS, op) || !select(node) || !quantizable(node, index)) continue;
+    if (
+      !isOneOf(ops, op) ||
+      excluded.has(node) ||
+      isOneOf(DATA_MOVEMENT_OPS, op) ||
+      !select(node) ||
+      !quantizable(node, index)
+    )
+      continue;
     nodes.add(node);
     for (const input of activationInputs(node, index)) quantizedTensors.add(input);
     // Gemm may end in float (QGemm has a float-output form); everything else is quantized on both sides.

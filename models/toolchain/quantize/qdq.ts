@@ -29,7 +29,15 @@ import {
   type WeightScaleMethod,
 } from './params.js';
 import { planStaticQuantization, type KeepFloat, type QdqPlan } from './plan.js';
-import { floatTensor, int32Tensor, quantizedTensor, readFloatTensor, tensorDims, type QuantizedElementType, type TensorProto } from './tensors.js';
+import {
+  floatTensor,
+  int32Tensor,
+  quantizedTensor,
+  readFloatTensor,
+  tensorDims,
+  type QuantizedElementType,
+  type TensorProto,
+} from './tensors.js';
 
 export interface StaticQuantizationOptions {
   /** Activation element type. uint8 (asymmetric) is what ORT's x86 and wasm kernels are built around (U8S8). */
@@ -82,7 +90,10 @@ export function applyStaticQuantization(
     if (!paramInitializers.has(root)) {
       const scale = namer.fresh(`${root}_scale`);
       const zeroPoint = namer.fresh(`${root}_zero_point`);
-      newInitializers.push(floatTensor(scale, [], [params.scale]), quantizedTensor(zeroPoint, activationType, [], [params.zeroPoint]));
+      newInitializers.push(
+        floatTensor(scale, [], [params.scale]),
+        quantizedTensor(zeroPoint, activationType, [], [params.zeroPoint]),
+      );
       paramInitializers.set(root, { scale, zeroPoint });
     }
   }
@@ -95,7 +106,12 @@ export function applyStaticQuantization(
     const dequantizedName = namer.fresh(`${tensor}_DequantizeLinear_Output`);
     const pair = [
       makeNode('QuantizeLinear', namer.fresh(`${tensor}_QuantizeLinear`), [tensor, scale, zeroPoint], [quantizedName]),
-      makeNode('DequantizeLinear', namer.fresh(`${tensor}_DequantizeLinear`), [quantizedName, scale, zeroPoint], [dequantizedName]),
+      makeNode(
+        'DequantizeLinear',
+        namer.fresh(`${tensor}_DequantizeLinear`),
+        [quantizedName, scale, zeroPoint],
+        [dequantizedName],
+      ),
     ];
     const producer = index.producer.get(tensor);
     if (producer?.name) nodesAfter.set(producer.name, [...(nodesAfter.get(producer.name) ?? []), ...pair]);
@@ -117,10 +133,22 @@ export function applyStaticQuantization(
     axis: number | undefined,
   ): string => {
     const scaleName = namer.fresh(`${source}_scale`);
-    newInitializers.push(integers, floatTensor(scaleName, axis === undefined ? [] : [scales.length], scales), zeroPoints);
+    newInitializers.push(
+      integers,
+      floatTensor(scaleName, axis === undefined ? [] : [scales.length], scales),
+      zeroPoints,
+    );
     const output = namer.fresh(`${source}_DequantizeLinear_Output`);
     const attributes = axis === undefined ? [] : [intAttr('axis', axis)];
-    leadingNodes.push(makeNode('DequantizeLinear', namer.fresh(`${source}_DequantizeLinear`), [integers.name ?? '', scaleName, zeroPoints.name ?? ''], [output], attributes));
+    leadingNodes.push(
+      makeNode(
+        'DequantizeLinear',
+        namer.fresh(`${source}_DequantizeLinear`),
+        [integers.name ?? '', scaleName, zeroPoints.name ?? ''],
+        [output],
+        attributes,
+      ),
+    );
     return output;
   };
   const weightCache = new Map<string, { output: string; scales: Float32Array }>();
@@ -135,8 +163,19 @@ export function applyStaticQuantization(
     const axis = perTensor ? undefined : outputChannelAxis(node, dims.length);
     const values = readFloatTensor(tensor);
     const q = quantizeWeightPerChannel(values, perTensor ? [1, values.length] : dims, axis ?? 0, weightOptions);
-    const zeroPoints = quantizedTensor(namer.fresh(`${name}_zero_point`), 'int8', perTensor ? [] : [q.scales.length], new Int8Array(q.scales.length));
-    const output = dequantizedInitializer(name, quantizedTensor(namer.fresh(`${name}_quantized`), 'int8', dims, q.values), q.scales, zeroPoints, axis);
+    const zeroPoints = quantizedTensor(
+      namer.fresh(`${name}_zero_point`),
+      'int8',
+      perTensor ? [] : [q.scales.length],
+      new Int8Array(q.scales.length),
+    );
+    const output = dequantizedInitializer(
+      name,
+      quantizedTensor(namer.fresh(`${name}_quantized`), 'int8', dims, q.values),
+      q.scales,
+      zeroPoints,
+      axis,
+    );
     const result = { output, scales: q.scales };
     weightCache.set(name, result);
     return result;
@@ -144,16 +183,30 @@ export function applyStaticQuantization(
 
   for (const node of plan.nodes) {
     const inputs = node.input ?? [];
-    if (node.opType === 'Conv' || node.opType === 'Gemm' || (node.opType === 'MatMul' && index.isInitializer(inputs[1]))) {
+    if (
+      node.opType === 'Conv' ||
+      node.opType === 'Gemm' ||
+      (node.opType === 'MatMul' && index.isInitializer(inputs[1]))
+    ) {
       const inputParams = activationParams.get(quantizedSource.get(inputs[0]) ?? inputs[0]) as QuantParams;
       const weight = quantizeWeight(node, inputs[1]);
       inputs[1] = weight.output;
       const bias = inputs[2];
       if (bias && index.isInitializer(bias)) {
-        const q = quantizeBias(readFloatTensor(index.initializers.get(bias) as TensorProto), inputParams.scale, weight.scales);
+        const q = quantizeBias(
+          readFloatTensor(index.initializers.get(bias) as TensorProto),
+          inputParams.scale,
+          weight.scales,
+        );
         const channels = q.values.length;
         const zeroPoints = int32Tensor(namer.fresh(`${bias}_zero_point`), [channels], new Int32Array(channels));
-        inputs[2] = dequantizedInitializer(bias, int32Tensor(namer.fresh(`${bias}_quantized`), [channels], q.values), q.scales, zeroPoints, 0);
+        inputs[2] = dequantizedInitializer(
+          bias,
+          int32Tensor(namer.fresh(`${bias}_quantized`), [channels], q.values),
+          q.scales,
+          zeroPoints,
+          0,
+        );
       }
     } else if (node.opType === 'Add' || node.opType === 'Mul') {
       inputs.forEach((input, i) => {
@@ -188,8 +241,12 @@ export async function quantizeStatic(
   samples: readonly CalibrationSample[],
   options: StaticQuantizationOptions & { calibration?: CalibrationOptions } = {},
 ): Promise<StaticQuantizationResult> {
-  const planFor = (index: GraphIndex) => planStaticQuantization(index, { ops: options.ops, select: options.select, keepFloat: options.keepFloat });
+  const planFor = (index: GraphIndex) =>
+    planStaticQuantization(index, { ops: options.ops, select: options.select, keepFloat: options.keepFloat });
   const plan = planFor(new GraphIndex(graphOf(decodeModel(fp32Onnx))));
-  const ranges = plan.calibrated.length > 0 ? await calibrateRanges(fp32Onnx, plan.calibrated, samples, options.calibration) : new Map<string, Range>();
+  const ranges =
+    plan.calibrated.length > 0
+      ? await calibrateRanges(fp32Onnx, plan.calibrated, samples, options.calibration)
+      : new Map<string, Range>();
   return applyStaticQuantization(fp32Onnx, planFor, ranges, options);
 }

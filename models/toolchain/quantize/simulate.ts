@@ -7,7 +7,17 @@
  * onnxruntime's fused QLinear* kernels to.
  */
 import { TensorDataType } from '../onnx/proto.js';
-import { decodeModel, encodeModel, GraphIndex, graphOf, intAttribute, makeNode, Namer, topologicalSort, type NodeProto } from './graph.js';
+import {
+  decodeModel,
+  encodeModel,
+  GraphIndex,
+  graphOf,
+  intAttribute,
+  makeNode,
+  Namer,
+  topologicalSort,
+  type NodeProto,
+} from './graph.js';
 import { integerRange } from './params.js';
 import { floatTensor, readFloatTensor, readIntegerTensor, tensorDims, type TensorProto } from './tensors.js';
 
@@ -18,7 +28,12 @@ function integerLimits(dataType: number | null | undefined): { qmin: number; qma
 }
 
 /** (q − zp) · scale along `axis` (per-channel) or for the whole tensor (scalar scale). */
-export function dequantizeInitializer(q: TensorProto, scale: TensorProto, zeroPoint: TensorProto | undefined, axis: number): Float32Array {
+export function dequantizeInitializer(
+  q: TensorProto,
+  scale: TensorProto,
+  zeroPoint: TensorProto | undefined,
+  axis: number,
+): Float32Array {
   const values = readIntegerTensor(q);
   const scales = readFloatTensor(scale);
   const zeros = zeroPoint ? readIntegerTensor(zeroPoint) : new Int32Array(scales.length);
@@ -77,7 +92,12 @@ export function simulateQuantization(quantizedOnnx: Uint8Array): Uint8Array {
         makeNode('Div', namer.fresh(`${scaled}_node`), [x, scale], [scaled]),
         makeNode('Round', namer.fresh(`${rounded}_node`), [scaled], [rounded]),
         makeNode('Add', namer.fresh(`${shifted}_node`), [rounded, constant(`${output}_zp_float`, zpValue)], [shifted]),
-        makeNode('Clip', namer.fresh(`${output}_node`), [shifted, constant(`${output}_qmin`, qmin), constant(`${output}_qmax`, qmax)], [output]),
+        makeNode(
+          'Clip',
+          namer.fresh(`${output}_node`),
+          [shifted, constant(`${output}_qmin`, qmin), constant(`${output}_qmax`, qmax)],
+          [output],
+        ),
       );
       continue;
     }
@@ -94,7 +114,9 @@ export function simulateQuantization(quantizedOnnx: Uint8Array): Uint8Array {
     nodes.push(node);
   }
   const used = new Set(nodes.flatMap((n) => n.input ?? []));
-  graph.initializer = [...(graph.initializer ?? []), ...added].filter((t) => used.has(t.name ?? '') || (graph.output ?? []).some((o) => o.name === t.name));
+  graph.initializer = [...(graph.initializer ?? []), ...added].filter(
+    (t) => used.has(t.name ?? '') || (graph.output ?? []).some((o) => o.name === t.name),
+  );
   graph.node = topologicalSort(nodes, [...index.graphInputs, ...graph.initializer.map((t) => t.name ?? '')]);
   model.docString = `${model.docString ?? ''}; float simulation of its quantization`;
   return encodeModel(model);

@@ -30,12 +30,19 @@ function alignedCopy(bytes: Uint8Array): ArrayBuffer {
 
 /** The values of a FLOAT tensor. Throws for other element types and for external data. */
 export function readFloatTensor(tensor: TensorProto): Float32Array {
-  if (tensor.dataType !== TensorDataType.FLOAT) throw new Error(`tensor '${tensor.name}' is not float32 (data type ${tensor.dataType})`);
-  if (tensor.dataLocation === 1) throw new QuantizeError('unsupported-model', `tensor '${tensor.name}' uses external data, which the quantizer does not read`);
+  if (tensor.dataType !== TensorDataType.FLOAT)
+    throw new Error(`tensor '${tensor.name}' is not float32 (data type ${tensor.dataType})`);
+  if (tensor.dataLocation === 1)
+    throw new QuantizeError(
+      'unsupported-model',
+      `tensor '${tensor.name}' uses external data, which the quantizer does not read`,
+    );
   const count = elementCount(tensorDims(tensor));
   const raw = tensor.rawData;
-  const values = raw && raw.byteLength > 0 ? new Float32Array(alignedCopy(raw)) : Float32Array.from(tensor.floatData ?? []);
-  if (values.length !== count) throw new Error(`tensor '${tensor.name}': ${values.length} values for ${count} elements`);
+  const values =
+    raw && raw.byteLength > 0 ? new Float32Array(alignedCopy(raw)) : Float32Array.from(tensor.floatData ?? []);
+  if (values.length !== count)
+    throw new Error(`tensor '${tensor.name}': ${values.length} values for ${count} elements`);
   return values;
 }
 
@@ -67,27 +74,52 @@ export function onnxDataType(type: QuantizedElementType | 'int32' | 'float32'): 
   return DATA_TYPE[type];
 }
 
-function rawTensor(name: string, type: keyof typeof DATA_TYPE, dims: readonly number[], view: ArrayBufferView): TensorProto {
+function rawTensor(
+  name: string,
+  type: keyof typeof DATA_TYPE,
+  dims: readonly number[],
+  view: ArrayBufferView,
+): TensorProto {
   if (view.byteLength / bytesPerElement(type) !== elementCount(dims)) {
-    throw new Error(`tensor '${name}': ${view.byteLength / bytesPerElement(type)} values for dims [${dims.join(', ')}]`);
+    throw new Error(
+      `tensor '${name}': ${view.byteLength / bytesPerElement(type)} values for dims [${dims.join(', ')}]`,
+    );
   }
-  return { name, dataType: DATA_TYPE[type], dims: [...dims], rawData: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) };
+  return {
+    name,
+    dataType: DATA_TYPE[type],
+    dims: [...dims],
+    rawData: new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+  };
 }
 
 function bytesPerElement(type: keyof typeof DATA_TYPE): number {
   return type === 'int32' || type === 'float32' ? 4 : 1;
 }
 
-export function floatTensor(name: string, dims: readonly number[], values: Float32Array | readonly number[]): TensorProto {
+export function floatTensor(
+  name: string,
+  dims: readonly number[],
+  values: Float32Array | readonly number[],
+): TensorProto {
   return rawTensor(name, 'float32', dims, values instanceof Float32Array ? values : Float32Array.from(values));
 }
 
-export function int32Tensor(name: string, dims: readonly number[], values: Int32Array | readonly number[]): TensorProto {
+export function int32Tensor(
+  name: string,
+  dims: readonly number[],
+  values: Int32Array | readonly number[],
+): TensorProto {
   return rawTensor(name, 'int32', dims, values instanceof Int32Array ? values : Int32Array.from(values));
 }
 
 /** An int8 or uint8 tensor from already-rounded, in-range integer values. */
-export function quantizedTensor(name: string, type: QuantizedElementType, dims: readonly number[], values: ArrayLike<number>): TensorProto {
+export function quantizedTensor(
+  name: string,
+  type: QuantizedElementType,
+  dims: readonly number[],
+  values: ArrayLike<number>,
+): TensorProto {
   const data = type === 'int8' ? Int8Array.from(values) : Uint8Array.from(values);
   return rawTensor(name, type, dims, data);
 }

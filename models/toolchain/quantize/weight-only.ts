@@ -10,8 +10,26 @@
  */
 import type { onnx as OnnxMessages } from 'onnx-proto';
 import { TensorDataType } from '../onnx/proto.js';
-import { decodeModel, encodeModel, GraphIndex, graphOf, intAttr, makeNode, Namer, outputChannelAxis, stampProducer, topologicalSort, type NodeProto } from './graph.js';
-import { computeQuantParams, integerRange, quantizeValue, quantizeWeightPerChannel, type WeightScaleMethod } from './params.js';
+import {
+  decodeModel,
+  encodeModel,
+  GraphIndex,
+  graphOf,
+  intAttr,
+  makeNode,
+  Namer,
+  outputChannelAxis,
+  stampProducer,
+  topologicalSort,
+  type NodeProto,
+} from './graph.js';
+import {
+  computeQuantParams,
+  integerRange,
+  quantizeValue,
+  quantizeWeightPerChannel,
+  type WeightScaleMethod,
+} from './params.js';
 import { floatTensor, quantizedTensor, readFloatTensor, tensorDims, type TensorProto } from './tensors.js';
 
 export type WeightEncoding = 'dequantize-linear' | 'cast-mul';
@@ -49,7 +67,15 @@ export function quantizeWeightsOnly(fp32Onnx: Uint8Array, options: WeightOnlyOpt
         floatTensor(scaleName, perChannel ? [scales.length] : [], scales),
         quantizedTensor(zpName, 'int8', perChannel ? [scales.length] : [], new Int8Array(scales.length)),
       );
-      leading.push(makeNode('DequantizeLinear', namer.fresh(`${name}_DequantizeLinear`), [qName, scaleName, zpName], [output], perChannel ? [intAttr('axis', axis)] : []));
+      leading.push(
+        makeNode(
+          'DequantizeLinear',
+          namer.fresh(`${name}_DequantizeLinear`),
+          [qName, scaleName, zpName],
+          [output],
+          perChannel ? [intAttr('axis', axis)] : [],
+        ),
+      );
     } else {
       // Scales shaped to broadcast along `axis` ([C, 1, 1, 1] for a Conv weight, [N] for a MatMul B).
       const scaleDims = axis === undefined ? [] : dims.map((d, i) => (i === axis ? d : 1));
@@ -86,7 +112,13 @@ export function quantizeWeightsOnly(fp32Onnx: Uint8Array, options: WeightOnlyOpt
       for (const v of values) absMax = Math.max(absMax, Math.abs(v));
       const params = computeQuantParams({ min: -absMax, max: absMax }, 'int8', { symmetric: true });
       const { qmin, qmax } = integerRange('int8', { symmetric: true });
-      emit(name, tensorDims(tensor), Int8Array.from(values, (v) => quantizeValue(v, params, qmin, qmax)), Float32Array.of(params.scale), undefined);
+      emit(
+        name,
+        tensorDims(tensor),
+        Int8Array.from(values, (v) => quantizeValue(v, params, qmin, qmax)),
+        Float32Array.of(params.scale),
+        undefined,
+      );
     }
   }
 

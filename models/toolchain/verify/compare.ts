@@ -52,7 +52,9 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
 }
 
 /** Agreement of per-image logit rows (each pair: candidate row, reference row). */
-export function agreementOf(rows: readonly { candidate: ArrayLike<number>; reference: ArrayLike<number> }[]): AgreementMetrics {
+export function agreementOf(
+  rows: readonly { candidate: ArrayLike<number>; reference: ArrayLike<number> }[],
+): AgreementMetrics {
   if (rows.length === 0) throw new Error('no images to compare');
   let top1 = 0;
   let top5 = 0;
@@ -79,7 +81,8 @@ export function agreementOf(rows: readonly { candidate: ArrayLike<number>; refer
       referenceSquared += reference[i] * reference[i];
       sum += reference[i];
     }
-    relativeErrorSum += referenceSquared > 0 ? Math.sqrt(errorSquared / referenceSquared) : errorSquared > 0 ? Infinity : 0;
+    relativeErrorSum +=
+      referenceSquared > 0 ? Math.sqrt(errorSquared / referenceSquared) : errorSquared > 0 ? Infinity : 0;
     const mean = sum / reference.length;
     const std = Math.sqrt(referenceSquared / reference.length - mean * mean);
     margins.push(reference.length > 1 && std > 0 ? (reference[r5[0]] - reference[r5[1]]) / std : 0);
@@ -106,13 +109,18 @@ function rowsOf(output: { data: Float32Array; dims: number[] }): Float32Array[] 
 }
 
 /** Runs both sessions on every image (batches allowed) and compares their logits. */
-export async function compareModels(candidate: ModelSession, reference: ModelSession, images: readonly ImageInput[]): Promise<AgreementMetrics> {
+export async function compareModels(
+  candidate: ModelSession,
+  reference: ModelSession,
+  images: readonly ImageInput[],
+): Promise<AgreementMetrics> {
   const rows: { candidate: Float32Array; reference: Float32Array }[] = [];
   for (const image of images) {
     const batch = asBatch(image);
     const c = rowsOf(await candidate.run(batch.data, batch.dims));
     const r = rowsOf(await reference.run(batch.data, batch.dims));
-    if (c.length !== r.length || c[0].length !== r[0].length) throw new Error('the two models disagree on the output shape');
+    if (c.length !== r.length || c[0].length !== r[0].length)
+      throw new Error('the two models disagree on the output shape');
     c.forEach((row, i) => rows.push({ candidate: row, reference: r[i] }));
   }
   return agreementOf(rows);

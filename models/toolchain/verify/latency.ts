@@ -34,7 +34,13 @@ function quantile(sorted: readonly number[], q: number): number {
 export function latencyStats(wallMs: readonly number[], cpuMs: readonly number[]): LatencyStats {
   const sorted = [...wallMs].sort((a, b) => a - b);
   const cpu = [...cpuMs].sort((a, b) => a - b);
-  return { runs: sorted.length, medianMs: quantile(sorted, 0.5), p10Ms: quantile(sorted, 0.1), p90Ms: quantile(sorted, 0.9), cpuMedianMs: quantile(cpu, 0.5) };
+  return {
+    runs: sorted.length,
+    medianMs: quantile(sorted, 0.5),
+    p10Ms: quantile(sorted, 0.1),
+    p90Ms: quantile(sorted, 0.9),
+    cpuMedianMs: quantile(cpu, 0.5),
+  };
 }
 
 /** Latency of each session on `input`, interleaved run by run. */

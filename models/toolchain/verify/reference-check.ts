@@ -57,7 +57,12 @@ export async function checkAgainstReference(
 }
 
 /** Runs `onnx` on `input` and throws ModelCheckError unless every logit is finite (for models with no reference). */
-export async function checkFiniteOutput(backend: InferenceBackend, onnx: Uint8Array, input: Float32Array, what: string): Promise<void> {
+export async function checkFiniteOutput(
+  backend: InferenceBackend,
+  onnx: Uint8Array,
+  input: Float32Array,
+  what: string,
+): Promise<void> {
   const session = await backend.load(onnx);
   try {
     assertFiniteLogits((await session.run(input, INPUT_DIMS)).data, what);
@@ -68,5 +73,9 @@ export async function checkFiniteOutput(backend: InferenceBackend, onnx: Uint8Ar
 
 function assertFiniteLogits(logits: Float32Array, what: string): void {
   const bad = logits.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new ModelCheckError('non-finite-output', `${what} outputs ${logits[bad]} (logit ${bad}): the weights are damaged`);
+  if (bad >= 0)
+    throw new ModelCheckError(
+      'non-finite-output',
+      `${what} outputs ${logits[bad]} (logit ${bad}): the weights are damaged`,
+    );
 }

@@ -49,7 +49,10 @@ export async function verifyModels(options: VerifyOptions): Promise<VerifyReport
       const result: BackendVerification = { backend: backend.name, agreement };
       if (options.latency !== false) {
         const first = asBatch(options.images[0]);
-        const one = { data: first.data.subarray(0, first.data.length / first.dims[0]), dims: [1, ...first.dims.slice(1)] };
+        const one = {
+          data: first.data.subarray(0, first.data.length / first.dims[0]),
+          dims: [1, ...first.dims.slice(1)],
+        };
         const stats = await measureLatencies({ candidate, reference }, one, options.latency);
         result.latency = { ...stats, speedup: stats.reference.medianMs / stats.candidate.medianMs };
       }

@@ -68,7 +68,8 @@ async function child(file: string, config: string, runs: number): Promise<Sample
   const samples: Sample[] = [];
   if (decoderName === 'wasm-jpeg') {
     const decoder = createJpegDecoder(await loadJpegWasmModule(), { maxOutputPixels: 32 * 2 ** 20 });
-    for (let i = 0; i < runs; i++) samples.push(measure(() => decoder.decode(bytes, { scaleDenom: Number(scale) as ScaleDenom })));
+    for (let i = 0; i < runs; i++)
+      samples.push(measure(() => decoder.decode(bytes, { scaleDenom: Number(scale) as ScaleDenom })));
     return samples;
   }
   // @jsquash/jpeg's Emscripten module, instantiated from the package's wasm as the worker does.
@@ -78,7 +79,11 @@ async function child(file: string, config: string, runs: number): Promise<Sample
     readFileSync(require.resolve('@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm')),
   );
   let memory: WebAssembly.Memory | undefined;
-  const module = await (factory as unknown as (options: object) => Promise<{ decode(b: Uint8Array, o: boolean): { width: number; height: number } }>)({
+  const module = await (
+    factory as unknown as (
+      options: object,
+    ) => Promise<{ decode(b: Uint8Array, o: boolean): { width: number; height: number } }>
+  )({
     noInitialRun: true,
     instantiateWasm: (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) => {
       const instance = new WebAssembly.Instance(wasm, imports);
@@ -106,14 +111,20 @@ async function main() {
     return;
   }
   console.log(`node ${process.version}, ${runs} decodes per row, medians; each row in a fresh process\n`);
-  console.log('file                        decoder      scale  output      time ms  ×jsquash  peak RSS Δ MB  wasm mem MB');
+  console.log(
+    'file                        decoder      scale  output      time ms  ×jsquash  peak RSS Δ MB  wasm mem MB',
+  );
   for (const file of FILES) {
     let baseline = NaN;
     for (const config of CONFIGS) {
-      const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, config, '--runs', String(runs)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      });
+      const out = execFileSync(
+        process.execPath,
+        [...process.execArgv, fileURLToPath(import.meta.url), '--child', file, config, '--runs', String(runs)],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+        },
+      );
       const samples = JSON.parse(out) as Sample[];
       const ms = median(samples.map((s) => s.ms));
       if (config.startsWith('jsquash')) baseline = ms;
@@ -126,8 +137,12 @@ async function main() {
           `${samples[0].outWidth}×${samples[0].outHeight}`.padEnd(11),
           ms.toFixed(0).padStart(7),
           (ms / baseline).toFixed(2).padStart(9),
-          median(samples.map((s) => s.peakRssDeltaMB)).toFixed(1).padStart(14),
-          median(samples.map((s) => s.wasmMemoryMB)).toFixed(1).padStart(12),
+          median(samples.map((s) => s.peakRssDeltaMB))
+            .toFixed(1)
+            .padStart(14),
+          median(samples.map((s) => s.wasmMemoryMB))
+            .toFixed(1)
+            .padStart(12),
         ].join(' '),
       );
     }
