@@ -13,8 +13,6 @@ import { UsageError } from '../worker/node/cli.js';
 import { formatCliError } from './cli-error.js';
 import { checkpointCacheDir, publishToTarget, targetDir } from '../models/toolchain/targets.js';
 
-export { formatTable };
-
 /** A mistake in how a command was called: one class for every CLI, the Node server's included. */
 export { UsageError };
 

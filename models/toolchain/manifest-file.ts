@@ -3,8 +3,6 @@ import path from 'node:path';
 import { checkManifest } from '../manifest-check.js';
 import { MANIFEST_FILE, type Manifest, type ManifestModel } from '../manifest.js';
 
-export { MANIFEST_FILE };
-
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
   const file = path.join(dir, MANIFEST_FILE);
   let text: string;

@@ -6,7 +6,6 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { VARIANTS, type Variant } from '../efficientvit.js';
-import { IMAGENET_1K_ID } from '../imagenet-1k.js';
 import type { ManifestModel } from '../manifest.js';
 import { upsertManifest } from './manifest-file.js';
 
@@ -52,7 +51,7 @@ export async function publishToTarget(
   const dir = targetDir(target, env);
   if (served.length === 0 || path.resolve(dir) === path.resolve(builtIn)) return served;
   await mkdir(dir, { recursive: true });
-  const labelFiles = new Set(served.map((entry) => `${entry.labels ?? IMAGENET_1K_ID}.labels.json`));
+  const labelFiles = new Set(served.map((entry) => `${entry.labels}.labels.json`));
   for (const file of [...labelFiles, ...served.map((entry) => entry.file)]) {
     await copyFile(path.join(builtIn, file), path.join(dir, file));
   }

@@ -9,8 +9,6 @@ export interface ModelFiles {
 
 import { isSafeModelPath } from '../../models/manifest-check.js';
 
-export { isSafeModelPath };
-
 /** Anything with a fetch() that serves the models folder by path: a Static Assets binding, or an HTTP origin. */
 export interface FetchLike {
   fetch(input: string, init?: RequestInit): Promise<Response>;

@@ -12,8 +12,6 @@ import { LoadTimeoutError, Residency, type Lease } from './residency.js';
 import type { ModelFiles } from './files.js';
 import { checkLabels, checkManifest, type ClassLabel } from '../../models/manifest-check.js';
 
-export { MANIFEST_FILE };
-
 export type SessionWrapper = (session: ModelSession, entry: ManifestModel) => ModelSession;
 
 export interface LoadedModel {

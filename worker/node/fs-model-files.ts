@@ -1,7 +1,8 @@
 /** Node only: reads manifest.json, label files and model files from a directory (the Worker reads them over fetch). */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isSafeModelPath, type ModelFiles } from '../models/files.js';
+import { isSafeModelPath } from '../../models/manifest-check.js';
+import type { ModelFiles } from '../models/files.js';
 
 export function createFsModelFiles(directory: string): ModelFiles {
   const root = path.resolve(directory);

@@ -16,7 +16,7 @@ import type { ServiceConfig } from '../config.js';
 import { loadImageWasmModules } from '../image/wasm-node.js';
 import type { ModelFiles } from '../models/files.js';
 import { checkManifest } from '../../models/manifest-check.js';
-import { MANIFEST_FILE } from '../models/registry.js';
+import { MANIFEST_FILE } from '../../models/manifest.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
