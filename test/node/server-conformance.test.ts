@@ -6,17 +6,17 @@
  * server really chose CUDA; by default they run on CPU.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { startTestNodeServer } from '../helpers/node-server.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
-import { parseConfig } from '../../worker/config.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
-import { startNodeServer, type NodeServer } from '../../worker/node/server.js';
+import type { NodeServer } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
-import { CONFORMANCE_CONFIG, type ConformanceTarget } from '../conformance/target.js';
+import type { ConformanceTarget } from '../conformance/target.js';
 
 const device = (process.env.CONFORMANCE_DEVICE ?? 'cpu') as DeviceRequest;
 if (!DEVICE_REQUESTS.includes(device))
@@ -28,15 +28,10 @@ let modelsDir: string;
 beforeAll(async () => {
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
   writeConformanceModels(modelsDir);
-  server = await startNodeServer({
-    modelsDir,
-    config: parseConfig(CONFORMANCE_CONFIG),
-    port: 0,
-    host: '127.0.0.1',
+  server = await startTestNodeServer(modelsDir, {
     device,
     threads: device === 'cpu' ? 1 : 0,
     batching: DEFAULT_BATCHING,
-    log: () => undefined,
   });
 });
 

@@ -3,29 +3,20 @@
  * quietly (no "unhandled error … aborted"), and the next request is served normally.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { startTestNodeServer } from '../helpers/node-server.js';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { parseConfig } from '../../worker/config.js';
-import { startNodeServer, type NodeServer } from '../../worker/node/server.js';
+import type { NodeServer } from '../../worker/node/server.js';
 import { writeConformanceModels } from '../conformance/models.js';
-import { CONFORMANCE_CONFIG } from '../conformance/target.js';
 
 let modelsDir: string;
 let server: NodeServer;
 beforeAll(async () => {
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'hostile-client-models-'));
   writeConformanceModels(modelsDir);
-  server = await startNodeServer({
-    modelsDir,
-    config: parseConfig(CONFORMANCE_CONFIG),
-    port: 0,
-    host: '127.0.0.1',
-    device: 'cpu',
-    threads: 1,
-    log: () => undefined,
-  });
+  server = await startTestNodeServer(modelsDir);
 });
 afterAll(async () => {
   await server?.close();

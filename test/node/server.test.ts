@@ -3,16 +3,15 @@
  * graceful SIGTERM in a real child process (worker/entries/node.ts, the `npm run start:node` entry).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { startTestNodeServer } from '../helpers/node-server.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../worker/config.js';
 import { createFsModelFiles } from '../../worker/node/fs-model-files.js';
-import { startNodeServer, type LogLevel, type NodeServer, type NodeServerOptions } from '../../worker/node/server.js';
+import type { LogLevel, NodeServer, NodeServerOptions } from '../../worker/node/server.js';
 import { repoRoot, sharedRoot, writeConformanceModels } from '../conformance/models.js';
-import { CONFORMANCE_CONFIG } from '../conformance/target.js';
 
 interface Prediction {
   index: number;
@@ -27,16 +26,7 @@ function start(
   options: Partial<NodeServerOptions>,
   log: NodeServerOptions['log'] = () => undefined,
 ): Promise<NodeServer> {
-  return startNodeServer({
-    modelsDir,
-    config: parseConfig(CONFORMANCE_CONFIG),
-    port: 0,
-    host: '127.0.0.1',
-    device: 'cpu',
-    threads: 1,
-    log,
-    ...options,
-  }).then((server) => {
+  return startTestNodeServer(modelsDir, { log, ...options }).then((server) => {
     servers.push(server);
     return server;
   });
