@@ -1,0 +1,111 @@
+/** POST /v1/classify: one image as the raw body, or a multipart batch answered in order. */
+import type { Context, Hono } from 'hono';
+import { setMetric, timing } from 'hono/timing';
+import { classifyImages } from '../classify/pipeline.js';
+import { ApiError } from '../errors.js';
+import { bodyKind, readMultipartImages, readSingleImage } from '../http/body.js';
+import { bodyLimit } from '../http/body-limit.js';
+import { checkTopKFits, parseClassifyParams } from '../http/params.js';
+import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
+import { takeLoadTiming, type ModelLease } from '../models/registry.js';
+import type { RouteContext } from './context.js';
+
+function serverTiming(c: Context, timings: StageTimings): void {
+  for (const [stage, name] of Object.entries(SERVER_TIMING_NAMES) as [keyof StageTimings, string][]) {
+    const ms = timings[stage];
+    if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
+  }
+}
+
+function roundTimings<T extends object>(timings: T): T {
+  return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
+}
+
+export function registerClassifyRoute(app: Hono, { registry, config, images, clock, background }: RouteContext): void {
+  app.post(
+    '/v1/classify',
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: () => {
+        throw new ApiError('body-too-large', `the request body is larger than ${config.maxBodyBytes} bytes`, {
+          extensions: { limit: config.maxBodyBytes },
+        });
+      },
+    }),
+    timing({ total: false, enabled: (c) => c.res.status === 200 }),
+    async (c) => {
+      const started = clock();
+      // Everything that can be rejected without the body is checked before reading it.
+      const params = parseClassifyParams(new URL(c.req.url).searchParams, config.defaultModel);
+      const entry = await registry.find(params.model);
+      checkTopKFits(params.topK, entry.output.shape[1]);
+      const kind = bodyKind(c.req.header('content-type'));
+
+      // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
+      // this request's end (background), so a request that fails or is answered early still leaves the model loaded
+      // for the next one. The lease keeps the session from being released (to make room for another model) until
+      // this response is built.
+      const cold = !registry.isLoaded(entry.name);
+      const lease: Promise<ModelLease> = registry.acquire(entry.name);
+      // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
+      const settled = lease.catch(() => undefined);
+      if (cold) background(c, settled);
+      const model = () => lease.then((held) => held.value);
+      try {
+        const uploads =
+          kind === 'multipart'
+            ? await readMultipartImages(c.req.raw, config.maxBatch)
+            : [await readSingleImage(c.req.raw)];
+        const outcome = await classifyImages({
+          images: uploads.map((upload) => upload.bytes),
+          model,
+          preprocessing: entry.preprocessing,
+          inputSize: entry.preprocessing.centerCrop,
+          topK: params.topK,
+          maxPixels: config.maxImagePixels,
+          maxDecodeBytes: config.maxDecodeBytes,
+          support: images,
+          clock,
+        });
+
+        const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
+          outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
+        const totals = roundTimings<StageTimings>({
+          decode_wait_ms: sum('decode_wait_ms'),
+          decode_ms: sum('decode_ms'),
+          preprocess_ms: sum('preprocess_ms'),
+          model_wait_ms: outcome.model_wait_ms,
+          inference_ms: outcome.inference_ms,
+          total_ms: clock() - started,
+          ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
+        });
+        serverTiming(c, totals);
+
+        if (kind === 'single') {
+          const [image] = outcome.images;
+          if (!image.ok) throw image.error;
+          return c.json({ model: entry.id, predictions: image.predictions, timing: totals });
+        }
+        return c.json({
+          model: entry.id,
+          results: outcome.images.map((image, index) => {
+            const filename = uploads[index].filename;
+            return image.ok
+              ? {
+                  ...(filename ? { filename } : {}),
+                  predictions: image.predictions,
+                  timing: roundTimings(image.timing),
+                }
+              : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
+          }),
+          timing: totals,
+        });
+      } finally {
+        lease.then(
+          (held) => held.release(),
+          () => undefined,
+        );
+      }
+    },
+  );
+}

@@ -1,0 +1,41 @@
+/** GET /v1/models: every model in the manifest, with where its weights came from and whether it is loaded. */
+import type { Hono } from 'hono';
+import type { ManifestModel } from '../../models/manifest.js';
+import type { RouteContext } from './context.js';
+
+/** Where each model's weights came from, in words a client can show. */
+function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fixture' | 'checkpoint'; note: string } {
+  const synthetic = /synthetic/i.test(source.checkpoint);
+  return synthetic
+    ? {
+        kind: 'synthetic-fixture',
+        note: 'random "trained-looking" test weights, not trained on ImageNet: predictions are meaningless',
+      }
+    : { kind: 'checkpoint', note: `converted from the ${source.format} checkpoint ${source.checkpoint}` };
+}
+
+export function registerModelsRoute(app: Hono, { registry, config, execution }: RouteContext): void {
+  app.get('/v1/models', async (c) => {
+    const manifest = await registry.manifest();
+    return c.json({
+      backend: registry.backend.name,
+      ...(execution ? { execution: execution() } : {}),
+      default: config.defaultModel,
+      models: manifest.models.map((model) => ({
+        name: model.name,
+        id: model.id,
+        variant: model.variant,
+        precision: model.precision,
+        bytes: model.bytes,
+        sha256: model.sha256,
+        source: { ...model.source, ...describeSource(model.source) },
+        input: model.input,
+        labels: model.labels,
+        classes: model.output.shape[1],
+        preprocessing: model.preprocessing,
+        default: model.name === config.defaultModel,
+        loaded: registry.isLoaded(model.name),
+      })),
+    });
+  });
+}
