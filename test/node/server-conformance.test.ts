@@ -15,6 +15,8 @@ import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
+import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
 import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
 import type { ConformanceTarget } from '../conformance/target.js';
 
@@ -23,9 +25,11 @@ if (!DEVICE_REQUESTS.includes(device))
   throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
 
 let server: NodeServer;
+let imageOrigin: ImageOrigin;
 let modelsDir: string;
 
 beforeAll(async () => {
+  imageOrigin = await startImageOrigin();
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
   writeConformanceModels(modelsDir);
   server = await startTestNodeServer(modelsDir, {
@@ -37,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  await imageOrigin?.close();
   if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
 });
 
@@ -46,10 +51,11 @@ it(`serves on the requested device (${device})`, () => {
   expect(server.device.attempts.at(-1)).toMatchObject({ device: server.device.device, ok: true });
 });
 
-defineConformanceSuite(
-  (): ConformanceTarget => ({
-    name: 'node',
-    fetch: (requestPath, init) => fetch(server.url + requestPath, init),
-    shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
-  }),
-);
+const target = (): ConformanceTarget => ({
+  name: 'node',
+  fetch: (requestPath, init) => fetch(server.url + requestPath, init),
+  shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
+});
+
+defineConformanceSuite(target);
+defineUrlAndCacheSuite(target, () => imageOrigin.url);
