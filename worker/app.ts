@@ -17,6 +17,7 @@ import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
 import { registerModelsRoute } from './routes/models.js';
+import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -115,7 +116,16 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  const routes: RouteContext = { config, images, registry, clock, background, execution: deps.execution };
+  const routes: RouteContext = {
+    config,
+    images,
+    registry,
+    files: deps.files,
+    clock,
+    background,
+    execution: deps.execution,
+  };
+  registerPageRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

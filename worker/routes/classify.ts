@@ -8,6 +8,10 @@ import { bodyLimit } from '../http/body-limit.js';
 import { checkTopKFits, parseClassifyParams } from '../http/params.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
+import { encodePng, pngDataUrl } from '../image/png-encode.js';
+import { inputToRgb } from '../preprocess/transform.js';
+import type { ImageOutcome } from '../classify/pipeline.js';
+import type { Preprocessing } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
 
 function serverTiming(c: Context, timings: StageTimings): void {
@@ -19,6 +23,12 @@ function serverTiming(c: Context, timings: StageTimings): void {
 
 function roundTimings<T extends object>(timings: T): T {
   return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
+}
+
+/** `include=input`: the image's row of the model input, back as the 224×224 crop the model saw (a PNG data: URL). */
+async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Promise<{ input?: string }> {
+  if (!image.ok || !image.input) return {};
+  return { input: pngDataUrl(await encodePng(inputToRgb(image.input, preprocessing))) };
 }
 
 export function registerClassifyRoute(app: Hono, { registry, config, images, clock, background }: RouteContext): void {
@@ -66,6 +76,7 @@ export function registerClassifyRoute(app: Hono, { registry, config, images, clo
           maxDecodeBytes: config.maxDecodeBytes,
           support: images,
           clock,
+          keepInputs: params.include.has('input'),
         });
 
         const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
@@ -80,11 +91,13 @@ export function registerClassifyRoute(app: Hono, { registry, config, images, clo
           ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
         });
         serverTiming(c, totals);
+        // After the timings: encoding the crops is the demo's extra, not part of classifying.
+        const inputs = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
 
         if (kind === 'single') {
           const [image] = outcome.images;
           if (!image.ok) throw image.error;
-          return c.json({ model: entry.id, predictions: image.predictions, timing: totals });
+          return c.json({ model: entry.id, predictions: image.predictions, timing: totals, ...inputs[0] });
         }
         return c.json({
           model: entry.id,
@@ -95,6 +108,7 @@ export function registerClassifyRoute(app: Hono, { registry, config, images, clo
                   ...(filename ? { filename } : {}),
                   predictions: image.predictions,
                   timing: roundTimings(image.timing),
+                  ...inputs[index],
                 }
               : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
           }),
