@@ -51,7 +51,7 @@ export function renderPage(): string {
   return template
     .replace('__CSP__', csp)
     .replace(/<style>[\s\S]*?<\/style>/, () => `<style>${css}</style>`)
-    .replace('</body>', () => `  <script type="module">${js}</script>\n  </body>`);
+    .replace(/<\/body>\s*<\/html>\s*$/, () => `  <script type="module">${js}</script>\n  </body>\n</html>\n`);
 }
 
 /** Writes `page/index.html` into each folder, atomically (a running server may be reading it). */
