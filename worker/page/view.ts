@@ -72,6 +72,22 @@ export function showProblem(problem: Problem): void {
 }
 
 const STAGE = /_ms$/;
+/** In the order they happen (the API's Server-Timing order); a cold request's load stages are part of model_wait. */
+const STAGE_ORDER = [
+  'decode_wait_ms',
+  'decode_ms',
+  'preprocess_ms',
+  'model_wait_ms',
+  'model_read_ms',
+  'integrity_ms',
+  'session_ms',
+  'inference_ms',
+  'total_ms',
+];
+const stageRank = (stage: string) => {
+  const rank = STAGE_ORDER.indexOf(stage);
+  return rank === -1 ? STAGE_ORDER.length - 1.5 : rank; // unknown stages before the total
+};
 
 export function showResult(body: ClassifyBody, model: string, fileName: string): void {
   ui.error.hidden = true;
@@ -90,14 +106,16 @@ export function showResult(body: ClassifyBody, model: string, fileName: string):
 
   const total = body.timing.total_ms || 1;
   ui.timing.replaceChildren(
-    ...Object.entries(body.timing).map(([stage, ms]) => {
-      const row = make('div');
-      const value = make('dd', undefined, ms.toFixed(1));
-      const scale = make('dd');
-      scale.append(bar(stage === 'total_ms' ? 1 : ms / total));
-      row.append(make('dt', undefined, stage.replace(STAGE, '').replaceAll('_', ' ')), value, scale);
-      return row;
-    }),
+    ...Object.entries(body.timing)
+      .sort(([a], [b]) => stageRank(a) - stageRank(b))
+      .map(([stage, ms]) => {
+        const row = make('div');
+        const value = make('dd', undefined, ms.toFixed(1));
+        const scale = make('dd');
+        scale.append(bar(stage === 'total_ms' ? 1 : ms / total));
+        row.append(make('dt', undefined, stage.replace(STAGE, '').replaceAll('_', ' ')), value, scale);
+        return row;
+      }),
   );
 
   ui.result.hidden = false;
