@@ -25,6 +25,16 @@ async function deflate(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** PNG's Paeth predictor: whichever of left, up, up-left is closest to left + up - upLeft. */
+function paeth(left: number, up: number, upLeft: number): number {
+  const estimate = left + up - upLeft;
+  const toLeft = Math.abs(estimate - left);
+  const toUp = Math.abs(estimate - up);
+  const toUpLeft = Math.abs(estimate - upLeft);
+  if (toLeft <= toUp && toLeft <= toUpLeft) return left;
+  return toUp <= toUpLeft ? up : upLeft;
+}
+
 export async function encodePng(image: RgbImage): Promise<Uint8Array> {
   const { width, height, data } = image;
   if (data.length !== width * height * 3)
@@ -33,11 +43,21 @@ export async function encodePng(image: RgbImage): Promise<Uint8Array> {
   const view = new DataView(header.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, adaptive filtering, no interlace
-  // Filter type 0 (none) on every row: the crop is small and this keeps the encoder trivial.
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, per-row filters, no interlace
+  // Paeth filter (type 4) on every row: for photos it deflates to ~2/3 of unfiltered rows, with no per-row search.
   const rowBytes = width * 3;
   const raw = new Uint8Array((rowBytes + 1) * height);
-  for (let y = 0; y < height; y++) raw.set(data.subarray(y * rowBytes, (y + 1) * rowBytes), y * (rowBytes + 1) + 1);
+  for (let y = 0; y < height; y++) {
+    const row = y * rowBytes;
+    const out = y * (rowBytes + 1);
+    raw[out] = 4;
+    for (let x = 0; x < rowBytes; x++) {
+      const left = x >= 3 ? data[row + x - 3] : 0;
+      const up = y > 0 ? data[row - rowBytes + x] : 0;
+      const upLeft = x >= 3 && y > 0 ? data[row - rowBytes + x - 3] : 0;
+      raw[out + 1 + x] = (data[row + x] - paeth(left, up, upLeft)) & 0xff;
+    }
+  }
   const parts = [
     Uint8Array.from(SIGNATURE),
     chunk('IHDR', header),
