@@ -37,12 +37,13 @@ async function api(model: string, body: Uint8Array): Promise<{ status: number; j
 }
 
 /** The top-5 as rendered: the class index each row carries, its label and its percentage text. */
-async function shownPredictions() {
-  return page.$$eval('#predictions li', (items) =>
-    items.map((item) => ({
-      index: Number((item as HTMLElement).dataset.index),
-      label: item.querySelector('.label')?.textContent,
-      score: item.querySelector('.score')?.textContent,
+async function shownPredictions(): Promise<{ index: number; label: string; score: string }[]> {
+  const rows = page.locator('#predictions li');
+  return Promise.all(
+    (await rows.all()).map(async (row) => ({
+      index: Number(await row.getAttribute('data-index')),
+      label: (await row.locator('.label').textContent()) ?? '',
+      score: (await row.locator('.score').textContent()) ?? '',
     })),
   );
 }
@@ -51,7 +52,7 @@ const asShown = (predictions: Prediction[]) =>
   predictions.map((p) => ({ index: p.index, label: p.label, score: `${(p.score * 100).toFixed(1)}%` }));
 
 async function waitForStatus(text: string): Promise<void> {
-  await page.waitForFunction((wanted) => document.getElementById('status')?.textContent?.includes(wanted), text);
+  await page.locator('#status', { hasText: text }).waitFor();
 }
 
 beforeAll(async () => {
@@ -76,7 +77,7 @@ afterAll(async () => {
 describe('the demo page in Chromium, against the Worker in workerd', () => {
   it('fills the model picker from /v1/models, the default selected, and says the weights are synthetic', async () => {
     const models = (await (await fetch(`${worker!.url}/v1/models`)).json()) as { models: { name: string }[] };
-    const options = await page.$$eval('#model option', (list) => list.map((o) => (o as HTMLOptionElement).value));
+    const options = await Promise.all((await page.locator('#model option').all()).map((o) => o.getAttribute('value')));
     expect(options).toEqual(models.models.map((m) => m.name));
     expect(await page.inputValue('#model')).toBe(CONFORMANCE_MODELS.m0);
     expect(await page.textContent('#model-note')).toMatch(/meaningless/);
@@ -87,15 +88,19 @@ describe('the demo page in Chromium, against the Worker in workerd', () => {
     const order: string[] = [];
     for (let i = 0; i < 4; i++) {
       await page.keyboard.press('Tab');
-      order.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName || ''));
+      // A string: the test is type-checked without the DOM library.
+      order.push(await page.evaluate<string>('document.activeElement.id || document.activeElement.tagName'));
     }
     expect(order).toEqual(['model', 'file', 'camera', 'SUMMARY']);
-    // Each control has a label a screen reader announces.
-    for (const id of ['model', 'file', 'camera', 'token']) {
-      expect(
-        await page.$eval(`#${id}`, (el) => (el as HTMLInputElement).labels?.[0]?.textContent?.trim()),
-      ).toBeTruthy();
-    }
+    // Each control's accessible name is its label's text.
+    const labelled: [string | RegExp, string][] = [
+      ['Model', 'model'],
+      ['Choose an image…', 'file'],
+      ['Take a photo…', 'camera'],
+      [/^Bearer token/, 'token'],
+    ];
+    for (const [label, id] of labelled)
+      expect(await page.getByLabel(label, { exact: true }).getAttribute('id')).toBe(id);
     expect(await page.getAttribute('#status', 'aria-live')).toBe('polite');
   });
 
@@ -106,17 +111,17 @@ describe('the demo page in Chromium, against the Worker in workerd', () => {
     await waitForStatus(`with ${CONFORMANCE_MODELS.m0}:`);
     expect(await shownPredictions()).toEqual(asShown(expected.json.predictions as Prediction[]));
     // The crop is the server's PNG, decoded by the browser at the model's input size.
-    const crop = await page.$eval('#crop', (img) => {
-      const image = img as HTMLImageElement;
+    const crop = await page.evaluate(`(() => {
+      const image = document.getElementById('crop');
       return { src: image.src.slice(0, 22), width: image.naturalWidth, height: image.naturalHeight, alt: image.alt };
-    });
+    })()`);
     expect(crop).toEqual({
       src: 'data:image/png;base64,',
       width: 224,
       height: 224,
       alt: expect.stringContaining('n01440764_tench.JPEG'),
     });
-    const stages = await page.$$eval('#timing dt', (list) => list.map((dt) => dt.textContent));
+    const stages = await page.locator('#timing dt').allTextContents();
     expect(stages).toEqual(expect.arrayContaining(['decode', 'preprocess', 'inference', 'total']));
     expect(await page.isHidden('#error')).toBe(true);
   });
