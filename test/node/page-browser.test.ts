@@ -59,12 +59,17 @@ beforeAll(async () => {
   const modelsDir = path.join(workDir, 'edge');
   await mkdir(modelsDir, { recursive: true });
   writeConformanceModels(modelsDir);
-  [worker, browser] = await Promise.all([
+  // Started together; whichever fails, the other is still kept for afterAll to stop.
+  const [started, launched] = await Promise.allSettled([
     startBundledWorker({ modelsDir, workDir, bindings: { DEFAULT_MODEL: CONFORMANCE_MODELS.m0 } }),
     launchChromium(),
   ]);
-  page = await browser.newPage();
-  await page.goto(`${worker.url}/`);
+  if (started.status === 'fulfilled') worker = started.value;
+  if (launched.status === 'fulfilled') browser = launched.value;
+  if (launched.status === 'rejected') throw launched.reason;
+  if (started.status === 'rejected') throw started.reason;
+  page = await launched.value.newPage();
+  await page.goto(`${started.value.url}/`);
   // The picker is filled from /v1/models.
   await page.waitForSelector('#model:not([disabled])');
 });
@@ -136,6 +141,26 @@ describe('the demo page in Chromium, against the Worker in workerd', () => {
     await waitForStatus(`with ${CONFORMANCE_MODELS.m1}:`);
     expect(await shownPredictions()).toEqual(asShown(m1.json.predictions as Prediction[]));
     expect(await page.textContent('#result-model')).toContain('efficientvit_m1.fp32');
+  });
+
+  it.each(['drop', 'paste'] as const)('an image given by %s is classified like a chosen one', async (how) => {
+    const expected = await api(CONFORMANCE_MODELS.m0, imageBytes);
+    await page.selectOption('#model', CONFORMANCE_MODELS.m0);
+    await waitForStatus(`with ${CONFORMANCE_MODELS.m0}:`);
+    await page.evaluate('document.getElementById("predictions").replaceChildren()');
+    // The event a browser fires for a drop or a paste, carrying the file (a string: no DOM types in this project).
+    const event =
+      how === 'drop'
+        ? `new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: transfer })`
+        : `new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: transfer })`;
+    await page.evaluate(`(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(imageBytes.toString('base64'))}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'given-by-${how}.jpg', { type: 'image/jpeg' }));
+      document.getElementById('drop').dispatchEvent(${event});
+    })()`);
+    await waitForStatus(`given-by-${how}.jpg with ${CONFORMANCE_MODELS.m0}:`);
+    expect(await shownPredictions()).toEqual(asShown(expected.json.predictions as Prediction[]));
   });
 
   it('a text file shows the problem’s detail in an alert', async () => {
