@@ -171,5 +171,6 @@ describe('the demo page in Chromium, against the Worker in workerd', () => {
     expect(await page.textContent('#error-detail')).toBe(expected.json.detail);
     expect(await page.textContent('#error-title')).toBe(`415 ${expected.json.title}`);
     expect(await page.getAttribute('#error', 'role')).toBe('alert');
+    expect(await page.isHidden('#result')).toBe(true);
   });
 });

@@ -64,6 +64,8 @@ export function showBusy(message: string): void {
 }
 
 export function showProblem(problem: Problem): void {
+  // An earlier image's result beside this error would read as this image's.
+  ui.result.hidden = true;
   ui.result.removeAttribute('aria-busy');
   ui.status.textContent = '';
   ui.errorTitle.textContent = problem.status ? `${problem.status} ${problem.title}` : problem.title;
