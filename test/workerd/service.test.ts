@@ -303,7 +303,19 @@ describe('POST /v1/classify, a multipart batch', () => {
 describe('unknown routes and methods', () => {
   it('answers 404 not-found for an unknown path', async () => {
     await expectProblem(await get('/v2/classify'), 404, 'not-found');
-    await expectProblem(await get('/'), 404, 'not-found');
+    await expectProblem(await get('/index.html'), 404, 'not-found');
+    // The built files beside the models are not routes: only GET / serves the page.
+    await expectProblem(await get('/page/index.html'), 404, 'not-found');
+    await expectProblem(await get('/manifest.json'), 404, 'not-found');
+  });
+
+  it('answers POST / with 405 (GET and HEAD serve the demo page)', async () => {
+    const response = await get('/', { method: 'POST' });
+    await expectProblem(response, 405, 'method-not-allowed');
+    expect(response.headers.get('allow')).toBe('GET, HEAD');
+    const head = await get('/', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
   });
 
   it('answers 405 with Allow for a known path and a wrong method', async () => {
