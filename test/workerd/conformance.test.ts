@@ -7,8 +7,10 @@ import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineErrorCases } from '../conformance/errors.cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
+import { fixture } from './helpers.js';
 
 const target = (): ConformanceTarget => ({
   name: 'workerd',
@@ -18,7 +20,11 @@ const target = (): ConformanceTarget => ({
     if (!response.ok) throw new Error(`fixture ${file}: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   },
+  send: (request) => SELF.fetch(request),
+  file: fixture,
+  tinyModels: inject('tinyModels'),
 });
 
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => inject('imageOrigin'));
+defineErrorCases(target);

@@ -5,8 +5,9 @@
  * logits (computed by the official model code in float64) within 1e-4, with the same top-5.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { GOLDEN_VARIANTS } from './test-data.js';
-import { classifyRequest, fixture, multipart, okJson, topIndices, worker, type Prediction } from './helpers.js';
+import { GOLDEN_VARIANTS } from '../conformance/test-data.js';
+import { fixture, worker } from './helpers.js';
+import { classifyRequest, multipart, okJson, topIndices, type Prediction } from '../conformance/http.js';
 
 const TOLERANCE = 1e-4;
 

@@ -3,20 +3,18 @@
  * from the Static Assets binding, the real image decoders, and the scores checked against values computed here.
  */
 import { describe, expect, it } from 'vitest';
-import { LOSSLESS_FORMATS, SOLID_COLOURS } from './test-data.js';
+import { LOSSLESS_FORMATS, SOLID_COLOURS } from '../conformance/test-data.js';
+import { fixture, tinyModel, worker } from './helpers.js';
 import {
   classifyRequest,
   CRIMSON,
   expectedSolidScores,
   expectPredictions,
   expectProblem,
-  fixture,
   multipart,
   okJson,
-  tinyModel,
-  worker,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 import { appWith } from './app-with.js';
 
 const get = (path: string, init?: RequestInit) => worker(new Request(`http://edge.test${path}`, init));
