@@ -19,6 +19,7 @@ import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
 import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
+import { defineServiceCases } from '../conformance/service.cases.js';
 import type { TinyModelInfo } from '../conformance/test-data.js';
 import type { ConformanceTarget } from '../conformance/target.js';
 
@@ -92,3 +93,4 @@ const target = (): ConformanceTarget => ({
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => imageOrigin.url);
 defineErrorCases(target);
+defineServiceCases(target);

@@ -8,6 +8,7 @@ import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
+import { defineServiceCases } from '../conformance/service.cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
 import { fixture } from './helpers.js';
@@ -28,3 +29,4 @@ const target = (): ConformanceTarget => ({
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => inject('imageOrigin'));
 defineErrorCases(target);
+defineServiceCases(target);
