@@ -5,7 +5,7 @@
  */
 import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { inject } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
@@ -24,6 +24,10 @@ const target = (): ConformanceTarget => ({
   send: (request) => SELF.fetch(request),
   file: fixture,
   tinyModels: inject('tinyModels'),
+});
+
+it('the golden models were built from the fixture checkpoints', () => {
+  expect(inject('goldenBuildErrors')).toEqual({ m0: undefined, m1: undefined });
 });
 
 defineConformanceSuite(target);
