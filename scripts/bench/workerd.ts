@@ -22,17 +22,19 @@ export async function bundleWorker(options: {
   modelsDir: string;
   outDir: string;
   name: string;
+  /** The checkout whose worker and wrangler.toml to bundle (default: this one; benchmarks compare another). */
+  root?: string;
   log?: (message: string) => void;
 }): Promise<MiniflareOptions> {
-  const { modelsDir, outDir, name } = options;
+  const { modelsDir, outDir, name, root = repoRoot } = options;
   rmSync(outDir, { recursive: true, force: true });
   options.log?.('bundling the worker (wrangler deploy --dry-run)');
   await promisify(execFile)('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
-    cwd: repoRoot,
+    cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
     maxBuffer: 16 * MiB,
   });
-  const config = path.join(repoRoot, 'wrangler.toml');
+  const config = path.join(root, 'wrangler.toml');
   const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, {
     overrides: { assets: { directory: modelsDir } },
   });

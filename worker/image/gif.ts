@@ -14,7 +14,7 @@
 import { corrupt } from './errors.js';
 import type { DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
-import { WorkYielder } from './work.js';
+import { MAX_METADATA_BLOCKS, tooManyBlocks, WorkYielder } from './work.js';
 
 const EXTENSION = 0x21;
 const IMAGE_DESCRIPTOR = 0x2c;
@@ -68,10 +68,12 @@ function firstFrame(bytes: Uint8Array): Frame {
     offset += size;
   }
   let transparentIndex: number | undefined;
+  let extensions = 0;
   for (;;) {
     need(bytes, offset + 1, 'block list');
     const introducer = bytes[offset++];
     if (introducer === EXTENSION) {
+      if (++extensions > MAX_METADATA_BLOCKS) throw tooManyBlocks('GIF', 'extensions before the first image');
       need(bytes, offset + 1, 'extension');
       const label = bytes[offset++];
       if (label === GRAPHIC_CONTROL && bytes[offset] >= 4) {

@@ -13,7 +13,7 @@
 import { corrupt, ImageError } from './errors.js';
 import { MiB, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
-import { checkWork, WorkYielder } from './work.js';
+import { checkWork, MAX_METADATA_BLOCKS, tooManyBlocks, WorkYielder } from './work.js';
 
 const SIGNATURE_BYTES = 8;
 /**
@@ -162,9 +162,12 @@ export function probePng(bytes: Uint8Array): PngHeader {
   let ihdr: Ihdr | undefined;
   let exif: Uint8Array | undefined;
   let idat = 0;
+  let others = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
+    } else if (chunk.type !== 'IDAT' && ++others > MAX_METADATA_BLOCKS) {
+      throw tooManyBlocks('PNG', 'chunks besides IDAT');
     } else if (chunk.type === 'IDAT') {
       // Past the cap the decode refuses the image: walking the rest would cost time per chunk for nothing.
       if (++idat > maxIdatChunks(ihdr)) break;
@@ -479,6 +482,7 @@ async function decodePng(bytes: Uint8Array): Promise<StoredPixels> {
   let plte: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
   let maxIdat = 0;
+  let others = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
@@ -502,6 +506,7 @@ async function decodePng(bytes: Uint8Array): Promise<StoredPixels> {
       idat.push(chunk.data);
       continue;
     }
+    if (++others > MAX_METADATA_BLOCKS) throw tooManyBlocks('PNG', 'chunks besides IDAT');
     // Like PIL, check the checksums of the chunks that precede the image data.
     if (idat.length === 0 && chunk.complete && !chunk.crcMatches()) throw corrupt('PNG', `bad ${chunk.type} checksum`);
     if (chunk.type === 'PLTE' && !plte) {
