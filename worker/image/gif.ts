@@ -156,11 +156,13 @@ class SubBlockReader {
 const INDEX_RUN = 64 * 1024;
 /** Codes read between two checks of the yielder: a stream of clear codes produces no indices but still costs. */
 const CODE_BATCH = 64 * 1024;
+/** Indices produced between two checks of the yielder. */
+const INDEX_BATCH = 256 * 1024;
 
 /**
  * Decodes LZW codes until `total` indices were produced, the stream's end code, or the data runs out, handing the
- * indices to `emit` in order, in runs, and yielding to the event loop between runs as `yielder` says. Returns how
- * many indices were produced. Its cost is bounded by the frame's pixels plus the codes in the file.
+ * indices to `emit` in order, in runs, and yielding to the event loop between batches of codes as `yielder` says.
+ * Returns how many indices were produced. Its cost is bounded by the frame's pixels plus the codes in the file.
  */
 async function decodeLzw(
   data: SubBlockReader,
@@ -169,6 +171,24 @@ async function decodeLzw(
   emit: (indices: Uint8Array, count: number) => void,
   yielder: WorkYielder,
 ): Promise<number> {
+  const lzw = lzwDecoder(data, minCodeSize, total, emit);
+  for (;;) {
+    const before = lzw.produced();
+    if (lzw.run(CODE_BATCH, INDEX_BATCH)) return lzw.finish();
+    if (yielder.add(CODE_BATCH + lzw.produced() - before)) await yielder.yield();
+  }
+}
+
+/**
+ * The LZW decoder's state between batches. `run` is synchronous (an `await` inside the per-code loop made it ~4×
+ * slower); its state lives in locals while it runs and in this closure between runs.
+ */
+function lzwDecoder(
+  data: SubBlockReader,
+  minCodeSize: number,
+  total: number,
+  emit: (indices: Uint8Array, count: number) => void,
+) {
   const clearCode = 1 << minCodeSize;
   const endCode = clearCode + 1;
   const prefix = new Uint16Array(MAX_CODES);
@@ -181,79 +201,96 @@ async function decodeLzw(
   }
   // A run plus room for one more string (at most MAX_CODES long), written whole before the run is flushed.
   const indices = new Uint8Array(INDEX_RUN + MAX_CODES);
-  let codeSize = minCodeSize + 1;
-  let nextCode = endCode + 1;
-  let previous = -1;
-  let flushed = 0;
-  let written = 0; // in `indices`; flushed + written indices produced so far
-  let bits = 0;
-  let bitCount = 0;
-  let exhausted = false;
-  let codes = 0;
+  const state = {
+    codeSize: minCodeSize + 1,
+    nextCode: endCode + 1,
+    previous: -1,
+    flushed: 0,
+    written: 0, // in `indices`; flushed + written indices produced so far
+    bits: 0,
+    bitCount: 0,
+    exhausted: false,
+  };
 
-  while (flushed + written < total) {
-    if (written >= INDEX_RUN) {
-      emit(indices, written);
-      flushed += written;
-      if (yielder.add(written)) await yielder.yield();
-      written = 0;
-    }
-    if (++codes === CODE_BATCH) {
-      codes = 0;
-      if (yielder.add(CODE_BATCH)) await yielder.yield();
-    }
-    while (bitCount < codeSize && !exhausted) {
-      const byte = data.next();
-      if (byte < 0) exhausted = true;
-      else {
-        bits |= byte << bitCount;
-        bitCount += 8;
+  /**
+   * Decodes until `maxCodes` codes were read or `maxIndices` indices produced (a code can produce ~4,000); true when
+   * the frame is done (full, ended, or out of data).
+   */
+  function run(maxCodes: number, maxIndices: number): boolean {
+    let { codeSize, nextCode, previous, flushed, written, bits, bitCount, exhausted } = state;
+    const until = flushed + written + maxIndices;
+    try {
+      for (let codes = 0; ; codes++) {
+        if (flushed + written >= total) return true;
+        if (codes === maxCodes || flushed + written >= until) return false;
+        if (written >= INDEX_RUN) {
+          emit(indices, written);
+          flushed += written;
+          written = 0;
+        }
+        while (bitCount < codeSize && !exhausted) {
+          const byte = data.next();
+          if (byte < 0) exhausted = true;
+          else {
+            bits |= byte << bitCount;
+            bitCount += 8;
+          }
+        }
+        if (bitCount < codeSize) return true;
+        const code = bits & ((1 << codeSize) - 1);
+        bits >>>= codeSize;
+        bitCount -= codeSize;
+
+        if (code === clearCode) {
+          codeSize = minCodeSize + 1;
+          nextCode = endCode + 1;
+          previous = -1;
+          continue;
+        }
+        if (code === endCode) return true;
+        if (previous === -1) {
+          if (code > clearCode) throw corrupt('GIF', 'the LZW data starts with an undefined code');
+          indices[written++] = code;
+          previous = code;
+          continue;
+        }
+        if (code > nextCode || (code === nextCode && nextCode === MAX_CODES)) {
+          throw corrupt('GIF', 'invalid LZW code');
+        }
+        // The code's string, or (for the code being defined) the previous string plus its own first index.
+        const known = code < nextCode;
+        const head = known ? code : previous;
+        const stringLength = length[head] + (known ? 0 : 1);
+        const firstIndex = first[head];
+        if (!known) indices[written + stringLength - 1] = firstIndex;
+        for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) indices[at] = suffix[c];
+        written += stringLength;
+
+        if (nextCode < MAX_CODES) {
+          prefix[nextCode] = previous;
+          suffix[nextCode] = known ? firstIndex : first[previous];
+          first[nextCode] = first[previous];
+          length[nextCode] = length[previous] + 1;
+          nextCode++;
+          if (nextCode === 1 << codeSize && codeSize < 12) codeSize++;
+        }
+        previous = code;
       }
+    } finally {
+      Object.assign(state, { codeSize, nextCode, previous, flushed, written, bits, bitCount, exhausted });
     }
-    if (bitCount < codeSize) break;
-    const code = bits & ((1 << codeSize) - 1);
-    bits >>>= codeSize;
-    bitCount -= codeSize;
-
-    if (code === clearCode) {
-      codeSize = minCodeSize + 1;
-      nextCode = endCode + 1;
-      previous = -1;
-      continue;
-    }
-    if (code === endCode) break;
-    if (previous === -1) {
-      if (code > clearCode) throw corrupt('GIF', 'the LZW data starts with an undefined code');
-      indices[written++] = code;
-      previous = code;
-      continue;
-    }
-    if (code > nextCode || (code === nextCode && nextCode === MAX_CODES)) {
-      throw corrupt('GIF', 'invalid LZW code');
-    }
-    // The code's string, or (for the code being defined) the previous string plus its own first index.
-    const known = code < nextCode;
-    const head = known ? code : previous;
-    const stringLength = length[head] + (known ? 0 : 1);
-    const firstIndex = first[head];
-    if (!known) indices[written + stringLength - 1] = firstIndex;
-    for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) indices[at] = suffix[c];
-    written += stringLength;
-
-    if (nextCode < MAX_CODES) {
-      prefix[nextCode] = previous;
-      suffix[nextCode] = known ? firstIndex : first[previous];
-      first[nextCode] = first[previous];
-      length[nextCode] = length[previous] + 1;
-      nextCode++;
-      if (nextCode === 1 << codeSize && codeSize < 12) codeSize++;
-    }
-    previous = code;
   }
-  // Indices past the frame's last pixel are dropped, as before.
-  const last = Math.min(written, total - flushed);
-  if (last > 0) emit(indices, last);
-  return flushed + last;
+
+  return {
+    run,
+    produced: () => state.flushed + state.written,
+    /** Emits what is left (indices past the frame's last pixel are dropped) and returns the count produced. */
+    finish(): number {
+      const last = Math.min(state.written, total - state.flushed);
+      if (last > 0) emit(indices, last);
+      return state.flushed + last;
+    },
+  };
 }
 
 /** LZW tables, one index run, the colour table, and room for small objects. */
