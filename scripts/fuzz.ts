@@ -31,16 +31,21 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      target: { type: 'string', default: 'all' },
-      seconds: { type: 'string', default: '60' },
-      seed: { type: 'string' },
-      'slow-ms': { type: 'string', default: '2000' },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        target: { type: 'string', default: 'all' },
+        seconds: { type: 'string', default: '60' },
+        seed: { type: 'string' },
+        'slow-ms': { type: 'string', default: '2000' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (values.help) return undefined;
   const number = (name: string, text: string) => {
     const value = Number(text);
