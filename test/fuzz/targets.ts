@@ -22,7 +22,10 @@ export const CORPUS_DIR = path.resolve(here, '../fixtures/fuzz-corpus');
 const IMAGE_FIXTURES = path.resolve(here, '../fixtures/images');
 
 /** What one input did: `ok`, an expected error's code, or `unexpected` with the error (a bug). */
-export type Outcome = { kind: 'ok' } | { kind: 'expected'; code: string } | { kind: 'unexpected'; error: unknown };
+export type Outcome =
+  | { kind: 'ok' /** Pixels decoded, for images: what their time is judged against. */; pixels?: number }
+  | { kind: 'expected'; code: string }
+  | { kind: 'unexpected'; error: unknown };
 
 export interface FuzzTarget {
   name: string;
@@ -46,7 +49,7 @@ async function classifyImage(bytes: Uint8Array): Promise<Outcome> {
       resizeShortSide: IMAGENET_PREPROCESSING.resizeShortSide,
     });
     images.preprocess(image, IMAGENET_PREPROCESSING, new Float32Array(inputElements(IMAGENET_PREPROCESSING)), 0);
-    return { kind: 'ok' };
+    return { kind: 'ok', pixels: image.width * image.height };
   } catch (error) {
     if (error instanceof ImageError) return { kind: 'expected', code: error.code };
     return { kind: 'unexpected', error };
