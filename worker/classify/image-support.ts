@@ -72,7 +72,10 @@ export function writeImage(
 }
 
 /** Decoding on the calling thread, one image at a time (the Worker; Node with `--decode-threads 0`). */
-export function createImageSupport(wasm: ImageWasmModules, options: ImageSupportOptions = {}): ImageSupport & ImageCodec {
+export function createImageSupport(
+  wasm: ImageWasmModules,
+  options: ImageSupportOptions = {},
+): ImageSupport & ImageCodec {
   const decoder = createImageDecoder(wasm);
   const reduced = options.reducedJpegDecode ?? true;
   const codec: ImageCodec = {

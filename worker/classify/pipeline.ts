@@ -76,7 +76,10 @@ export async function classifyImages(options: {
   clock: Clock;
 }): Promise<BatchOutcome> {
   const { images, support, clock, preprocessing, inputSize, maxPixels, maxDecodeBytes } = options;
-  const job: ImageJob = { limits: { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide }, preprocessing };
+  const job: ImageJob = {
+    limits: { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide },
+    preprocessing,
+  };
   const imageElements = 3 * inputSize * inputSize;
   // Sized for the whole batch up front; image i is written to row i, and failed images' rows are squeezed out below.
   const tensor = support.allocate(images.length * imageElements);

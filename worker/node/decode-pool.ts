@@ -140,14 +140,11 @@ export async function createDecodePool(options: DecodePoolOptions): Promise<Deco
       };
       if (closed) return retire(new Error('the decode pool was closed'));
       counters.restarts++;
-      startThread().then(
-        (fresh) => {
-          slot.worker = fresh;
-          slot.task = undefined;
-          dispatch();
-        },
-        retire,
-      );
+      startThread().then((fresh) => {
+        slot.worker = fresh;
+        slot.task = undefined;
+        dispatch();
+      }, retire);
       // The slot stays taken until its replacement runs.
       slot.task = task;
     };

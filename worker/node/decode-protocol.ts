@@ -19,7 +19,12 @@ export type DecodeReply =
   | {
       id: number;
       ok: false;
-      problem: { code: ProblemCode; message: string; extensions: Record<string, unknown>; headers: Record<string, string> };
+      problem: {
+        code: ProblemCode;
+        message: string;
+        extensions: Record<string, unknown>;
+        headers: Record<string, string>;
+      };
     }
   /** Anything else: a bug, answered 500 as on one thread. */
   | { id: number; ok: false; bug: string };

@@ -22,7 +22,10 @@ type RequestBody = ThreadRequest extends infer R ? (R extends ThreadRequest ? Om
 export async function createThreadedOrtNodeBackend(
   options: Required<OrtNodeOptions> & { device: NodeDevice },
 ): Promise<ThreadedBackend> {
-  const worker = new Worker(threadBootstrap(new URL('./inference-thread.ts', import.meta.url)), { eval: true, workerData: options });
+  const worker = new Worker(threadBootstrap(new URL('./inference-thread.ts', import.meta.url)), {
+    eval: true,
+    workerData: options,
+  });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) =>
       reject(new Error(`the inference thread did not start: ${error.message}`, { cause: error }));
