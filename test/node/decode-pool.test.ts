@@ -127,7 +127,7 @@ describe('over HTTP', () => {
         expect(await response.json()).toMatchObject({ code: 'overloaded', limit: 1 });
       } else {
         expect(response.status).toBe(200);
-        expect((await response.json()).predictions).toHaveLength(5);
+        expect(((await response.json()) as { predictions: unknown[] }).predictions).toHaveLength(5);
       }
     }
     const models = (await (await fetch(`${server.url}/v1/models`)).json()) as {

@@ -28,6 +28,8 @@ export interface DecodePoolStats {
   /** Images being decoded now. */
   busy: number;
   images: number;
+  /** Thread time spent decoding and preprocessing them (ms): images / busyMs sizes a thread. */
+  busyMs: number;
   rejected: number;
   /** Threads replaced after one died (each such image answered 422 corrupt-image). */
   restarts: number;
@@ -47,8 +49,17 @@ interface Task {
 
 interface Slot {
   worker: Worker;
-  task?: Task;
+  /** Images sent to this thread and not yet answered, by message id. */
+  tasks: Map<number, Task>;
+  /** false while a replacement thread starts. */
+  ready: boolean;
 }
+
+/**
+ * Images handed to a thread at once: it works through them in order, so it starts the next one as soon as one is
+ * done instead of idling until the (possibly busy) HTTP thread has read its answer and sent more.
+ */
+const DEPTH = 2;
 
 const ENTRY = new URL('./decode-thread.ts', import.meta.url);
 
@@ -81,77 +92,86 @@ function fromReply(reply: DecodeReply): ImageTiming {
 
 export async function createDecodePool(options: DecodePoolOptions): Promise<DecodePool> {
   if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error('a decode pool needs ≥ 1 thread');
-  const slots: Slot[] = (await Promise.all(Array.from({ length: options.threads }, startThread))).map((worker) => ({
-    worker,
-  }));
   const queue: Task[] = [];
-  const counters = { images: 0, rejected: 0, restarts: 0 };
+  const counters = { images: 0, busyMs: 0, rejected: 0, restarts: 0 };
   let nextId = 1;
   let closed = false;
+  /** close() is terminating the threads: their exits are expected. */
+  let stopping = false;
   let whenIdle: (() => void) | undefined;
+  const slots: Slot[] = [];
 
-  const busy = () => slots.filter((slot) => slot.task).length;
+  const busy = () => slots.reduce((total, slot) => total + slot.tasks.size, 0);
   const dispatch = () => {
-    for (const slot of slots) {
-      if (queue.length === 0) break;
-      if (!slot.task) run(slot, queue.shift()!);
+    for (let depth = 1; depth <= DEPTH; depth++) {
+      for (const slot of slots) {
+        if (queue.length === 0) break;
+        if (slot.ready && slot.tasks.size < depth) send(slot, queue.shift()!);
+      }
     }
     if (queue.length === 0 && busy() === 0) whenIdle?.();
   };
 
-  function run(slot: Slot, task: Task): void {
-    slot.task = task;
+  function send(slot: Slot, task: Task): void {
     const id = nextId++;
-    const { worker } = slot;
-    const settle = () => {
-      worker.off('message', answered);
-      worker.off('error', died);
-      worker.off('exit', died);
-      slot.task = undefined;
-    };
-    const answered = (reply: DecodeReply) => {
-      if (reply.id !== id) return;
-      settle();
+    slot.tasks.set(id, task);
+    slot.worker.postMessage({ ...task.request, id } satisfies DecodeRequest);
+  }
+
+  function attach(worker: Worker, slot: Slot): void {
+    worker.on('message', (reply: DecodeReply) => {
+      const task = slot.tasks.get(reply.id);
+      if (!task) return;
+      slot.tasks.delete(reply.id);
       task.resolve(reply);
       dispatch();
-    };
-    // A thread that dies mid-image (a decoder abort, memory) takes only this image with it: it is answered as
+    });
+    // A thread that dies (a decoder abort, memory) takes only its own images with it: they are answered as
     // undecodable, as the decoders' own failures are, and a fresh thread takes the slot.
+    let gone = false;
     const died = (cause: unknown) => {
-      settle();
+      if (gone || stopping || slot.worker !== worker) return;
+      gone = true;
       const reason = cause instanceof Error ? cause.message : `exit code ${String(cause)}`;
-      task.resolve({
-        id,
-        ok: false,
-        problem: {
-          code: 'corrupt-image',
-          message: `the image cannot be decoded: the decoder thread failed (${reason})`,
-          extensions: {},
-          headers: {},
-        },
-      });
+      const lost = [...slot.tasks];
+      slot.tasks.clear();
+      for (const [id, task] of lost) {
+        task.resolve({
+          id,
+          ok: false,
+          problem: {
+            code: 'corrupt-image',
+            message: `the image cannot be decoded: the decoder thread failed (${reason})`,
+            extensions: {},
+            headers: {},
+          },
+        });
+      }
       void worker.terminate();
       const retire = (error: Error) => {
         // No replacement: the pool goes on with one thread less, and fails what waits once none is left.
-        slot.task = undefined;
         slots.splice(slots.indexOf(slot), 1);
         if (slots.length === 0) for (const waiting of queue.splice(0)) waiting.reject(error);
         dispatch();
       };
       if (closed) return retire(new Error('the decode pool was closed'));
       counters.restarts++;
+      slot.ready = false; // out of dispatch's reach until its replacement runs
       startThread().then((fresh) => {
+        slot.ready = true;
         slot.worker = fresh;
-        slot.task = undefined;
+        attach(fresh, slot);
         dispatch();
       }, retire);
-      // The slot stays taken until its replacement runs.
-      slot.task = task;
     };
-    worker.on('message', answered);
     worker.once('error', died);
     worker.once('exit', died);
-    worker.postMessage({ ...task.request, id } satisfies DecodeRequest);
+  }
+
+  for (const worker of await Promise.all(Array.from({ length: options.threads }, startThread))) {
+    const slot: Slot = { worker, tasks: new Map(), ready: true };
+    slots.push(slot);
+    attach(worker, slot);
   }
 
   return {
@@ -189,6 +209,7 @@ export async function createDecodePool(options: DecodePoolOptions): Promise<Deco
       });
       counters.images++;
       const timing = fromReply(reply);
+      counters.busyMs += timing.decode_ms + timing.preprocess_ms;
       if (!shared) out.set(target, offset);
       // The thread's own wait was ~0; the image's wait is its time in the queue (and the message round trip).
       const waited = clock() - started - timing.decode_ms - timing.preprocess_ms;
@@ -204,6 +225,7 @@ export async function createDecodePool(options: DecodePoolOptions): Promise<Deco
     async close() {
       closed = true;
       if (queue.length > 0 || busy() > 0) await new Promise<void>((resolve) => (whenIdle = resolve));
+      stopping = true;
       await Promise.all(slots.map((slot) => slot.worker.terminate()));
     },
   };

@@ -28,4 +28,8 @@ async function handle(request: DecodeRequest): Promise<DecodeReply> {
 
 // The decoders are compiled: the thread can take work.
 port.postMessage({ ready: true });
-port.on('message', (request: DecodeRequest) => void handle(request).then((reply) => port.postMessage(reply)));
+// One image at a time, in arrival order: the pool sends the next before this one is done, so it is already here.
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (request: DecodeRequest) => {
+  chain = chain.then(() => handle(request)).then((reply) => port.postMessage(reply));
+});
