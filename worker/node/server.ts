@@ -19,6 +19,7 @@ import { checkManifest } from '../../models/manifest-check.js';
 import { MANIFEST_FILE } from '../../models/manifest.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';
+import { refuseFp16Models } from './fp16-files.js';
 import { createDecodePool, type DecodePool } from './decode-pool.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
 
@@ -167,7 +168,7 @@ export async function startNodeServer(
 
   const app = createApp({
     backend: choice.backend,
-    files,
+    files: choice.device === 'cpu' ? refuseFp16Models(files, choice.device) : files,
     images: pool ?? createImageSupport(await loadImageWasmModules()),
     config,
     wrapSession:
