@@ -180,7 +180,16 @@ export async function startNodeServer(
             return wrapped;
           },
     // inFlight counts this /v1/models request too.
-    execution: () => ({ runtime: 'node', ...device, threads, batching: batchingInfo(), decode: decode(), inFlight }),
+    execution: () => ({
+      runtime: 'node',
+      ...device,
+      threads,
+      // Where logits land: a buffer of ours on CUDA (ort-node.ts), onnxruntime's own on CPU.
+      outputs: choice.device === 'cuda' ? 'preallocated' : 'onnxruntime',
+      batching: batchingInfo(),
+      decode: decode(),
+      inFlight,
+    }),
   });
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;

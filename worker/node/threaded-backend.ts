@@ -20,7 +20,7 @@ type RequestBody = ThreadRequest extends infer R ? (R extends ThreadRequest ? Om
 
 /** Resolves once the thread runs and has loaded onnxruntime, so a broken setup fails at start, not per request. */
 export async function createThreadedOrtNodeBackend(
-  options: Required<OrtNodeOptions> & { device: NodeDevice },
+  options: Required<Omit<OrtNodeOptions, 'preallocateOutputs'>> & OrtNodeOptions & { device: NodeDevice },
 ): Promise<ThreadedBackend> {
   const worker = new Worker(threadBootstrap(new URL('./inference-thread.ts', import.meta.url)), {
     eval: true,
