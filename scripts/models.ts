@@ -2,7 +2,7 @@
  * The model toolchain CLI (no Python):
  *   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8,fp16 | --precision fp16] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
  *   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
- *   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--json]
+ *   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--device cpu|cuda] [--json]
  * Checkpoints come from --checkpoints / EFFICIENTVIT_CHECKPOINTS, else the official release (downloaded, cached).
  * Real images for verification come from --images / EFFICIENTVIT_IMAGES.
  */
@@ -44,6 +44,7 @@ const OPTIONS = {
   naive: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   runs: { type: 'string', default: '30' },
+  device: { type: 'string', default: 'cpu' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<void> {
 const USAGE = `usage:
   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8,fp16 | --precision fp16] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
-  npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--json]
+  npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--device cpu|cuda] [--json]
 checkpoints: --checkpoints DIR or ${CHECKPOINTS_ENV}=DIR, else downloaded from the official release
 real images (verification): --images DIR or ${IMAGES_ENV}=DIR`;
 
@@ -122,7 +123,12 @@ async function verify(flags: Flags): Promise<void> {
   if (!images) throw new UsageError(`verify compares models on real images: pass --images DIR or set ${IMAGES_ENV}`);
   // Held-out half only: the same split quantization would calibrate on, so no image is judged that tuned a model.
   const inputs = await preprocessImageFiles(splitCalibrationSet(await realImages(images)).heldOut);
-  const backends = [await createOrtWebBackendForNode(), createOrtNodeBackend({ device: 'cpu', threads: 1 })];
+  if (flags.device !== 'cpu' && flags.device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  // cpu: the edge's wasm runtime and native onnxruntime; cuda: onnxruntime-node on the GPU (fp16 in fp16 kernels).
+  const backends =
+    flags.device === 'cuda'
+      ? [createOrtNodeBackend({ device: 'cuda' })]
+      : [await createOrtWebBackendForNode(), createOrtNodeBackend({ device: 'cpu', threads: 1 })];
   const reports = [];
   for (const candidate of manifest.models.filter((m) => m.precision !== 'fp32')) {
     const reference = manifest.models.find((m) => m.variant === candidate.variant && m.precision === 'fp32');

@@ -7,6 +7,7 @@
  *   npm run bench:node -- [--models DIR] [--variants m0,m5] [--concurrency 1,8,32] [--duration 8] [--rounds 1]
  *                         [--device cpu|cuda|auto] [--threads N|auto] [--batch-window-ms 2] [--batch-max 16] [--json FILE]
  *                         [--batching off,on] [--decode-threads auto|N,M,…] [--inference-batches 1,16|none]
+ *                         [--precision fp32|fp16]
  *
  * Every combination of --batching and --decode-threads is one server; each measurement interleaves all of them. The
  * report adds what sizes a host: each decode thread's img/s (its decode + preprocess time per image, read from the
@@ -90,6 +91,7 @@ function parseOptions(argv: string[]): Options {
       batching: { type: 'string', default: 'off,on' },
       'decode-threads': { type: 'string', default: 'auto' },
       'inference-batches': { type: 'string', default: '1,16' },
+      precision: { type: 'string', default: 'fp32' },
     },
   });
   const list = (raw: string) =>
@@ -103,6 +105,10 @@ function parseOptions(argv: string[]): Options {
       throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number`);
     return value;
   };
+  if (values.precision !== 'fp32' && values.precision !== 'fp16') throw new Error('--precision must be fp32 or fp16');
+  benchPrecision = values.precision;
+  if (benchPrecision === 'fp16' && !values.models)
+    throw new Error('--precision fp16 needs --models DIR with fp16 builds');
   const variants = list(values.variants!);
   for (const variant of variants) if (!isVariant(variant)) throw new Error(`unknown variant ${variant}`);
   return {
@@ -134,7 +140,9 @@ function parseOptions(argv: string[]): Options {
 // ---- models ----
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-const modelName = (variant: Variant) => `${variant}-fp32`;
+/** The precision benchmarked (--precision): fp16 needs --models with an fp16 build (models build --precisions fp16). */
+let benchPrecision: 'fp32' | 'fp16' = 'fp32';
+const modelName = (variant: Variant) => `${variant}-${benchPrecision}`;
 
 async function syntheticStateDict(
   variant: Variant,
