@@ -256,7 +256,8 @@ function startServer(
   ];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { ...process.env, DEFAULT_MODEL: modelName(variant) },
+    // The result cache would answer the cycled sample images from memory: this measures the pipeline.
+    env: { ...process.env, DEFAULT_MODEL: modelName(variant), RESULT_CACHE: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -31,4 +31,7 @@ export const CONFORMANCE_CONFIG = Object.freeze({
   MAX_BODY_BYTES: String(4 * 1024 * 1024),
   MAX_MEGAPIXELS: '4',
   MAX_BATCH: '8',
+  // The image origin of test/conformance/url-cache.cases.ts, listed exactly: loopback and plain http allowed for it.
+  FETCH_ALLOWED_HOSTS: '127.0.0.1',
+  FETCH_TIMEOUT_MS: '1000',
 });

@@ -15,8 +15,10 @@ import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer, NodeServerOptions } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
 import type { ConformanceTarget } from '../conformance/target.js';
+import { type ImageOrigin, startImageOrigin } from './image-origin.js';
 import { startTestNodeServer } from './node-server.js';
 
 export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { server(): NodeServer } {
@@ -25,9 +27,11 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
     throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
 
   let server: NodeServer;
+  let imageOrigin: ImageOrigin;
   let modelsDir: string;
 
   beforeAll(async () => {
+    imageOrigin = await startImageOrigin();
     modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
     writeConformanceModels(modelsDir);
     server = await startTestNodeServer(modelsDir, {
@@ -40,6 +44,7 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
 
   afterAll(async () => {
     await server?.close();
+    await imageOrigin?.close();
     if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
   });
 
@@ -49,12 +54,12 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
     expect(server.device.attempts.at(-1)).toMatchObject({ device: server.device.device, ok: true });
   });
 
-  defineConformanceSuite(
-    (): ConformanceTarget => ({
-      name: 'node',
-      fetch: (requestPath, init) => fetch(server.url + requestPath, init),
-      shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
-    }),
-  );
+  const target = (): ConformanceTarget => ({
+    name: 'node',
+    fetch: (requestPath, init) => fetch(server.url + requestPath, init),
+    shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
+  });
+  defineConformanceSuite(target);
+  defineUrlAndCacheSuite(target, () => imageOrigin.url);
   return { server: () => server };
 }

@@ -62,7 +62,7 @@ describe(`${CONCURRENT} concurrent requests`, () => {
       ...deps.backend,
       load: (...args: Parameters<typeof deps.backend.load>) => (loads++, deps.backend.load(...args)),
     };
-    const app = createApp({ ...deps, backend });
+    const app = createApp({ ...deps, backend, resultCache: undefined }); // every request computed
     await expectEachGetsItsOwnResult(async (request) => app.fetch(request));
     expect(loads).toBe(1);
   });
@@ -98,7 +98,7 @@ describe(`${CONCURRENT} concurrent requests`, () => {
         return { ...session, release: () => (events.push('release'), session.release()) };
       },
     };
-    const app = createApp({ ...deps, backend });
+    const app = createApp({ ...deps, backend, resultCache: undefined }); // every request computed
     const colour = SOLID_COLOURS[0];
     const image = await fixture(`generated/${colour.name}.png`);
     const models = Array.from({ length: CONCURRENT }, (_, i) => (i % 2 === 0 ? 'tiny' : 'tiny-10'));

@@ -5,17 +5,20 @@
  */
 import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import { inject } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
 
-defineConformanceSuite(
-  (): ConformanceTarget => ({
-    name: 'workerd',
-    fetch: (path, init) => SELF.fetch(`https://service.test${path}`, init),
-    shared: async (file) => {
-      const response = await env.FIXTURES.fetch(`http://fixtures/shared/${file}`);
-      if (!response.ok) throw new Error(`fixture ${file}: HTTP ${response.status}`);
-      return new Uint8Array(await response.arrayBuffer());
-    },
-  }),
-);
+const target = (): ConformanceTarget => ({
+  name: 'workerd',
+  fetch: (path, init) => SELF.fetch(`https://service.test${path}`, init),
+  shared: async (file) => {
+    const response = await env.FIXTURES.fetch(`http://fixtures/shared/${file}`);
+    if (!response.ok) throw new Error(`fixture ${file}: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  },
+});
+
+defineConformanceSuite(target);
+defineUrlAndCacheSuite(target, () => inject('imageOrigin'));

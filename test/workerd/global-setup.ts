@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { TestProject } from 'vitest/node';
 import { writeConformanceModels } from '../conformance/models.js';
+import { startImageOrigin } from '../helpers/image-origin.js';
 import { SOLID_COLOURS } from './test-data.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,7 +42,7 @@ async function writeSolidColourImages(): Promise<void> {
   }
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   mkdirSync(testModelsDir, { recursive: true });
   writeAtomically(path.join(repoRoot, '.cache', '.gitignore'), '*\n');
   await writeSolidColourImages();
@@ -54,4 +55,9 @@ export default async function setup(project: TestProject): Promise<void> {
     { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
     { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
   ]);
+
+  // A real HTTP server for classify by URL (test/conformance/url-cache.cases.ts), reached from inside workerd.
+  const imageOrigin = await startImageOrigin();
+  project.provide('imageOrigin', imageOrigin.url);
+  return () => imageOrigin.close();
 }

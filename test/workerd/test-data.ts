@@ -27,6 +27,8 @@ export interface TinyModelInfo {
 
 declare module 'vitest' {
   interface ProvidedContext {
+    /** Base URL of the image origin (test/helpers/image-origin.ts) the setup started. */
+    imageOrigin: string;
     tinyModels: TinyModelInfo[];
     /** Per golden variant: undefined when its model was built, else why it could not be. */
     goldenBuildErrors: Record<string, string | undefined>;
