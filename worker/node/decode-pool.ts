@@ -126,16 +126,19 @@ export async function createDecodePool(options: DecodePoolOptions): Promise<Deco
       task.resolve(reply);
       dispatch();
     });
-    // A thread that dies (a decoder abort, memory) takes only its own images with it: they are answered as
-    // undecodable, as the decoders' own failures are, and a fresh thread takes the slot.
+    // A thread that dies (a decoder abort, memory) takes only the image it was decoding with it: that one is answered
+    // as undecodable, as the decoders' own failures are; the one waiting behind it goes back to the front of the
+    // queue, and a fresh thread takes the slot.
     let gone = false;
     const died = (cause: unknown) => {
       if (gone || stopping || slot.worker !== worker) return;
       gone = true;
       const reason = cause instanceof Error ? cause.message : `exit code ${String(cause)}`;
-      const lost = [...slot.tasks];
+      // A thread works through its images in the order sent: the lowest id is the one it was on.
+      const [current, ...waiting] = [...slot.tasks].sort(([a], [b]) => a - b);
       slot.tasks.clear();
-      for (const [id, task] of lost) {
+      queue.unshift(...waiting.map(([, task]) => task));
+      for (const [id, task] of current ? [current] : []) {
         task.resolve({
           id,
           ok: false,
