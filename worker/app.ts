@@ -19,6 +19,7 @@ import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
 import { registerModelsRoute } from './routes/models.js';
+import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -125,12 +126,14 @@ export function createApp(deps: AppDeps): Hono {
     config,
     images,
     registry,
+    files: deps.files,
     clock,
     background,
     execution: deps.execution,
     resultCache: deps.resultCache,
     urlFetcher: deps.urlFetcher ?? { fetch: (input, init) => fetch(input, init) },
   };
+  registerPageRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

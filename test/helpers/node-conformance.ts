@@ -1,12 +1,12 @@
 /**
- * The shared conformance cases (test/conformance/cases.ts) against the Node server: real HTTP on a random port,
+ * The shared conformance cases (test/conformance/*.cases.ts) against the Node server: real HTTP on a random port,
  * onnxruntime-node, dynamic batching on (its default settings), models written by test/conformance/models.ts.
  * One call per test file, each with its own server (decoding on the HTTP thread, or through the decode pool).
  *
  * CONFORMANCE_DEVICE=cuda (scripts/gpu-check.sh) runs the same cases on the GPU, and then also requires that the
  * server really chose CUDA; by default they run on CPU.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,9 +15,12 @@ import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer, NodeServerOptions } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
-import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
-import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
+import { defineErrorCases } from '../conformance/errors.cases.js';
+import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import { defineServiceCases } from '../conformance/service.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
+import type { TinyModelInfo } from '../conformance/test-data.js';
+import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import { type ImageOrigin, startImageOrigin } from './image-origin.js';
 import { startTestNodeServer } from './node-server.js';
 
@@ -27,13 +30,21 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
     throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
 
   let server: NodeServer;
+  let imagesDir: string;
+  const tinyModels: TinyModelInfo[] = [];
   let imageOrigin: ImageOrigin;
   let modelsDir: string;
 
   beforeAll(async () => {
     imageOrigin = await startImageOrigin();
     modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
-    writeConformanceModels(modelsDir);
+    const { tiny, tiny10 } = writeConformanceModels(modelsDir);
+    tinyModels.push(
+      { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
+      { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
+    );
+    imagesDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-images-'));
+    await writeSolidColourImages((name, bytes) => writeFileSync(path.join(imagesDir, name), bytes));
     server = await startTestNodeServer(modelsDir, {
       device,
       threads: device === 'cpu' ? 1 : 0,
@@ -46,6 +57,7 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
     await server?.close();
     await imageOrigin?.close();
     if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
+    if (imagesDir) rmSync(imagesDir, { recursive: true, force: true });
   });
 
   it(`serves on the requested device (${device})`, () => {
@@ -54,12 +66,36 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
     expect(server.device.attempts.at(-1)).toMatchObject({ device: server.device.device, ok: true });
   });
 
+  const fileRoots = (): Record<string, string> => ({
+    shared: sharedRoot,
+    fixtures: path.join(repoRoot, 'test/fixtures'),
+    generated: imagesDir,
+  });
+
   const target = (): ConformanceTarget => ({
     name: 'node',
     fetch: (requestPath, init) => fetch(server.url + requestPath, init),
     shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
+    send: (request) => {
+      const url = new URL(request.url);
+      return fetch(server.url + url.pathname + url.search, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        // Node's fetch needs this to stream a request body.
+        duplex: 'half',
+      } as RequestInit);
+    },
+    file: async (file) => {
+      const [root, ...rest] = file.split('/');
+      return new Uint8Array(await readFile(path.join(fileRoots()[root], ...rest)));
+    },
+    tinyModels,
   });
+
   defineConformanceSuite(target);
   defineUrlAndCacheSuite(target, () => imageOrigin.url);
+  defineErrorCases(target);
+  defineServiceCases(target);
   return { server: () => server };
 }

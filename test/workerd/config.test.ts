@@ -8,19 +8,17 @@ import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../../worker/config.js';
 import { createWorkerdHandler, type Env } from '../../worker/entries/workerd.js';
+import { expectStillServing, fixture, tinyModel } from './helpers.js';
 import {
   classifyRequest,
   CRIMSON,
   expectedSolidScores,
   expectPredictions,
   expectProblem,
-  expectStillServing,
-  fixture,
   multipart,
   okJson,
-  tinyModel,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 import { appWith } from './app-with.js';
 
 const crimsonPng = () => fixture(`generated/${CRIMSON.name}.png`);

@@ -5,10 +5,13 @@
  */
 import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { inject } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineErrorCases } from '../conformance/errors.cases.js';
+import { defineServiceCases } from '../conformance/service.cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
+import { fixture } from './helpers.js';
 
 const target = (): ConformanceTarget => ({
   name: 'workerd',
@@ -18,7 +21,16 @@ const target = (): ConformanceTarget => ({
     if (!response.ok) throw new Error(`fixture ${file}: HTTP ${response.status}`);
     return new Uint8Array(await response.arrayBuffer());
   },
+  send: (request) => SELF.fetch(request),
+  file: fixture,
+  tinyModels: inject('tinyModels'),
+});
+
+it('the golden models were built from the fixture checkpoints', () => {
+  expect(inject('goldenBuildErrors')).toEqual({ m0: undefined, m1: undefined });
 });
 
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => inject('imageOrigin'));
+defineErrorCases(target);
+defineServiceCases(target);

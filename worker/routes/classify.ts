@@ -10,6 +10,10 @@ import { bodyLimit } from '../http/body-limit.js';
 import { checkTopKFits, parseClassifyParams } from '../http/params.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
+import { encodePng, pngDataUrl } from '../image/png-encode.js';
+import { inputToRgb } from '../preprocess/transform.js';
+import type { ImageOutcome } from '../classify/pipeline.js';
+import type { Preprocessing } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
 
 function serverTiming(c: Context, timings: StageTimings): void {
@@ -21,6 +25,12 @@ function serverTiming(c: Context, timings: StageTimings): void {
 
 function roundTimings<T extends object>(timings: T): T {
   return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
+}
+
+/** `include=input`: the image's row of the model input, back as the 224×224 crop the model saw (a PNG data: URL). */
+async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Promise<{ input?: string }> {
+  if (!image.ok || !image.input) return {};
+  return { input: pngDataUrl(await encodePng(inputToRgb(image.input, preprocessing))) };
 }
 
 /** An image to classify, or why it could not be had (a batch URL that failed to fetch is answered in its slot). */
@@ -91,7 +101,8 @@ export function registerClassifyRoute(
         const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
 
         // One image: its answer may already be cached (same bytes, same model file, same top_k).
-        const cache = !batch && config.resultCache ? resultCache : undefined;
+        // include= asks for more than the cached answer holds: computed.
+        const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
         const directives = cacheDirectives(c.req.header('cache-control'));
         const only = inputs[0];
         const cacheKey =
@@ -128,6 +139,7 @@ export function registerClassifyRoute(
           maxDecodeBytes: config.maxDecodeBytes,
           support: images,
           clock,
+          keepInputs: params.include.has('input'),
         });
 
         // Failed fetches keep their slots, so a batch is answered in the order it was asked.
@@ -152,6 +164,8 @@ export function registerClassifyRoute(
           ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
         });
         serverTiming(c, totals);
+        // After the timings: encoding the crops is the demo's extra, not part of classifying.
+        const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
 
         if (!batch) {
           const [image] = outcome.images;
@@ -163,7 +177,7 @@ export function registerClassifyRoute(
               cache.put(cacheKey, answer).catch(() => undefined),
             );
           }
-          return c.json({ ...answer, timing: totals });
+          return c.json({ ...answer, timing: totals, ...crops[0] });
         }
         return c.json({
           model: entry.id,
@@ -179,6 +193,7 @@ export function registerClassifyRoute(
                   ...source,
                   predictions: image.predictions,
                   timing: roundTimings(image.timing),
+                  ...crops[index],
                 }
               : { ...source, error: image.error.toProblem() };
           }),

@@ -5,12 +5,15 @@ import type { ImageSupport } from '../classify/pipeline.js';
 import type { ServiceConfig } from '../config.js';
 import type { UrlFetcher } from '../fetch/fetch-image.js';
 import type { Clock } from '../http/timing.js';
+import type { ModelFiles } from '../models/files.js';
 import type { ModelRegistry } from '../models/registry.js';
 
 export interface RouteContext {
   config: ServiceConfig;
   images: ImageSupport;
   registry: ModelRegistry;
+  /** The build folder the models come from; the demo page is built beside them (worker/routes/page.ts). */
+  files: ModelFiles;
   clock: Clock;
   /** Keeps work alive after the request that started it has been answered (AppDeps.background). */
   background: (c: Context, work: Promise<unknown>) => void;
