@@ -46,8 +46,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
 import type { Manifest, ManifestModel, Precision, Variant } from '../../models/manifest.js';
-import { createImageSupport } from '../../worker/classify/image-support.js';
-import type { ImageSupport } from '../../worker/classify/pipeline.js';
+import { createImageSupport, type ImageCodec } from '../../worker/classify/image-support.js';
 import type { ModelSession } from '../../worker/inference/backend.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
@@ -251,7 +250,7 @@ interface NodeResult {
 }
 
 async function classifyInNode(
-  support: ImageSupport,
+  support: ImageCodec,
   session: ModelSession,
   entry: ManifestModel,
   bytes: Uint8Array,
@@ -334,7 +333,7 @@ interface Cell {
 }
 
 interface References {
-  support: ImageSupport;
+  support: ImageCodec;
   /** onnxruntime-node, the native reference. */
   nativeSession: ModelSession;
   /** onnxruntime-web in Node, the same wasm runtime as the Worker's. */

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
 import { CheckpointError, readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
-import { createImageSupport } from '../../worker/classify/image-support.js';
-import type { ImageSupport } from '../../worker/classify/pipeline.js';
+import { createImageSupport, type ImageCodec } from '../../worker/classify/image-support.js';
 import { ImageError } from '../../worker/image/errors.js';
 import { sniffFormat } from '../../worker/image/sniff.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
@@ -37,7 +36,7 @@ export interface FuzzTarget {
 /** The service's defaults (worker/config.ts): 16 MP, a 40 MiB decode budget, the ImageNet preprocessing. */
 const IMAGE_LIMITS = { maxPixels: 16_000_000, maxDecodeBytes: 40 * 1024 * 1024 };
 
-let support: Promise<ImageSupport> | undefined;
+let support: Promise<ImageCodec> | undefined;
 
 /** Sniff, probe, decode (with the service's limits and reduced JPEG decode) and preprocess, as a classify request. */
 async function classifyImage(bytes: Uint8Array): Promise<Outcome> {
