@@ -18,7 +18,9 @@ import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
+import { registerHealthRoute } from './routes/health.js';
 import { registerModelsRoute } from './routes/models.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
@@ -120,7 +122,8 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  registerHealthRoute(app);
+  registerOpenApiRoute(app);
 
   const routes: RouteContext = {
     config,
