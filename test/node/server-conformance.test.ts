@@ -15,6 +15,7 @@ import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineOpenApiSuite } from '../conformance/openapi.cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
 import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
@@ -59,3 +60,4 @@ const target = (): ConformanceTarget => ({
 
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => imageOrigin.url);
+defineOpenApiSuite(target, () => imageOrigin.url);

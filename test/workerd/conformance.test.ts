@@ -7,6 +7,7 @@ import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineOpenApiSuite } from '../conformance/openapi.cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
 
@@ -22,3 +23,4 @@ const target = (): ConformanceTarget => ({
 
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => inject('imageOrigin'));
+defineOpenApiSuite(target, () => inject('imageOrigin'));
