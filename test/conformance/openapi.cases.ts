@@ -128,17 +128,18 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
 
     it('problems come back as ApiProblemError and match the document: 400, 404, 413, 415, 422, 503', async () => {
       received = [];
-      const cases: [Promise<unknown>, number, string][] = [
-        [client.classify(jpeg, { topK: 0 }), 400, 'bad-parameter'],
-        [client.classify(new Uint8Array(0)), 400, 'empty-body'],
-        [client.classify(jpeg, { model: 'm9' }), 404, 'unknown-model'],
-        [client.classify(new Uint8Array(MAX_BODY_BYTES + 1)), 413, 'body-too-large'],
-        [client.classify(new TextEncoder().encode('definitely not an image')), 415, 'unsupported-format'],
-        [client.classify(jpeg.subarray(0, jpeg.length / 2)), 422, 'corrupt-image'],
-        [client.classify(jpeg, { model: CONFORMANCE_MODELS.missing }), 503, 'model-unavailable'],
+      // Thunks, sent one at a time: a promise made early would reject before anything awaits it.
+      const cases: [() => Promise<unknown>, number, string][] = [
+        [() => client.classify(jpeg, { topK: 0 }), 400, 'bad-parameter'],
+        [() => client.classify(new Uint8Array(0)), 400, 'empty-body'],
+        [() => client.classify(jpeg, { model: 'm9' }), 404, 'unknown-model'],
+        [() => client.classify(new Uint8Array(MAX_BODY_BYTES + 1)), 413, 'body-too-large'],
+        [() => client.classify(new TextEncoder().encode('definitely not an image')), 415, 'unsupported-format'],
+        [() => client.classify(jpeg.subarray(0, jpeg.length / 2)), 422, 'corrupt-image'],
+        [() => client.classify(jpeg, { model: CONFORMANCE_MODELS.missing }), 503, 'model-unavailable'],
       ];
       for (const [call, status, code] of cases) {
-        const error = await problemFrom(call);
+        const error = await problemFrom(call());
         expect(error).toMatchObject({ status, code, type: `tag:efficientvit-edge,2026:problem:${code}` });
         expect(error.detail.length).toBeGreaterThan(0);
         expect(error.problem.status).toBe(status);
