@@ -18,6 +18,7 @@ import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
+import { registerDocsRoute } from './routes/docs.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerModelsRoute } from './routes/models.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
@@ -137,6 +138,7 @@ export function createApp(deps: AppDeps): Hono {
     urlFetcher: deps.urlFetcher ?? { fetch: (input, init) => fetch(input, init) },
   };
   registerPageRoute(app, routes);
+  registerDocsRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

@@ -60,7 +60,14 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
     it('is OpenAPI 3.1 describing every route, with every problem code of worker/errors.ts', () => {
       expect(document.openapi).toBe('3.1.0');
       const paths = document.paths as Record<string, Record<string, unknown>>;
-      expect(Object.keys(paths).sort()).toEqual(['/', '/healthz', '/openapi.json', '/v1/classify', '/v1/models']);
+      expect(Object.keys(paths).sort()).toEqual([
+        '/',
+        '/docs',
+        '/healthz',
+        '/openapi.json',
+        '/v1/classify',
+        '/v1/models',
+      ]);
       const components = document.components as {
         schemas: { Problem: { properties: { code: { enum: string[] } } } };
         examples: Record<string, { value: { code: string; status: number; type: string } }>;
@@ -161,6 +168,28 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
       const missing = await target.fetch('/v2/nothing');
       expect(missing.status).toBe(404);
       await expect(checker.check('get', '/healthz', missing)).rejects.toThrow(/declares 404/);
+    });
+
+    it('GET /docs: the reference page, its script and styles served by the service (offline), pointed at /openapi.json', async () => {
+      const response = await target.fetch('/docs');
+      await checker.check('get', '/docs', response.clone());
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await response.text();
+      const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map(([, url]) => url);
+      expect(assets.sort()).toEqual(['/docs/init.js', '/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css']);
+      for (const asset of assets) {
+        const loaded = await target.fetch(asset);
+        expect(loaded.status, asset).toBe(200);
+        expect(loaded.headers.get('content-type'), asset).toMatch(
+          asset.endsWith('.css') ? /^text\/css/ : /^text\/javascript/,
+        );
+        const text = await loaded.text();
+        if (asset.endsWith('init.js')) expect(text).toMatch(/url: '\/openapi\.json'.*validatorUrl: null/);
+        if (asset.endsWith('bundle.js')) expect(text).toContain('SwaggerUIBundle');
+      }
+      const missing = await target.fetch('/docs/swagger-ui.js.map');
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toMatchObject({ code: 'not-found' });
     });
   });
 }
