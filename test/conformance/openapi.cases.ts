@@ -175,7 +175,7 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
       await checker.check('get', '/docs', response.clone());
       expect(response.headers.get('content-type')).toMatch(/^text\/html/);
       const html = await response.text();
-      const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map(([, url]) => url);
+      const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map(([, url]) => url);
       expect(assets.sort()).toEqual(['/docs/init.js', '/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css']);
       for (const asset of assets) {
         const loaded = await target.fetch(asset);
