@@ -3,11 +3,22 @@
  * Initiative), and consistent with docs/api.md's error table. Its responses are checked against real servers by
  * test/conformance/openapi.cases.ts.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
+import { ApiProblemError, createClient } from '../../worker/client/index.js';
+import { parseConfig } from '../../worker/config.js';
 import { PROBLEM_CODES, problemStatus } from '../../worker/errors.js';
 import { openApiDocument } from '../../worker/openapi/document.js';
+import { writeConformanceModels } from '../conformance/models.js';
+import { responseChecker } from '../conformance/openapi-check.js';
+import { CONFORMANCE_CONFIG } from '../conformance/target.js';
+import { startTestNodeServer } from '../helpers/node-server.js';
+
+const apiMarkdown = () => readFile(new URL('../../docs/api.md', import.meta.url), 'utf8');
 
 describe('the OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
@@ -45,10 +56,47 @@ describe('the OpenAPI document', () => {
   });
 
   it("every code is in docs/api.md's error table with its status, and the table has no other", async () => {
-    const markdown = await readFile(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    const markdown = await apiMarkdown();
     const rows = [...markdown.matchAll(/^\| (\d{3}) +\| `([a-z-]+)` +\|/gm)].map(([, status, code]) => [code, status]);
     expect(Object.fromEntries(rows)).toEqual(
       Object.fromEntries(PROBLEM_CODES.map((code) => [code, String(problemStatus(code))])),
     );
+  });
+
+  it("docs/api.md's endpoint table lists exactly the document's operations", async () => {
+    const markdown = await apiMarkdown();
+    const rows = [...markdown.matchAll(/^\| `(GET|POST)` +\| `([^`]+)` +\|/gm)].map(
+      ([, method, route]) => `${method} ${route}`,
+    );
+    const paths = openApiDocument().paths as Record<string, Record<string, unknown>>;
+    const operations = Object.entries(paths).flatMap(([route, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${route}`),
+    );
+    expect(rows.sort()).toEqual(operations.sort());
+  });
+});
+
+describe('the client with API_TOKEN set (Node server)', () => {
+  it('sends the token; without it, 401 unauthorized as the document declares', async () => {
+    const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'openapi-auth-'));
+    writeConformanceModels(modelsDir);
+    const server = await startTestNodeServer(modelsDir, {
+      config: parseConfig({ ...CONFORMANCE_CONFIG, API_TOKEN: 'open-sesame' }),
+    });
+    try {
+      const checker = responseChecker(openApiDocument());
+      const models = await createClient({ baseUrl: `${server.url}/`, token: 'open-sesame' }).models();
+      expect(models.models.length).toBeGreaterThan(0);
+
+      const error = await createClient({ baseUrl: server.url, token: 'wrong' })
+        .models()
+        .catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(ApiProblemError);
+      expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
+      await checker.check('get', '/v1/models', await fetch(`${server.url}/v1/models`));
+    } finally {
+      await server.close();
+      rmSync(modelsDir, { recursive: true, force: true });
+    }
   });
 });
