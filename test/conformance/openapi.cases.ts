@@ -94,9 +94,15 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
       expect(result.predictions).toHaveLength(3);
       expect(result.input).toMatch(/^data:image\/png;base64,/);
       await checker.check('post', '/v1/classify', received[0]);
-      // Raw bytes with no type go as application/octet-stream, answered the same way (perhaps from the cache).
-      const again = await client.classify(jpeg, { model: CONFORMANCE_MODELS.m0, topK: 3 });
+      // Raw bytes with no type go as application/octet-stream, answered the same way.
+      const again = await client.classify(jpeg, {
+        model: CONFORMANCE_MODELS.m0,
+        topK: 3,
+        headers: { 'cache-control': 'no-store' },
+      });
       expect(again.predictions).toEqual(result.predictions);
+      expect(received[1].headers.get('x-cache'), 'no-store: computed, not looked up').toBe('miss');
+      expect(again.timing.inference_ms).toBeGreaterThanOrEqual(0);
       await checker.check('post', '/v1/classify', received[1]);
     });
 

@@ -24,6 +24,8 @@ export interface ClassifyOptions {
   /** 'input': each result also carries the crop the model saw. */
   include?: 'input'[];
   signal?: AbortSignal;
+  /** Extra request headers, e.g. `Cache-Control: no-store` to bypass the result cache. */
+  headers?: Record<string, string>;
 }
 
 /** What a non-2xx answer carried: the service's problem, or one made up from a body that was not problem+json. */
@@ -118,7 +120,7 @@ export function createClient({ baseUrl, token, fetch: send = (url, init) => fetc
       return call(classifyPath(options), {
         method: 'POST',
         body,
-        headers: { 'content-type': body.type || 'application/octet-stream' },
+        headers: { ...options.headers, 'content-type': body.type || 'application/octet-stream' },
         signal: options.signal,
       });
     },
@@ -129,13 +131,18 @@ export function createClient({ baseUrl, token, fetch: send = (url, init) => fetc
           typeof entry === 'object' && 'image' in entry ? entry : { image: entry, filename: `image-${index}` };
         form.append('image', toBlob(named.image), named.filename);
       });
-      return call(classifyPath(options), { method: 'POST', body: form, signal: options.signal });
+      return call(classifyPath(options), {
+        method: 'POST',
+        body: form,
+        headers: options.headers,
+        signal: options.signal,
+      });
     },
     classifyUrl(urls: string | string[], options: ClassifyOptions = {}) {
       return call(classifyPath(options), {
         method: 'POST',
         body: JSON.stringify(typeof urls === 'string' ? { url: urls } : { urls }),
-        headers: { 'content-type': 'application/json' },
+        headers: { ...options.headers, 'content-type': 'application/json' },
         signal: options.signal,
       });
     },
