@@ -16,6 +16,8 @@ import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { testManifestEntry } from '../helpers/manifest-entry.js';
 import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.js';
 import { CONFORMANCE_MODELS } from './target.js';
+import { SOLID_COLOURS } from './test-data.js';
+import sharp from 'sharp';
 import { renderPage } from '../../scripts/page.js';
 import { DOCS_DIR } from '../../worker/routes/docs.js';
 import { PAGE_FILE } from '../../worker/routes/page.js';
@@ -143,4 +145,21 @@ export function writeConformanceModels(
   const manifest: Manifest = { version: 1, generated: 'test/conformance/models.ts', models };
   write('manifest.json', JSON.stringify(manifest, null, 2));
   return { manifest, tiny, tiny10, goldenBuildErrors };
+}
+
+/** The solid-colour images of test-data.ts, as `<name>.png|webp|gif|jpg`, through `write` (file name, bytes). */
+export async function writeSolidColourImages(write: (file: string, bytes: Uint8Array) => void): Promise<void> {
+  for (const { name, rgb, width, height } of SOLID_COLOURS) {
+    const image = () =>
+      sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
+    const encodings = {
+      png: image().png(),
+      webp: image().webp({ lossless: true }),
+      gif: image().gif(),
+      jpg: image().jpeg({ quality: 90 }),
+    };
+    for (const [extension, encoded] of Object.entries(encodings)) {
+      write(`${name}.${extension}`, new Uint8Array(await encoded.toBuffer()));
+    }
+  }
 }

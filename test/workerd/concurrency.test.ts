@@ -8,18 +8,16 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/app.js';
 import { workerdDeps } from '../../worker/entries/workerd.js';
-import { SOLID_COLOURS, LOSSLESS_FORMATS } from './test-data.js';
+import { SOLID_COLOURS, LOSSLESS_FORMATS } from '../conformance/test-data.js';
+import { fixture, tinyModel, worker } from './helpers.js';
 import {
   classifyRequest,
   expectedSolidScores,
   expectPredictions,
-  fixture,
   okJson,
-  tinyModel,
-  worker,
   type Fetch,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 
 const CONCURRENT = 16;
 

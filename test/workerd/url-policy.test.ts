@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../worker/errors.js';
 import { checkUrl, isInternalAddress, parseAllowedHosts } from '../../worker/fetch/url-policy.js';
 import { appWith } from './app-with.js';
-import { classifyRequest, CRIMSON, expectProblem, fixture } from './helpers.js';
+import { fixture } from './helpers.js';
+import { classifyRequest, CRIMSON, expectProblem } from '../conformance/http.js';
 
 const policy = parseAllowedHosts('images.example.com, *.cdn.example, 10.1.2.3, intranet');
 
