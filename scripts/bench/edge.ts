@@ -45,6 +45,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
+import { createClient } from '../../worker/client/index.js';
 import type { Manifest, ManifestModel, Precision, Variant } from '../../models/manifest.js';
 import { createImageSupport, type ImageCodec } from '../../worker/classify/image-support.js';
 import type { ModelSession } from '../../worker/inference/backend.js';
@@ -224,17 +225,16 @@ interface WorkerResult {
 
 async function classifyOverHttp(url: URL, model: string, body: Uint8Array): Promise<WorkerResult> {
   const started = performance.now();
-  const response = await fetch(new URL(`/v1/classify?model=${encodeURIComponent(model)}&top_k=1`, url), {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'image/jpeg' },
+  // Through the typed client, as an API user would; a problem answer throws ApiProblemError (status, code, detail).
+  const result = await createClient({ baseUrl: url.origin }).classify(new Blob([body], { type: 'image/jpeg' }), {
+    model,
+    topK: 1,
+    // The same image is sent again and again: without this the result cache answers and nothing is measured.
+    headers: { 'cache-control': 'no-store' },
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
-  const text = await response.text();
   const e2eMs = performance.now() - started;
-  if (response.status !== 200) throw new Error(`workerd answered ${response.status}: ${text.slice(0, 500)}`);
-  const json = JSON.parse(text) as { predictions: { index: number }[]; timing: WorkerTiming };
-  return { e2eMs, timing: json.timing, top1: json.predictions[0].index };
+  return { e2eMs, timing: result.timing as unknown as WorkerTiming, top1: result.predictions[0].index };
 }
 
 // ---- Node reference ----

@@ -17,6 +17,7 @@ import type { NodeServer, NodeServerOptions } from '../../worker/node/server.js'
 import { parseConfig } from '../../worker/config.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineConfigCases } from '../conformance/config.cases.js';
+import { defineOpenApiSuite } from '../conformance/openapi.cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
 import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
@@ -116,5 +117,6 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
   defineErrorCases(target);
   defineServiceCases(target);
   defineConfigCases(target);
+  defineOpenApiSuite(target, () => imageOrigin.url);
   return { server: () => server };
 }
