@@ -39,15 +39,13 @@
  * the official release, as `npm start` does. Process RSS is reported too, but it includes the runtime and V8's machine
  * code for the onnxruntime wasm (~200 MiB), which are not the isolate's allocations.
  */
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import type { Manifest, ManifestModel, Precision, Variant } from '../../models/manifest.js';
 import { createImageSupport } from '../../worker/classify/image-support.js';
 import type { ImageSupport } from '../../worker/classify/pipeline.js';
@@ -55,6 +53,7 @@ import type { ModelSession } from '../../worker/inference/backend.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { bundleEdgeWorker } from '../../worker/node/local-edge.js';
 import { buildModels, modelName } from '../../models/toolchain/build.js';
 import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../../models/toolchain/manifest-file.js';
@@ -210,31 +209,10 @@ async function ensureModels(options: Options): Promise<ManifestModel[]> {
 
 // ---- workerd ----
 
-/** Bundles the worker exactly as `wrangler deploy` would and returns Miniflare options for it. */
+/** Bundles the worker exactly as `wrangler deploy` would and returns Miniflare options for it (as `npm start`). */
 async function bundleWorker(modelsDir: string): Promise<MiniflareOptions> {
-  const outDir = path.join(WORK_DIR, 'dist');
-  rmSync(outDir, { recursive: true, force: true });
   log('bundling the worker (wrangler deploy --dry-run)');
-  await promisify(execFile)('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
-    cwd: repoRoot,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    maxBuffer: 16 * MiB,
-  });
-  const config = path.join(repoRoot, 'wrangler.toml');
-  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, {
-    overrides: { assets: { directory: modelsDir } },
-  });
-  // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
-  const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
-  // The bundle's modules must be listed (its wasm imports are not resolvable statically by Miniflare).
-  const { modulesRules: _rules, ...rest } = workerOptions;
-  const modules = [
-    { type: 'ESModule' as const, path: path.join(outDir, bundle) },
-    ...readdirSync(outDir)
-      .filter((file) => file.endsWith('.wasm'))
-      .map((file) => ({ type: 'CompiledWasm' as const, path: path.join(outDir, file) })),
-  ];
-  return { ...rest, name: WORKER_NAME, modules, modulesRoot: outDir, cf: false } as MiniflareOptions;
+  return bundleEdgeWorker({ modelsDir, outDir: path.join(WORK_DIR, 'dist'), name: WORKER_NAME });
 }
 
 function workerdDescendants(root: number): number[] {
