@@ -4,10 +4,11 @@
  * Cloudflare's edge answers it. Node's server answers it as soon as the head arrives. Everything else is relayed
  * as is: the head is forwarded at once (so a `Content-Length` over the limit gets its 413 before any body is sent),
  * bodies stream both ways, and a client that leaves aborts its upstream request (a fresh upstream connection per
- * request: nothing half-read is ever reused).
+ * request: nothing half-read is ever reused). Only for `npm start`; Cloudflare answers Expect itself.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ApiError, PROBLEM_CONTENT_TYPE } from '../errors.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and Expect, which this front has answered. */
 const HOP_BY_HOP = new Set([
@@ -32,9 +33,21 @@ export interface ContinueFront {
   close(): Promise<void>;
 }
 
+/** The upstream died before answering: an `internal-error` problem (worker/errors.ts), as the worker would send. */
+function upstreamFailed(response: http.ServerResponse): void {
+  const problem = new ApiError('internal-error', 'workerd closed the connection without an answer').toProblem();
+  response.writeHead(problem.status, { 'content-type': PROBLEM_CONTENT_TYPE }).end(JSON.stringify(problem));
+}
+
+/**
+ * `maxBodyBytes`: the worker's MAX_BODY_BYTES. At most one byte more than it is forwarded (the worker refuses the
+ * request then), and nothing of a body whose Content-Length already exceeds it (refused from the header): workerd
+ * closes a connection whose body it left unread with a reset, which can destroy its answer before the front reads
+ * it. The rest of such a body is read from the client and dropped, so the client gets the 413 instead of a reset.
+ */
 export async function startContinueFront(
   upstream: URL,
-  listen: { host: string; port: number },
+  listen: { host: string; port: number; maxBodyBytes: number },
 ): Promise<ContinueFront> {
   const server = http.createServer((request, response) => {
     const chunked = request.headers['transfer-encoding'] !== undefined;
@@ -49,22 +62,35 @@ export async function startContinueFront(
     forwarded.flushHeaders();
     let answered = false;
     forwarded.on('response', (answer) => {
-      // Answered before the whole body arrived (a 413): close after the answer, as workerd does, rather than read on.
-      if (!request.complete) response.shouldKeepAlive = false;
-      response.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardHeaders(answer.rawHeaders).flat());
+      response.writeHead(answer.statusCode ?? 500, answer.statusMessage, forwardHeaders(answer.rawHeaders).flat());
       answer.pipe(response);
       answer.on('end', () => {
         answered = true;
       });
       answer.on('error', () => response.destroy());
     });
+    let upstreamGone = false;
     forwarded.on('error', () => {
-      request.unpipe(forwarded);
-      // workerd closed the connection: after a complete answer (it stops reading a refused body) that is normal.
-      if (!response.headersSent) response.writeHead(502).end();
+      upstreamGone = true;
+      if (!response.headersSent) upstreamFailed(response);
       else if (!answered) response.destroy();
     });
-    request.pipe(forwarded);
+
+    const declared = Number(request.headers['content-length'] ?? 0);
+    let budget = !chunked && declared > listen.maxBodyBytes ? 0 : listen.maxBodyBytes + 1;
+    request.on('data', (chunk: Buffer) => {
+      if (upstreamGone || budget === 0) return; // read and dropped
+      const part = chunk.length <= budget ? chunk : chunk.subarray(0, budget);
+      budget -= part.length;
+      if (!forwarded.write(part)) {
+        request.pause();
+        forwarded.once('drain', () => request.resume());
+      }
+    });
+    request.on('end', () => {
+      // A capped body is not ended: the worker has refused it, or is about to.
+      if (!upstreamGone && budget > 0) forwarded.end();
+    });
     request.on('error', () => forwarded.destroy());
     // The client left before the answer finished: stop the upstream request too.
     response.on('close', () => {

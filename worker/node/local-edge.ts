@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { ConfigError, type ConfigVars, DEFAULT_CONFIG, parseConfig } from '../config.js';
 import { UsageError } from './cli.js';
 import { startContinueFront } from './continue-front.js';
 
@@ -101,7 +102,8 @@ export async function startLocalEdge(
   try {
     const workerd = await miniflare.ready;
     if (!listen.front) return { url: workerd, miniflare, dispose: () => miniflare.dispose() };
-    const front = await startContinueFront(workerd, { host, port: listen.port ?? 0 });
+    const maxBodyBytes = bodyLimit((options as { bindings?: ConfigVars }).bindings ?? {});
+    const front = await startContinueFront(workerd, { host, port: listen.port ?? 0, maxBodyBytes });
     return {
       url: front.url,
       miniflare,
@@ -112,6 +114,16 @@ export async function startLocalEdge(
     };
   } catch (error) {
     await miniflare.dispose().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The worker's MAX_BODY_BYTES as it parses it; with a bad config the worker refuses every request anyway. */
+function bodyLimit(vars: ConfigVars): number {
+  try {
+    return parseConfig(vars).maxBodyBytes;
+  } catch (error) {
+    if (error instanceof ConfigError) return DEFAULT_CONFIG.maxBodyBytes;
     throw error;
   }
 }
