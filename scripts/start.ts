@@ -8,12 +8,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelName } from '../models/toolchain/build.js';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
-import { readManifest } from '../models/toolchain/manifest-file.js';
-import { TARGET_VARIANTS, targetDir } from '../models/toolchain/targets.js';
-import { bundleEdgeWorker, type LocalEdge, parseVar, startLocalEdge } from '../worker/node/local-edge.js';
-import { printCliError, runBuild, UsageError } from './cli.js';
+import { UsageError } from '../worker/node/cli.js';
+import type { LocalEdge } from '../worker/node/local-edge.js';
+import { formatCliError } from './cli-error.js';
+
+/** scripts/cli.ts's printCliError, without importing the toolchain it also holds. */
+function printCliError(error: unknown): number {
+  console.error(formatCliError(error, [UsageError]));
+  return 1;
+}
 
 const USAGE = `usage: npm start -- [--port N] [--ip HOST] [--var NAME:VALUE]... [--models DIR]
 
@@ -35,6 +39,14 @@ interface StartOptions {
   host: string;
   vars: Record<string, string>;
   modelsDir?: string;
+}
+
+/** `NAME:VALUE` (wrangler's `--var` syntax; the value may contain colons) → [NAME, VALUE]. */
+function parseVar(spec: string): [string, string] {
+  const colon = spec.indexOf(':');
+  const name = colon > 0 ? spec.slice(0, colon) : '';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--var ${spec}: expected NAME:VALUE`);
+  return [name, spec.slice(colon + 1)];
 }
 
 function parseStartArgs(argv: string[]): StartOptions | 'help' {
@@ -63,6 +75,10 @@ function parseStartArgs(argv: string[]): StartOptions | 'help' {
 }
 
 async function buildMissingEdgeModels(): Promise<void> {
+  const { modelName } = await import('../models/toolchain/build.js');
+  const { readManifest } = await import('../models/toolchain/manifest-file.js');
+  const { TARGET_VARIANTS, targetDir } = await import('../models/toolchain/targets.js');
+  const { runBuild } = await import('./cli.js');
   const manifest = await readManifest(targetDir('edge'));
   const built = new Set(manifest?.models.map((m) => m.name));
   const missing = TARGET_VARIANTS.edge.filter(
@@ -87,6 +103,9 @@ async function main(): Promise<number | undefined> {
   }
   if (options === 'help') return void console.log(USAGE);
   const { port, host, vars } = options;
+  // Loaded after the arguments: wrangler and the toolchain take seconds to import, --help should not.
+  const { bundleEdgeWorker, startLocalEdge } = await import('../worker/node/local-edge.js');
+  const { targetDir } = await import('../models/toolchain/targets.js');
   const bundleDir = mkdtempSync(path.join(os.tmpdir(), 'efficientvit-start-'));
   process.on('exit', () => rmSync(bundleDir, { recursive: true, force: true }));
   let edge: LocalEdge;

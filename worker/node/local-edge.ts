@@ -70,14 +70,6 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
   } as MiniflareOptions;
 }
 
-/** `NAME:VALUE` (wrangler's `--var` syntax; the value may contain colons) → [NAME, VALUE]. */
-export function parseVar(spec: string): [string, string] {
-  const colon = spec.indexOf(':');
-  const name = colon > 0 ? spec.slice(0, colon) : '';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--var ${spec}: expected NAME:VALUE`);
-  return [name, spec.slice(colon + 1)];
-}
-
 export interface LocalEdge {
   url: URL;
   miniflare: Miniflare;
