@@ -107,6 +107,8 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 interface Timing {
+  decode_ms: number;
+  preprocess_ms: number;
   model_wait_ms?: number;
   session_ms?: number;
   inference_ms: number;
@@ -145,6 +147,9 @@ interface StartRun {
   firstMs: number;
   firstTiming: Timing;
   nextMs: number[];
+  /** Requests 2–5 and the warm ones: the worker's decode + preprocess and inference, medians. */
+  nextStages: { prep: number; infer: number };
+  warmStages: { prep: number; infer: number };
   warmP50Ms: number;
   switchMs: number;
   switchSessionMs: number;
@@ -157,11 +162,16 @@ async function oneStart(mode: Mode, imagenet: Uint8Array): Promise<StartRun> {
   const { child, url, readyMs } = await launch(mode, await freePort());
   try {
     const first = await classify(url, 'm0', imagenet);
-    const nextMs: number[] = [];
-    for (let i = 0; i < 4; i++) nextMs.push((await classify(url, 'm0', imagenet)).ms);
+    const next = [];
+    for (let i = 0; i < 4; i++) next.push(await classify(url, 'm0', imagenet));
     for (let i = 0; i < 5; i++) await classify(url, 'm0', imagenet);
-    const warm: number[] = [];
-    for (let i = 0; i < warmCount; i++) warm.push((await classify(url, 'm0', imagenet)).ms);
+    const warmRuns = [];
+    for (let i = 0; i < warmCount; i++) warmRuns.push(await classify(url, 'm0', imagenet));
+    const warm = warmRuns.map((run) => run.ms);
+    const stages = (list: { timing: Timing }[]) => ({
+      prep: median(list.map((run) => run.timing.decode_ms + run.timing.preprocess_ms)),
+      infer: median(list.map((run) => run.timing.inference_ms)),
+    });
     const switched = await classify(url, 'm1', imagenet);
     const alternating: number[] = [];
     for (let i = 0; i < 10; i++) alternating.push((await classify(url, i % 2 ? 'm1' : 'm0', imagenet)).ms);
@@ -176,7 +186,9 @@ async function oneStart(mode: Mode, imagenet: Uint8Array): Promise<StartRun> {
       readyMs,
       firstMs: first.ms,
       firstTiming: first.timing,
-      nextMs,
+      nextMs: next.map((run) => run.ms),
+      nextStages: stages(next),
+      warmStages: stages(warmRuns),
       warmP50Ms: median(warm),
       switchMs: switched.ms,
       switchSessionMs: switched.timing.session_ms ?? 0,
@@ -216,6 +228,8 @@ const rows = modes.map((mode) => {
     'first run': mp(own.map((run) => run.firstTiming.inference_ms)),
     ...Object.fromEntries([0, 1, 2, 3].map((j) => [`req ${j + 2}`, r(median(own.map((run) => run.nextMs[j])))])),
     'warm p50': median(own.map((run) => run.warmP50Ms)).toFixed(1),
+    '2–5 / warm: decode+prep': `${r(median(own.map((run) => run.nextStages.prep)))} / ${r(median(own.map((run) => run.warmStages.prep)))}`,
+    '2–5 / warm: infer': `${r(median(own.map((run) => run.nextStages.infer)))} / ${r(median(own.map((run) => run.warmStages.infer)))}`,
     'worst 2–5 ×warm': `${median(worst).toFixed(2)} / ${Math.max(...worst).toFixed(2)}`,
     'm1 switch': mp(own.map((run) => run.switchMs)),
     'alt m0/m1 p50': median(own.map((run) => run.alternatingP50Ms)).toFixed(1),
@@ -228,7 +242,7 @@ console.log(
   '\nready: from spawning npm until its "Ready on" line (bundling included); the rest end to end at the client from ready.',
 );
 console.log(
-  "worst 2–5 ×warm: per start, the slowest of requests 2–5 over that start's warm p50 (median / max); m1 switch: the first m1 request (loads M1).",
+  "2–5 / warm: the worker's own stages (response timing), medians. worst 2–5 ×warm: per start, the slowest of requests 2–5 over that start's warm p50 (median / max); m1 switch: the first m1 request (loads M1).",
 );
 for (const mode of modes) {
   const own = runs.filter((run) => run.mode === mode);
