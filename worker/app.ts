@@ -7,7 +7,9 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
+import type { ResultCache } from './cache/result-cache.js';
 import type { ImageSupport } from './classify/pipeline.js';
+import type { UrlFetcher } from './fetch/fetch-image.js';
 import type { ServiceConfig } from './config.js';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemResponse } from './errors.js';
 import type { InferenceBackend } from './inference/backend.js';
@@ -17,6 +19,7 @@ import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
 import { registerModelsRoute } from './routes/models.js';
+import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -39,6 +42,10 @@ export interface AppDeps {
    * answered, so its entry hands in `ctx.waitUntil`; on Node promises run on by themselves (unset: nothing to do).
    */
   background?: (c: Context, work: Promise<unknown>) => void;
+  /** Keeps classify answers for identical requests: the Cache API in workerd, an LRU in memory on Node. */
+  resultCache?: ResultCache;
+  /** Fetches image URLs (classify by URL); default: the runtime's fetch, without DNS checks. */
+  urlFetcher?: UrlFetcher;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -115,7 +122,18 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  const routes: RouteContext = { config, images, registry, clock, background, execution: deps.execution };
+  const routes: RouteContext = {
+    config,
+    images,
+    registry,
+    files: deps.files,
+    clock,
+    background,
+    execution: deps.execution,
+    resultCache: deps.resultCache,
+    urlFetcher: deps.urlFetcher ?? { fetch: (input, init) => fetch(input, init) },
+  };
+  registerPageRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

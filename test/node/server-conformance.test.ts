@@ -5,7 +5,7 @@
  * CONFORMANCE_DEVICE=cuda (scripts/gpu-check.sh) runs the same cases on the GPU, and then also requires that the
  * server really chose CUDA; by default they run on CPU.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { startTestNodeServer } from '../helpers/node-server.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,7 +15,12 @@ import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
-import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
+import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
+import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
+import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import { defineErrorCases } from '../conformance/errors.cases.js';
+import { defineServiceCases } from '../conformance/service.cases.js';
+import type { TinyModelInfo } from '../conformance/test-data.js';
 import type { ConformanceTarget } from '../conformance/target.js';
 
 const device = (process.env.CONFORMANCE_DEVICE ?? 'cpu') as DeviceRequest;
@@ -23,11 +28,21 @@ if (!DEVICE_REQUESTS.includes(device))
   throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
 
 let server: NodeServer;
+let imagesDir: string;
+const tinyModels: TinyModelInfo[] = [];
+let imageOrigin: ImageOrigin;
 let modelsDir: string;
 
 beforeAll(async () => {
+  imageOrigin = await startImageOrigin();
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
-  writeConformanceModels(modelsDir);
+  const { tiny, tiny10 } = writeConformanceModels(modelsDir);
+  tinyModels.push(
+    { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
+    { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
+  );
+  imagesDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-images-'));
+  await writeSolidColourImages((name, bytes) => writeFileSync(path.join(imagesDir, name), bytes));
   server = await startTestNodeServer(modelsDir, {
     device,
     threads: device === 'cpu' ? 1 : 0,
@@ -37,7 +52,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  await imageOrigin?.close();
   if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
+  if (imagesDir) rmSync(imagesDir, { recursive: true, force: true });
 });
 
 it(`serves on the requested device (${device})`, () => {
@@ -46,10 +63,34 @@ it(`serves on the requested device (${device})`, () => {
   expect(server.device.attempts.at(-1)).toMatchObject({ device: server.device.device, ok: true });
 });
 
-defineConformanceSuite(
-  (): ConformanceTarget => ({
-    name: 'node',
-    fetch: (requestPath, init) => fetch(server.url + requestPath, init),
-    shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
-  }),
-);
+const fileRoots = (): Record<string, string> => ({
+  shared: sharedRoot,
+  fixtures: path.join(repoRoot, 'test/fixtures'),
+  generated: imagesDir,
+});
+
+const target = (): ConformanceTarget => ({
+  name: 'node',
+  fetch: (requestPath, init) => fetch(server.url + requestPath, init),
+  shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
+  send: (request) => {
+    const url = new URL(request.url);
+    return fetch(server.url + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      // Node's fetch needs this to stream a request body.
+      duplex: 'half',
+    } as RequestInit);
+  },
+  file: async (file) => {
+    const [root, ...rest] = file.split('/');
+    return new Uint8Array(await readFile(path.join(fileRoots()[root], ...rest)));
+  },
+  tinyModels,
+});
+
+defineConformanceSuite(target);
+defineUrlAndCacheSuite(target, () => imageOrigin.url);
+defineErrorCases(target);
+defineServiceCases(target);

@@ -8,19 +8,17 @@ import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../../worker/config.js';
 import { createWorkerdHandler, type Env } from '../../worker/entries/workerd.js';
+import { expectStillServing, fixture, tinyModel } from './helpers.js';
 import {
   classifyRequest,
   CRIMSON,
   expectedSolidScores,
   expectPredictions,
   expectProblem,
-  expectStillServing,
-  fixture,
   multipart,
   okJson,
-  tinyModel,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 import { appWith } from './app-with.js';
 
 const crimsonPng = () => fixture(`generated/${CRIMSON.name}.png`);
@@ -35,6 +33,8 @@ describe('parseConfig', () => {
       maxBatch: 8,
       maxDecodeBytes: 40 * 1024 * 1024,
       defaultModel: 'm0',
+      fetchTimeoutMs: 5000,
+      resultCache: true,
     });
   });
 
@@ -49,6 +49,9 @@ describe('parseConfig', () => {
         DEFAULT_MODEL: 'm1',
         API_TOKEN: 'secret-token',
         CORS_ORIGINS: 'https://a.example, https://b.example',
+        FETCH_ALLOWED_HOSTS: 'images.example.com, *.cdn.example, 127.0.0.1',
+        FETCH_TIMEOUT_MS: '2500',
+        RESULT_CACHE: 'off',
       }),
     ).toEqual({
       maxBodyBytes: 1048576,
@@ -59,6 +62,9 @@ describe('parseConfig', () => {
       defaultModel: 'm1',
       apiToken: 'secret-token',
       corsOrigins: ['https://a.example', 'https://b.example'],
+      fetchAllowedHosts: { exact: new Set(['images.example.com', '127.0.0.1']), suffixes: ['.cdn.example'] },
+      fetchTimeoutMs: 2500,
+      resultCache: false,
     });
   });
 
@@ -73,6 +79,9 @@ describe('parseConfig', () => {
     ['MAX_DECODE_MIB', '0'],
     ['MAX_DECODE_MIB', '40MB'],
     ['MAX_LOADED_MODELS', '0'],
+    ['FETCH_ALLOWED_HOSTS', 'https://images.example.com/'],
+    ['FETCH_TIMEOUT_MS', '5s'],
+    ['RESULT_CACHE', 'maybe'],
     ['MAX_LOADED_MODELS', '1.5'],
   ] as const) {
     it(`refuses ${name}=${JSON.stringify(value)}`, () => {

@@ -11,6 +11,7 @@ import type { ManifestModel } from '../../models/manifest.js';
 import { createApp } from '../app.js';
 import { DEFAULT_BATCHING, checkBatchingOptions, type BatchStats, type BatchingOptions } from '../batching/batcher.js';
 import { batchSessionRuns, type BatchedSession } from '../batching/session.js';
+import { createMemoryResultCache } from '../cache/result-cache.js';
 import { createImageSupport } from '../classify/image-support.js';
 import type { ServiceConfig } from '../config.js';
 import { loadImageWasmModules } from '../image/wasm-node.js';
@@ -20,6 +21,7 @@ import { MANIFEST_FILE } from '../../models/manifest.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
+import { nodeUrlFetcher } from './url-fetcher.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -156,6 +158,8 @@ export async function startNodeServer(
             batched.set(model.name, wrapped);
             return wrapped;
           },
+    resultCache: createMemoryResultCache(),
+    urlFetcher: nodeUrlFetcher,
     // inFlight counts this /v1/models request too.
     execution: () => ({ runtime: 'node', ...device, threads, batching: batchingInfo(), inFlight }),
   });

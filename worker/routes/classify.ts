@@ -3,11 +3,17 @@ import type { Context, Hono } from 'hono';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { ApiError } from '../errors.js';
-import { bodyKind, readMultipartImages, readSingleImage } from '../http/body.js';
+import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
+import { fetchImage } from '../fetch/fetch-image.js';
+import { bodyKind, readImageUrls, readMultipartImages, readSingleImage, type UploadedImage } from '../http/body.js';
 import { bodyLimit } from '../http/body-limit.js';
 import { checkTopKFits, parseClassifyParams } from '../http/params.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
+import { encodePng, pngDataUrl } from '../image/png-encode.js';
+import { inputToRgb } from '../preprocess/transform.js';
+import type { ImageOutcome } from '../classify/pipeline.js';
+import type { Preprocessing } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
 
 function serverTiming(c: Context, timings: StageTimings): void {
@@ -21,7 +27,40 @@ function roundTimings<T extends object>(timings: T): T {
   return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
 }
 
-export function registerClassifyRoute(app: Hono, { registry, config, images, clock, background }: RouteContext): void {
+/** `include=input`: the image's row of the model input, back as the 224×224 crop the model saw (a PNG data: URL). */
+async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Promise<{ input?: string }> {
+  if (!image.ok || !image.input) return {};
+  return { input: pngDataUrl(await encodePng(inputToRgb(image.input, preprocessing))) };
+}
+
+/** An image to classify, or why it could not be had (a batch URL that failed to fetch is answered in its slot). */
+type Input = UploadedImage | { error: ApiError; url: string };
+
+export function registerClassifyRoute(
+  app: Hono,
+  { registry, config, images, clock, background, resultCache, urlFetcher }: RouteContext,
+): void {
+  /** The images of a JSON body, fetched concurrently; a single URL's failure is the request's. */
+  async function fetchInputs(request: Request): Promise<{ inputs: Input[]; batch: boolean }> {
+    const { urls, batch } = await readImageUrls(request, config.maxBatch);
+    const fetched = await Promise.allSettled(
+      urls.map((url) =>
+        fetchImage(url, {
+          policy: config.fetchAllowedHosts,
+          maxBytes: config.maxBodyBytes,
+          timeoutMs: config.fetchTimeoutMs,
+          fetcher: urlFetcher,
+        }),
+      ),
+    );
+    const inputs = fetched.map((result, index): Input => {
+      if (result.status === 'fulfilled') return { bytes: result.value, url: urls[index] };
+      if (!batch || !(result.reason instanceof ApiError)) throw result.reason;
+      return { error: result.reason, url: urls[index] };
+    });
+    return { inputs, batch };
+  }
+
   app.post(
     '/v1/classify',
     bodyLimit({
@@ -52,11 +91,45 @@ export function registerClassifyRoute(app: Hono, { registry, config, images, clo
       if (cold) background(c, settled);
       const model = () => lease.then((held) => held.value);
       try {
-        const uploads =
-          kind === 'multipart'
-            ? await readMultipartImages(c.req.raw, config.maxBatch)
-            : [await readSingleImage(c.req.raw)];
-        const outcome = await classifyImages({
+        const fetchStarted = clock();
+        const { inputs, batch } =
+          kind === 'json'
+            ? await fetchInputs(c.req.raw)
+            : kind === 'multipart'
+              ? { inputs: await readMultipartImages(c.req.raw, config.maxBatch), batch: true }
+              : { inputs: [await readSingleImage(c.req.raw)], batch: false };
+        const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
+
+        // One image: its answer may already be cached (same bytes, same model file, same top_k).
+        // include= asks for more than the cached answer holds: computed.
+        const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
+        const directives = cacheDirectives(c.req.header('cache-control'));
+        const only = inputs[0];
+        const cacheKey =
+          cache && 'bytes' in only
+            ? await resultCacheKey(only.bytes, {
+                modelSha256: entry.sha256,
+                topK: params.topK,
+                maxPixels: config.maxImagePixels,
+                maxDecodeBytes: config.maxDecodeBytes,
+              })
+            : undefined;
+        if (cache && cacheKey !== undefined) {
+          c.header('X-Cache', 'miss');
+          if (directives.read) {
+            const lookupStarted = clock();
+            const hit = await cache.get(cacheKey);
+            if (hit) {
+              c.header('X-Cache', 'hit');
+              const cacheMs = clock() - lookupStarted;
+              setMetric(c, 'cache', cacheMs, undefined, 2);
+              return c.json({ ...hit, timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - started) } });
+            }
+          }
+        }
+
+        const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
+        const classified = await classifyImages({
           images: uploads.map((upload) => upload.bytes),
           model,
           preprocessing: entry.preprocessing,
@@ -66,7 +139,17 @@ export function registerClassifyRoute(app: Hono, { registry, config, images, clo
           maxDecodeBytes: config.maxDecodeBytes,
           support: images,
           clock,
+          keepInputs: params.include.has('input'),
         });
+
+        // Failed fetches keep their slots, so a batch is answered in the order it was asked.
+        let next = 0;
+        const outcome = {
+          ...classified,
+          images: inputs.map((input) =>
+            'bytes' in input ? classified.images[next++] : { ok: false as const, error: input.error },
+          ),
+        };
 
         const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
           outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
@@ -76,27 +159,43 @@ export function registerClassifyRoute(app: Hono, { registry, config, images, clo
           preprocess_ms: sum('preprocess_ms'),
           model_wait_ms: outcome.model_wait_ms,
           inference_ms: outcome.inference_ms,
+          ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
           total_ms: clock() - started,
           ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
         });
         serverTiming(c, totals);
+        // After the timings: encoding the crops is the demo's extra, not part of classifying.
+        const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
 
-        if (kind === 'single') {
+        if (!batch) {
           const [image] = outcome.images;
           if (!image.ok) throw image.error;
-          return c.json({ model: entry.id, predictions: image.predictions, timing: totals });
+          const answer = { model: entry.id, predictions: image.predictions };
+          if (cache && cacheKey !== undefined && directives.write) {
+            background(
+              c,
+              cache.put(cacheKey, answer).catch(() => undefined),
+            );
+          }
+          return c.json({ ...answer, timing: totals, ...crops[0] });
         }
         return c.json({
           model: entry.id,
           results: outcome.images.map((image, index) => {
-            const filename = uploads[index].filename;
+            const input = inputs[index];
+            const filename = 'filename' in input ? input.filename : undefined;
+            const source = {
+              ...(filename ? { filename } : {}),
+              ...('url' in input && input.url ? { url: input.url } : {}),
+            };
             return image.ok
               ? {
-                  ...(filename ? { filename } : {}),
+                  ...source,
                   predictions: image.predictions,
                   timing: roundTimings(image.timing),
+                  ...crops[index],
                 }
-              : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
+              : { ...source, error: image.error.toProblem() };
           }),
           timing: totals,
         });
