@@ -113,7 +113,13 @@ async function main(): Promise<number | undefined> {
     if (options.modelsDir === undefined) await buildMissingEdgeModels();
     const modelsDir = options.modelsDir ?? targetDir('edge');
     process.stderr.write('bundling the worker (wrangler deploy --dry-run)\n');
-    const workerOptions = await bundleEdgeWorker({ modelsDir, outDir: path.join(bundleDir, 'dist'), vars });
+    const workerOptions = await bundleEdgeWorker({
+      modelsDir,
+      outDir: path.join(bundleDir, 'dist'),
+      vars,
+      // --models DIR: the page build (wrangler.toml [build]) goes to a scratch folder, not models/build.
+      buildRoot: options.modelsDir === undefined ? undefined : path.join(bundleDir, 'build'),
+    });
     edge = await startLocalEdge(workerOptions, { host, port, front: true });
   } catch (error) {
     return printCliError(describeStartError(error, port));

@@ -212,7 +212,12 @@ async function ensureModels(options: Options): Promise<ManifestModel[]> {
 /** Bundles the worker exactly as `wrangler deploy` would and returns Miniflare options for it (as `npm start`). */
 async function bundleWorker(modelsDir: string): Promise<MiniflareOptions> {
   log('bundling the worker (wrangler deploy --dry-run)');
-  return bundleEdgeWorker({ modelsDir, outDir: path.join(WORK_DIR, 'dist'), name: WORKER_NAME });
+  return bundleEdgeWorker({
+    modelsDir,
+    outDir: path.join(WORK_DIR, 'dist'),
+    name: WORKER_NAME,
+    buildRoot: path.join(WORK_DIR, 'build'),
+  });
 }
 
 function workerdDescendants(root: number): number[] {

@@ -29,6 +29,11 @@ export interface BundleOptions {
   name?: string;
   /** Vars over wrangler.toml's and `.dev.vars`' (`--var NAME:VALUE`). */
   vars?: Readonly<Record<string, string>>;
+  /**
+   * EFFICIENTVIT_BUILD_DIR for wrangler.toml's [build] (the demo page build), so that serving another folder never
+   * writes into the user's models/build; default: models/build.
+   */
+  buildRoot?: string;
 }
 
 /** Bundles worker/entries/workerd.ts with `wrangler deploy --dry-run --outdir` and returns Miniflare options for it. */
@@ -41,7 +46,15 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
     await promisify(execFile)(
       process.execPath,
       [WRANGLER_BIN, 'deploy', '--dry-run', '--outdir', options.outDir, '--assets', options.modelsDir],
-      { cwd: REPO_ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, maxBuffer: 16 * MiB },
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          WRANGLER_SEND_METRICS: 'false',
+          ...(options.buildRoot ? { EFFICIENTVIT_BUILD_DIR: options.buildRoot } : {}),
+        },
+        maxBuffer: 16 * MiB,
+      },
     );
   } catch (error) {
     const output = (error as { stderr?: string; stdout?: string }).stderr || (error as { stdout?: string }).stdout;
