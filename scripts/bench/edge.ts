@@ -217,6 +217,8 @@ async function bundleWorker(modelsDir: string): Promise<MiniflareOptions> {
     outDir: path.join(WORK_DIR, 'dist'),
     name: WORKER_NAME,
     buildRoot: path.join(WORK_DIR, 'build'),
+    // The same image again and again: without this every warm request would be a result-cache hit.
+    vars: { RESULT_CACHE: 'off' },
   });
 }
 

@@ -56,7 +56,12 @@ async function viaCurl(url: URL, file: string, expect: boolean): Promise<number>
 
 const bundleDir = mkdtempSync(path.join(os.tmpdir(), 'bench-front-'));
 const edge = await startLocalEdge(
-  await bundleEdgeWorker({ modelsDir: targetDir('edge'), outDir: path.join(bundleDir, 'dist') }),
+  // RESULT_CACHE off: the same images again and again would otherwise be cache hits.
+  await bundleEdgeWorker({
+    modelsDir: targetDir('edge'),
+    outDir: path.join(bundleDir, 'dist'),
+    vars: { RESULT_CACHE: 'off' },
+  }),
   { front: true },
 );
 try {

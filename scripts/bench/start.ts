@@ -68,8 +68,9 @@ async function freePort(): Promise<number> {
 
 /** `npm start` or `npm run dev:wrangler`, in its own process group (npm → tsx/wrangler → workerd). */
 async function launch(mode: Mode, port: number): Promise<{ child: ChildProcess; url: URL; readyMs: number }> {
-  const args =
-    mode === 'start' ? ['start', '--', '--port', String(port)] : ['run', 'dev:wrangler', '--', '--port', String(port)];
+  // RESULT_CACHE off: the same image again and again would otherwise be result-cache hits.
+  const flags = ['--', '--port', String(port), '--var', 'RESULT_CACHE:off'];
+  const args = mode === 'start' ? ['start', ...flags] : ['run', 'dev:wrangler', ...flags];
   const started = performance.now();
   const child = spawn('npm', args, {
     cwd: repoRoot,
