@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseConfig } from '../../worker/config.js';
 import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer } from '../../worker/node/server.js';
@@ -18,10 +19,11 @@ import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
 import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import { defineConfigCases } from '../conformance/config.cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
 import type { TinyModelInfo } from '../conformance/test-data.js';
-import type { ConformanceTarget } from '../conformance/target.js';
+import { CONFORMANCE_CONFIG, type ConformanceTarget } from '../conformance/target.js';
 
 const device = (process.env.CONFORMANCE_DEVICE ?? 'cpu') as DeviceRequest;
 if (!DEVICE_REQUESTS.includes(device))
@@ -29,6 +31,7 @@ if (!DEVICE_REQUESTS.includes(device))
 
 let server: NodeServer;
 let imagesDir: string;
+const servers: NodeServer[] = [];
 const tinyModels: TinyModelInfo[] = [];
 let imageOrigin: ImageOrigin;
 let modelsDir: string;
@@ -52,6 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  await Promise.all(servers.map((other) => other.close()));
   await imageOrigin?.close();
   if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
   if (imagesDir) rmSync(imagesDir, { recursive: true, force: true });
@@ -69,28 +73,40 @@ const fileRoots = (): Record<string, string> => ({
   generated: imagesDir,
 });
 
+/** A Request built for any host, sent to `to` over real HTTP. */
+function sendTo(to: NodeServer, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  return fetch(to.url + url.pathname + url.search, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    // Node's fetch needs this to stream a request body.
+    duplex: 'half',
+  } as RequestInit);
+}
+
 const target = (): ConformanceTarget => ({
   name: 'node',
   fetch: (requestPath, init) => fetch(server.url + requestPath, init),
   shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
-  send: (request) => {
-    const url = new URL(request.url);
-    return fetch(server.url + url.pathname + url.search, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      // Node's fetch needs this to stream a request body.
-      duplex: 'half',
-    } as RequestInit);
-  },
+  send: (request) => sendTo(server, request),
   file: async (file) => {
     const [root, ...rest] = file.split('/');
     return new Uint8Array(await readFile(path.join(fileRoots()[root], ...rest)));
   },
   tinyModels,
+  withConfig: async (overrides) => {
+    // Another server on the same models; closed with the others after the file.
+    const other = await startTestNodeServer(modelsDir, {
+      config: { ...parseConfig(CONFORMANCE_CONFIG), ...overrides },
+    });
+    servers.push(other);
+    return (request) => sendTo(other, request);
+  },
 });
 
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => imageOrigin.url);
 defineErrorCases(target);
 defineServiceCases(target);
+defineConfigCases(target);
