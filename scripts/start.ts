@@ -121,6 +121,8 @@ async function main(): Promise<number | undefined> {
       buildRoot: options.modelsDir === undefined ? undefined : path.join(bundleDir, 'build'),
     });
     edge = await startLocalEdge(workerOptions, { host, port, front: true });
+    // Miniflare has read the bundle into workerd's config: nothing is left behind however the process ends.
+    rmSync(bundleDir, { recursive: true, force: true });
   } catch (error) {
     return printCliError(describeStartError(error, port));
   }
