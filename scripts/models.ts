@@ -15,16 +15,9 @@ import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
 import { modelName } from '../models/toolchain/build.js';
 import { convertCheckpoint } from '../models/toolchain/convert.js';
-import { readCheckpoint } from '../models/toolchain/checkpoint/index.js';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
-import { exportOnnx } from '../models/toolchain/export/index.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
-import {
-  EDGE_RECIPE,
-  preprocessImageFiles,
-  quantizeModel,
-  splitCalibrationSet,
-} from '../models/toolchain/quantize/index.js';
+import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
 import { targetDir } from '../models/toolchain/targets.js';
 import { printCliError, realImages, runBuild, UsageError } from './cli.js';
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
