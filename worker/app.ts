@@ -17,6 +17,7 @@ import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
+import { registerEmbedRoute } from './routes/embed.js';
 import type { RouteContext } from './routes/context.js';
 import { registerModelsRoute } from './routes/models.js';
 import { registerPageRoute } from './routes/page.js';
@@ -136,6 +137,7 @@ export function createApp(deps: AppDeps): Hono {
   registerPageRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
+  registerEmbedRoute(app, routes);
 
   return app;
 }

@@ -34,7 +34,11 @@ async function handle(request: ThreadRequest): Promise<[ThreadReply, TransferLis
       const output = await session(request.session).run(request.input, request.dims);
       // A copy we own, so it can be moved to the other thread without copying again.
       const data = output.data.slice();
-      return [{ id: request.id, ok: true, data, dims: output.dims }, [data.buffer]];
+      const embedding = output.embedding && { data: output.embedding.data.slice(), dims: output.embedding.dims };
+      return [
+        { id: request.id, ok: true, data, dims: output.dims, ...(embedding ? { embedding } : {}) },
+        embedding ? [data.buffer, embedding.data.buffer] : [data.buffer],
+      ];
     }
     case 'release': {
       const released = session(request.session);
