@@ -18,8 +18,15 @@ import type { NodeServer } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
-import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import {
+  referenceEmbeddings,
+  repoRoot,
+  sharedRoot,
+  writeConformanceModels,
+  writeSolidColourImages,
+} from '../conformance/models.js';
 import { defineConfigCases } from '../conformance/config.cases.js';
+import { defineEmbedCases } from '../conformance/embed.cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
 import type { TinyModelInfo } from '../conformance/test-data.js';
@@ -33,6 +40,8 @@ let server: NodeServer;
 let imagesDir: string;
 const servers: NodeServer[] = [];
 const tinyModels: TinyModelInfo[] = [];
+// Computed once (the float64 reference is slow) before any case asks for the target.
+const goldenEmbeddings = {} as ConformanceTarget['referenceEmbeddings'];
 let imageOrigin: ImageOrigin;
 let modelsDir: string;
 
@@ -40,6 +49,7 @@ beforeAll(async () => {
   imageOrigin = await startImageOrigin();
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
   const { tiny, tiny10 } = writeConformanceModels(modelsDir);
+  Object.assign(goldenEmbeddings, { m0: referenceEmbeddings('m0'), m1: referenceEmbeddings('m1') });
   tinyModels.push(
     { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
     { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
@@ -95,6 +105,7 @@ const target = (): ConformanceTarget => ({
     return new Uint8Array(await readFile(path.join(fileRoots()[root], ...rest)));
   },
   tinyModels,
+  referenceEmbeddings: goldenEmbeddings,
   withConfig: async (overrides) => {
     // Another server on the same models; closed with the others after the file.
     const other = await startTestNodeServer(modelsDir, {
@@ -110,3 +121,4 @@ defineUrlAndCacheSuite(target, () => imageOrigin.url);
 defineErrorCases(target);
 defineServiceCases(target);
 defineConfigCases(target);
+defineEmbedCases(target);

@@ -2,7 +2,6 @@
 import type { Context, Hono } from 'hono';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
-import { ApiError } from '../errors.js';
 import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
 import { bodyKind, type UploadedImage } from '../http/body.js';
 import { checkTopKFits, parseClassifyParams } from '../http/params.js';
