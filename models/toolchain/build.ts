@@ -15,7 +15,8 @@ import { upsertManifest } from './manifest-file.js';
 import { obtainCheckpoint } from './checkpoint/obtain.js';
 import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
 import { compareModels, type AgreementMetrics } from './verify/index.js';
-import { checkAgainstReference } from './verify/reference-check.js';
+import { checkAgainstReference, ModelCheckError } from './verify/reference-check.js';
+import { convertToFp16 } from './precision/fp16.js';
 
 export interface BuildOptions {
   variants: readonly Variant[];
@@ -54,7 +55,7 @@ const ortVersion: string = JSON.parse(
   readFileSync(new URL('../../node_modules/onnxruntime-common/package.json', import.meta.url), 'utf8'),
 ).version;
 
-const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8', 'fp16'];
 
 export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> {
   for (const p of options.precisions) {
@@ -103,6 +104,31 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
         ...(agreement.embeddingMinCosine !== undefined
           ? { embeddingMinCosineVsFp32: agreement.embeddingMinCosine }
           : {}),
+      });
+      built.push({ entry, check: { agreement } });
+    }
+    if (options.precisions.includes('fp16')) {
+      emit({ kind: 'stage', variant, stage: 'convert fp16' });
+      const fp16 = convertToFp16(fp32);
+      emit({ kind: 'stage', variant, stage: 'check fp16 against fp32' });
+      // On the CPU provider, which runs fp16 ops it has no kernel for through inserted fp32 casts: this measures the
+      // weights' rounding; scripts/gpu-check.sh repeats the comparison with CUDA's fp16 arithmetic.
+      const agreement = await agreementWith(backend, fp16, fp32, inputs);
+      // The gate is the top-1 class: on the build's few inputs (synthetic ones, without --images) near-ties at rank 5
+      // swap under any rounding. Top-5 equality is checked on the golden images (test/node/fp16.test.ts) and shown
+      // by \`npm run models -- verify\`.
+      if (agreement.top1Agreement < 1) {
+        throw new ModelCheckError(
+          'reference-mismatch',
+          `${modelId(variant, 'fp16')} changes the top-1 class of fp32 (agreement ${agreement.top1Agreement}, ` +
+            `max |Δlogit| ${agreement.maxAbsDiff}): not written`,
+        );
+      }
+      const entry = await writeModel(options.outDir, variant, 'fp16', fp16, source, graph, {
+        maxAbsDiffVsFp32: agreement.maxAbsDiff,
+        top1AgreementVsFp32: agreement.top1Agreement,
+        top5OverlapVsFp32: agreement.top5Overlap,
+        minCosineVsFp32: agreement.minCosine,
       });
       built.push({ entry, check: { agreement } });
     }

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
 import type { ModelSession } from '../inference/backend.js';
-import { createOrtNodeBackend, type OrtNodeOptions } from '../inference/ort-node.js';
+import { createOrtNodeBackend, ownedOutputs, type OrtNodeOptions } from '../inference/ort-node.js';
 import type { ThreadReply, ThreadRequest } from './inference-protocol.js';
 
 const port = parentPort!;
@@ -32,12 +32,13 @@ async function handle(request: ThreadRequest): Promise<[ThreadReply, TransferLis
     }
     case 'run': {
       const output = await session(request.session).run(request.input, request.dims);
-      // A copy we own, so it can be moved to the other thread without copying again.
-      const data = output.data.slice();
-      const embedding = output.embedding && { data: output.embedding.data.slice(), dims: output.embedding.dims };
+      // A copy we own, so it can be moved to the other thread without copying again (preallocated outputs already are).
+      const owned = (data: Float32Array) => (ownedOutputs.has(data) ? data : data.slice());
+      const data = owned(output.data);
+      const embedding = output.embedding && { data: owned(output.embedding.data), dims: output.embedding.dims };
       return [
         { id: request.id, ok: true, data, dims: output.dims, ...(embedding ? { embedding } : {}) },
-        embedding ? [data.buffer, embedding.data.buffer] : [data.buffer],
+        embedding ? [data.buffer as ArrayBuffer, embedding.data.buffer as ArrayBuffer] : [data.buffer as ArrayBuffer],
       ];
     }
     case 'release': {
