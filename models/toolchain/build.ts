@@ -129,6 +129,9 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
         top1AgreementVsFp32: agreement.top1Agreement,
         top5OverlapVsFp32: agreement.top5Overlap,
         minCosineVsFp32: agreement.minCosine,
+        ...(agreement.embeddingMinCosine !== undefined
+          ? { embeddingMinCosineVsFp32: agreement.embeddingMinCosine }
+          : {}),
       });
       built.push({ entry, check: { agreement } });
     }
