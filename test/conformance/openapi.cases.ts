@@ -66,6 +66,7 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
         '/healthz',
         '/openapi.json',
         '/v1/classify',
+        '/v1/embed',
         '/v1/models',
       ]);
       const components = document.components as {
@@ -128,6 +129,26 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
       expect(many.results.map((item) => item.url)).toEqual([`${origin()}/image/${IMAGE}`, `${origin()}/status/404`]);
       expect(many.results[1].error).toMatchObject({ code: 'fetch-failed', status: 502 });
       for (const response of received) await checker.check('post', '/v1/classify', response);
+    });
+
+    it('POST /v1/embed: JSON, base64, a batch and 501 no-embedding match the document', async () => {
+      const embed = (query: string, body: BodyInit, contentType?: string) =>
+        target.fetch(`/v1/embed${query}`, {
+          method: 'POST',
+          body,
+          ...(contentType ? { headers: { 'content-type': contentType } } : {}),
+        });
+      const form = new FormData();
+      form.append('image', new Blob([jpeg]), 'tench.jpg');
+      form.append('image', new Blob([new TextEncoder().encode('not an image')]), 'notes.txt');
+      const answers = [
+        await embed(`?model=${CONFORMANCE_MODELS.m0}`, jpeg, 'image/jpeg'),
+        await embed(`?model=${CONFORMANCE_MODELS.m0}&encoding=base64`, jpeg, 'image/jpeg'),
+        await embed(`?model=${CONFORMANCE_MODELS.m0}`, form),
+        await embed(`?model=${CONFORMANCE_MODELS.tiny}`, jpeg, 'image/jpeg'),
+      ];
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 501]);
+      for (const answer of answers) await checker.check('post', '/v1/embed', answer);
     });
 
     it('client.models and GET /healthz match their schemas', async () => {
