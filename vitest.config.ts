@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { serveFixture } from './test/workerd/fixtures-binding.js';
+import { serveOriginLab } from './test/workerd/origin-lab.js';
 
 export default defineConfig({
   test: {
@@ -30,7 +31,7 @@ export default defineConfig({
                 MAX_MEGAPIXELS: '4',
                 MAX_BATCH: '8',
               },
-              serviceBindings: { FIXTURES: serveFixture },
+              serviceBindings: { FIXTURES: serveFixture, ORIGIN_LAB: serveOriginLab },
             },
           })),
         ],

@@ -11,12 +11,15 @@ import type { ImageSupport } from './classify/pipeline.js';
 import type { ServiceConfig } from './config.js';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemResponse } from './errors.js';
 import type { InferenceBackend } from './inference/backend.js';
+import { type RequestLog, requestLogger } from './http/request-log.js';
 import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
 import { registerModelsRoute } from './routes/models.js';
+import type { OriginClient } from './origin/client.js';
+import { FALLBACK_HEADER } from './origin/fallback.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -39,6 +42,10 @@ export interface AppDeps {
    * answered, so its entry hands in `ctx.waitUntil`; on Node promises run on by themselves (unset: nothing to do).
    */
   background?: (c: Context, work: Promise<unknown>) => void;
+  /** Called once per request with what was asked and how it went (the Node build's request log lines). */
+  requestLog?: RequestLog;
+  /** A Node build that serves the models this host does not (worker/origin/); unset: this host's models only. */
+  origin?: OriginClient;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -72,6 +79,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => problemResponse(new ApiError('not-found', `no route for ${c.req.method} ${c.req.path}`)));
 
+  if (deps.requestLog) app.use(requestLogger(deps.requestLog, clock));
   app.use(
     methodNotAllowed({
       app,
@@ -94,7 +102,7 @@ export function createApp(deps: AppDeps): Hono {
         origin: origins.includes('*') ? '*' : origins,
         allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
         allowHeaders: ['Authorization', 'Content-Type'],
-        exposeHeaders: ['Server-Timing'],
+        exposeHeaders: ['Server-Timing', FALLBACK_HEADER, 'Retry-After'],
         maxAge: 600,
       }),
     );
@@ -115,7 +123,15 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
-  const routes: RouteContext = { config, images, registry, clock, background, execution: deps.execution };
+  const routes: RouteContext = {
+    config,
+    images,
+    registry,
+    clock,
+    background,
+    execution: deps.execution,
+    origin: deps.origin,
+  };
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

@@ -10,8 +10,8 @@ import { parseConfig, type ConfigVars } from '../config.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from './device.js';
 import { NODE_SERVER_DEFAULTS, type NodeServerOptions } from './server.js';
 
-/** On Node every built variant is servable; the default is the most accurate one. */
-export const NODE_DEFAULT_MODEL = 'm5-fp32';
+/** On Node every built variant is servable; without DEFAULT_MODEL the default is the largest one built. */
+export const NODE_DEFAULT_MODEL = 'the largest variant built (m5-fp32 when all are)';
 
 export const USAGE = `usage: npm run start:node -- [options]
 
@@ -27,6 +27,7 @@ export const USAGE = `usage: npm run start:node -- [options]
   --batch-queue N        most images waiting; beyond it 503 + Retry-After (env BATCH_QUEUE; default ${DEFAULT_BATCHING.maxQueue})
   --no-batching          run every request on its own (env BATCHING=off; BATCHING=on is the default)
   --drain-timeout-ms MS  on SIGTERM, how long to wait for requests in flight (default ${NODE_SERVER_DEFAULTS.drainTimeoutMs})
+  --quiet                no JSON line per request on stderr (env QUIET=1; model loads are still logged)
   --help
 
 environment: MAX_BODY_BYTES, MAX_MEGAPIXELS, MAX_BATCH, DEFAULT_MODEL (default ${NODE_DEFAULT_MODEL}), API_TOKEN,
@@ -50,7 +51,8 @@ type NodeEnv = ConfigVars &
       | 'BATCH_WINDOW_MS'
       | 'BATCH_MAX'
       | 'BATCH_QUEUE'
-      | 'BATCHING',
+      | 'BATCHING'
+      | 'QUIET',
       string
     >
   >;
@@ -70,7 +72,7 @@ function milliseconds(name: string, raw: string): number {
   return value;
 }
 
-export type CliResult = { help: true } | { help: false; options: Omit<NodeServerOptions, 'log'> };
+export type CliResult = { help: true } | { help: false; options: Omit<NodeServerOptions, 'log' | 'logLine'> };
 
 export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string): CliResult {
   let values;
@@ -90,6 +92,7 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
         'batch-queue': { type: 'string' },
         'no-batching': { type: 'boolean' },
         'drain-timeout-ms': { type: 'string' },
+        quiet: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -127,7 +130,7 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
   const drain = values['drain-timeout-ms'];
   let config;
   try {
-    config = parseConfig({ ...env, DEFAULT_MODEL: env.DEFAULT_MODEL?.trim() ? env.DEFAULT_MODEL : NODE_DEFAULT_MODEL });
+    config = parseConfig(env);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -143,6 +146,8 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
       batching,
       drainTimeoutMs:
         drain === undefined ? NODE_SERVER_DEFAULTS.drainTimeoutMs : milliseconds('--drain-timeout-ms', drain),
+      largestDefault: !env.DEFAULT_MODEL?.trim(),
+      quiet: values.quiet === true || ['1', 'true', 'on'].includes(pick(undefined, env.QUIET)?.toLowerCase() ?? ''),
     },
   };
 }

@@ -20,6 +20,8 @@ import { MANIFEST_FILE } from '../../models/manifest.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
+import { chooseDefaultModel, createReadiness, StartupError } from './readiness.js';
+import type { RequestRecord } from '../http/request-log.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -45,6 +47,15 @@ export interface NodeServerOptions {
   /** How long close() waits for requests in flight before it drops them. */
   drainTimeoutMs: number;
   log: Logger;
+  /**
+   * true: the default model is the largest variant built (DEFAULT_MODEL unset); false: config.defaultModel, which
+   * must be built (a StartupError says so otherwise).
+   */
+  largestDefault: boolean;
+  /** true: no request lines (model loads are still logged). */
+  quiet: boolean;
+  /** Where the JSON log lines go (one per request, one per model load): stderr. */
+  logLine: (line: string) => void;
 }
 
 export const NODE_SERVER_DEFAULTS = Object.freeze({
@@ -55,6 +66,9 @@ export const NODE_SERVER_DEFAULTS = Object.freeze({
   batching: DEFAULT_BATCHING,
   drainTimeoutMs: 30_000,
   log: consoleLogger,
+  largestDefault: false,
+  quiet: false,
+  logLine: (line: string) => void process.stderr.write(`${line}\n`),
 } satisfies Partial<NodeServerOptions>);
 
 /**
@@ -77,6 +91,29 @@ export interface NodeServer {
    * keep-alive connections are closed, and it resolves, `false` if the drain timeout cut requests off.
    */
   close(): Promise<boolean>;
+}
+
+/** The configured default model, checked against the manifest, or the largest built one. */
+async function resolveDefaultModel(files: ModelFiles, options: NodeServerOptions): Promise<string> {
+  let manifest;
+  try {
+    const bytes = await files.read(MANIFEST_FILE);
+    if (!bytes) throw new Error(`no ${MANIFEST_FILE}`);
+    manifest = checkManifest(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    // Without a readable manifest nothing can be served; a configured default is kept so the errors name it.
+    if (!options.largestDefault) {
+      options.log('warn', `cannot read the manifest in ${options.modelsDir}: ${reason}`);
+      return options.config.defaultModel;
+    }
+    throw new StartupError(`cannot read the manifest in ${options.modelsDir} (${reason}): build the models first`);
+  }
+  return chooseDefaultModel(
+    manifest,
+    options.largestDefault ? undefined : options.config.defaultModel,
+    options.modelsDir,
+  );
 }
 
 /** The default model (or else the first listed) as a real model to try devices on; undefined if none can be read. */
@@ -106,10 +143,11 @@ export async function startNodeServer(
   overrides: Partial<NodeServerOptions> & Pick<NodeServerOptions, 'modelsDir' | 'config'>,
 ): Promise<NodeServer> {
   const options: NodeServerOptions = { ...NODE_SERVER_DEFAULTS, ...overrides };
-  const { config, log } = options;
+  const { log, logLine } = options;
   const batching = options.batching === false ? false : checkBatchingOptions(options.batching);
   const threads = resolveThreads(options.threads);
   const files = createFsModelFiles(options.modelsDir);
+  const config = { ...options.config, defaultModel: await resolveDefaultModel(files, options) };
 
   let probe: Promise<ProbeModel | undefined> | undefined;
   const choice = await chooseDevice(
@@ -148,19 +186,33 @@ export async function startNodeServer(
     files,
     images: createImageSupport(await loadImageWasmModules()),
     config,
-    wrapSession:
-      batching === false
-        ? undefined
-        : (session, model) => {
-            const wrapped = batchSessionRuns(session, batching, model.name);
-            batched.set(model.name, wrapped);
-            return wrapped;
+    wrapSession: (session, model) => {
+      // Called once per session created: the model-load log line.
+      logLine(
+        JSON.stringify({ time: new Date().toISOString(), event: 'model-load', model: model.name, bytes: model.bytes }),
+      );
+      if (batching === false) return session;
+      const wrapped = batchSessionRuns(session, batching, model.name);
+      batched.set(model.name, wrapped);
+      return wrapped;
+    },
+    ...(options.quiet
+      ? {}
+      : {
+          requestLog: (record: RequestRecord, request: Request) => {
+            if (request !== warmUp) logLine(JSON.stringify(record));
           },
+        }),
     // inFlight counts this /v1/models request too.
     execution: () => ({ runtime: 'node', ...device, threads, batching: batchingInfo(), inFlight }),
   });
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const readiness = createReadiness(config.defaultModel);
+  let warmUp: Request | undefined;
+  const server = createAdaptorServer({
+    fetch: (request: Request) =>
+      new URL(request.url).pathname === '/readyz' ? readiness.response() : app.fetch(request),
+  }) as Server;
   let draining = false;
   let drained: (() => void) | undefined;
   server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
@@ -185,6 +237,24 @@ export async function startNodeServer(
     await choice.backend.terminate();
     throw error;
   }
+  // The warm-up goes through the whole app (decode, preprocessing, the batcher), as a first request would.
+  void readiness
+    .warm((png) => {
+      warmUp = new Request(`http://warm-up/v1/classify?model=${encodeURIComponent(config.defaultModel)}`, {
+        method: 'POST',
+        body: png,
+        headers: {
+          'content-type': 'image/png',
+          ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
+        },
+      });
+      return Promise.resolve(app.fetch(warmUp));
+    })
+    .then(() =>
+      readiness.ready()
+        ? log('info', `ready: ${config.defaultModel} ${readiness.describe()}`)
+        : log('error', `not ready: ${readiness.describe()}`),
+    );
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;

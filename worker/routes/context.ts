@@ -4,6 +4,7 @@ import type { ImageSupport } from '../classify/pipeline.js';
 import type { ServiceConfig } from '../config.js';
 import type { Clock } from '../http/timing.js';
 import type { ModelRegistry } from '../models/registry.js';
+import type { OriginClient } from '../origin/client.js';
 
 export interface RouteContext {
   config: ServiceConfig;
@@ -14,4 +15,6 @@ export interface RouteContext {
   background: (c: Context, work: Promise<unknown>) => void;
   /** How this host runs the models (AppDeps.execution). */
   execution?: () => Record<string, unknown>;
+  /** The GPU origin that serves the models this host does not (AppDeps.origin). */
+  origin?: OriginClient;
 }
