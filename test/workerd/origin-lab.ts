@@ -119,8 +119,12 @@ async function startNodeOrigin(): Promise<string> {
     child.stderr?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`the Node build exited (${code}) before listening:\n${output}`)));
   });
-  child.stdout?.resume();
-  child.stderr?.resume();
+  // Nothing of it may keep vitest from exiting; the exit hook above kills it.
+  child.unref();
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.resume();
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  }
   for (let attempt = 0; attempt < 600; attempt++) {
     const ready = await fetch(`${url}/readyz`).then(
       (response) => response.status === 200,
