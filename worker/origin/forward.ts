@@ -9,6 +9,7 @@ import { setMetric } from 'hono/timing';
 import { ApiError } from '../errors.js';
 import { readMultipartImages } from '../http/body.js';
 import { type Clock, roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
+import type { ModelRegistry } from '../models/registry.js';
 import type { JsonObject, OriginClient } from './client.js';
 
 export const ORIGIN_TIMING_NAMES = Object.freeze({ origin_ms: 'origin', hop_ms: 'hop' });
@@ -23,6 +24,17 @@ export interface ForwardRequest {
   contentType: string | undefined;
   /** A 2xx body that fails this is a malformed answer: 502 origin-error. */
   check?: (body: JsonObject) => boolean;
+}
+
+/** The origin a request for `model` goes to: there is one, and this host's manifest lacks the model. */
+export async function originFor(
+  registry: ModelRegistry,
+  origin: OriginClient | undefined,
+  model: string,
+): Promise<OriginClient | undefined> {
+  if (!origin) return undefined;
+  const here = (await registry.manifest()).models.some((entry) => entry.name === model);
+  return here ? undefined : origin;
 }
 
 function serverTimingName(stage: string): string {

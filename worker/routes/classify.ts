@@ -14,7 +14,7 @@ import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { faultCode, isOriginFault, type JsonObject } from '../origin/client.js';
 import { FALLBACK_HEADER, type FallbackReport, fallbackHeader, parseFallback } from '../origin/fallback.js';
-import { edgeCheckedBody, forwardToOrigin } from '../origin/forward.js';
+import { edgeCheckedBody, forwardToOrigin, originFor } from '../origin/forward.js';
 import type { RouteContext } from './context.js';
 
 function serverTiming(c: Context, timings: StageTimings): void {
@@ -137,13 +137,14 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
       // Everything that can be rejected without the body is checked before reading it.
       const query = new URL(c.req.url).searchParams;
       const params = parseClassifyParams(query, config.defaultModel);
-      const edgeModels = origin ? (await registry.manifest()).models.map((model) => model.name) : [];
-      if (!origin || edgeModels.includes(params.model)) {
+      const target = await originFor(registry, origin, params.model);
+      if (!target) {
         const kind = bodyKind(c.req.header('content-type'));
         return classifyHere(c, context, { params, kind, uploads: () => readUploads(c.req.raw, kind, config.maxBatch) });
       }
 
-      const fallbackModel = parseFallback(query, origin.config.fallback, edgeModels);
+      const edgeModels = (await registry.manifest()).models.map((model) => model.name);
+      const fallbackModel = parseFallback(query, target.config.fallback, edgeModels);
       const contentType = c.req.header('content-type');
       const kind = bodyKind(contentType);
       noteRequest(c, { model: params.model });
@@ -158,7 +159,7 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
       try {
         return await forwardToOrigin(
           c,
-          { origin, clock },
+          { origin: target, clock },
           { path: '/v1/classify', query: forwarded, body, contentType, check: isClassifyAnswer },
         );
       } catch (error) {
