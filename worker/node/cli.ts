@@ -10,9 +10,6 @@ import { parseConfig, type ConfigVars } from '../config.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from './device.js';
 import { NODE_SERVER_DEFAULTS, type NodeServerOptions } from './server.js';
 
-/** On Node every built variant is servable; without DEFAULT_MODEL the default is the largest one built. */
-export const NODE_DEFAULT_MODEL = 'the largest variant built (m5-fp32 when all are)';
-
 export const USAGE = `usage: npm run start:node -- [options]
 
   --port N               TCP port (env PORT; default ${NODE_SERVER_DEFAULTS.port}; 0 picks a free one)
@@ -30,7 +27,8 @@ export const USAGE = `usage: npm run start:node -- [options]
   --quiet                no JSON line per request on stderr (env QUIET=1; model loads are still logged)
   --help
 
-environment: MAX_BODY_BYTES, MAX_MEGAPIXELS, MAX_BATCH, DEFAULT_MODEL (default ${NODE_DEFAULT_MODEL}), API_TOKEN,
+environment: MAX_BODY_BYTES, MAX_MEGAPIXELS, MAX_BATCH, DEFAULT_MODEL (default: the largest variant built, m5-fp32 when
+all are; one that is not built stops the start), API_TOKEN,
 CORS_ORIGINS, as for the Worker (docs/api.md).`;
 
 export class UsageError extends Error {
