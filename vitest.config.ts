@@ -30,6 +30,8 @@ export default defineConfig({
                 MAX_BODY_BYTES: String(4 * 1024 * 1024),
                 MAX_MEGAPIXELS: '4',
                 MAX_BATCH: '8',
+                FETCH_ALLOWED_HOSTS: '127.0.0.1',
+                FETCH_TIMEOUT_MS: '1000',
               },
               serviceBindings: { FIXTURES: serveFixture, ORIGIN_LAB: serveOriginLab },
             },

@@ -7,7 +7,9 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { methodNotAllowed } from 'hono/method-not-allowed';
+import type { ResultCache } from './cache/result-cache.js';
 import type { ImageSupport } from './classify/pipeline.js';
+import type { UrlFetcher } from './fetch/fetch-image.js';
 import type { ServiceConfig } from './config.js';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemResponse } from './errors.js';
 import type { InferenceBackend } from './inference/backend.js';
@@ -20,6 +22,7 @@ import type { RouteContext } from './routes/context.js';
 import { registerModelsRoute } from './routes/models.js';
 import type { OriginClient } from './origin/client.js';
 import { FALLBACK_HEADER } from './origin/fallback.js';
+import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -42,6 +45,10 @@ export interface AppDeps {
    * answered, so its entry hands in `ctx.waitUntil`; on Node promises run on by themselves (unset: nothing to do).
    */
   background?: (c: Context, work: Promise<unknown>) => void;
+  /** Keeps classify answers for identical requests: the Cache API in workerd, an LRU in memory on Node. */
+  resultCache?: ResultCache;
+  /** Fetches image URLs (classify by URL); default: the runtime's fetch, without DNS checks. */
+  urlFetcher?: UrlFetcher;
   /** Called once per request with what was asked and how it went (the Node build's request log lines). */
   requestLog?: RequestLog;
   /** A Node build that serves the models this host does not (worker/origin/); unset: this host's models only. */
@@ -127,11 +134,15 @@ export function createApp(deps: AppDeps): Hono {
     config,
     images,
     registry,
+    files: deps.files,
     clock,
     background,
     execution: deps.execution,
+    resultCache: deps.resultCache,
+    urlFetcher: deps.urlFetcher ?? { fetch: (input, init) => fetch(input, init) },
     origin: deps.origin,
   };
+  registerPageRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

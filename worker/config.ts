@@ -2,6 +2,8 @@
  * Service configuration: limits, default model, optional auth and CORS. Read from plain string variables
  * (wrangler.toml `[vars]` and secrets in workerd, the process environment in Node) so both runtimes share it.
  */
+import { parseAllowedHosts, type UrlPolicy } from './fetch/url-policy.js';
+
 export interface ServiceConfig {
   /** Largest request body accepted, in bytes (checked from Content-Length and while streaming). */
   maxBodyBytes: number;
@@ -25,6 +27,12 @@ export interface ServiceConfig {
   apiToken?: string;
   /** When set, CORS headers are sent for these origins ('*' allows any). */
   corsOrigins?: string[];
+  /** Hosts classify by URL may fetch from (FETCH_ALLOWED_HOSTS); unset: classify by URL is off. */
+  fetchAllowedHosts?: UrlPolicy;
+  /** Deadline for fetching one image URL, redirects and body included. */
+  fetchTimeoutMs: number;
+  /** Answers for identical image bytes + model + top_k are reused (RESULT_CACHE=off turns it off). */
+  resultCache: boolean;
 }
 
 export const DEFAULT_CONFIG: Readonly<ServiceConfig> = Object.freeze({
@@ -33,6 +41,8 @@ export const DEFAULT_CONFIG: Readonly<ServiceConfig> = Object.freeze({
   maxBatch: 8,
   maxDecodeBytes: 40 * 1024 * 1024,
   defaultModel: 'm0',
+  fetchTimeoutMs: 5000,
+  resultCache: true,
 });
 
 /** The variable names, as set in wrangler.toml `[vars]`, `.dev.vars`, secrets or the environment. */
@@ -45,6 +55,9 @@ export interface ConfigVars {
   DEFAULT_MODEL?: string;
   API_TOKEN?: string;
   CORS_ORIGINS?: string;
+  FETCH_ALLOWED_HOSTS?: string;
+  FETCH_TIMEOUT_MS?: string;
+  RESULT_CACHE?: string;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +96,21 @@ export function parseConfig(vars: ConfigVars): ServiceConfig {
     config.corsOrigins = vars.CORS_ORIGINS.split(',')
       .map((origin) => origin.trim())
       .filter((origin) => origin !== '');
+  }
+  if (set(vars.FETCH_ALLOWED_HOSTS)) {
+    try {
+      config.fetchAllowedHosts = parseAllowedHosts(vars.FETCH_ALLOWED_HOSTS);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+  }
+  if (set(vars.FETCH_TIMEOUT_MS))
+    config.fetchTimeoutMs = positiveNumber('FETCH_TIMEOUT_MS', vars.FETCH_TIMEOUT_MS, true);
+  if (set(vars.RESULT_CACHE)) {
+    const value = vars.RESULT_CACHE.trim().toLowerCase();
+    if (value !== 'on' && value !== 'off')
+      throw new ConfigError(`RESULT_CACHE must be on or off, got ${JSON.stringify(vars.RESULT_CACHE)}`);
+    config.resultCache = value === 'on';
   }
   return config;
 }

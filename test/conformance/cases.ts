@@ -10,6 +10,7 @@
  * (503 overloaded with Retry-After) exists only there and is tested in test/node/server.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pngCodec } from '../../worker/image/png.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
 
 /** Probabilities from our preprocessing + fp32 onnxruntime vs the softmax of the official float64 logits. */
@@ -152,6 +153,78 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
         default: false,
         source: { kind: 'synthetic-fixture' },
       });
+    });
+  });
+
+  describe.each(['m0', 'm1'] as const)('golden parity as one batch, fp32 %s', (variant) => {
+    it('the 8 golden JPEGs in one multipart request match the official scores, in order', async () => {
+      const names = golden[variant]!.images;
+      const parts = names.map((name, image) => ({ bytes: goldenJpegs[image], filename: name }));
+      const response = await target.fetch(`/v1/classify?model=${CONFORMANCE_MODELS[variant]}&top_k=5`, {
+        method: 'POST',
+        body: multipart(parts),
+      });
+      expect(response.status, await response.clone().text()).toBe(200);
+      const body = (await response.json()) as { results: { filename: string; predictions: Prediction[] }[] };
+      expect(body.results.map((result) => result.filename)).toEqual(names);
+      body.results.forEach((result, image) => expectGoldenPredictions(result.predictions, golden[variant]!, image));
+    });
+  });
+
+  describe('the demo page and include=input', () => {
+    it('GET / serves the self-contained page, with a CSP that allows only its own script and styles', async () => {
+      const response = await target.fetch('/');
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html; charset=utf-8$/i);
+      const html = await response.text();
+      expect(html).toContain('<select id="model"');
+      expect(html).toMatch(/<input id="file"[^>]*type="file"[^>]*accept="image\/\*"/);
+      expect(html).toMatch(/<script type="module">[^<]+<\/script>/);
+      // No external resource: works offline and through a strict CSP.
+      expect(html).not.toMatch(/\s(src|href)="(https?:)?\/\//);
+      expect(html).toMatch(/script-src 'sha256-[A-Za-z0-9+/]+=*'/);
+    });
+
+    it('include=input returns the exact crop the model saw, as PNG: it renormalizes to the official model input', async () => {
+      const raw = await target.shared('fixtures/golden/m0.input.f32');
+      const goldenInput = new Float32Array(raw.slice().buffer);
+      const response = await classify(`?model=${CONFORMANCE_MODELS.m0}&include=input`, goldenJpegs[0]);
+      expect(response.status, await response.clone().text()).toBe(200);
+      const body = (await response.json()) as { predictions: Prediction[]; input: string };
+      expect(body.predictions).toHaveLength(5);
+      const prefix = 'data:image/png;base64,';
+      expect(body.input.startsWith(prefix)).toBe(true);
+      const png = Uint8Array.from(atob(body.input.slice(prefix.length)), (char) => char.charCodeAt(0));
+      const crop = await pngCodec.decode(png);
+      expect([crop.width, crop.height, crop.channels]).toEqual([224, 224, 3]);
+      const mean = [0.485, 0.456, 0.406].map(Math.fround);
+      const std = [0.229, 0.224, 0.225].map(Math.fround);
+      const plane = 224 * 224;
+      let mismatches = 0;
+      for (let c = 0; c < 3; c++) {
+        for (let i = 0; i < plane; i++) {
+          const value = Math.fround(Math.fround(Math.fround(crop.data[i * 3 + c] / 255) - mean[c]) / std[c]);
+          if (value !== goldenInput[c * plane + i]) mismatches++;
+        }
+      }
+      expect(mismatches).toBe(0);
+    });
+
+    it('include=input in a batch: a crop per decoded image, none for a failed one; bad values are 400', async () => {
+      const form = multipart([
+        { bytes: goldenJpegs[1], filename: 'one.jpg' },
+        { bytes: new TextEncoder().encode('not an image'), filename: 'notes.txt' },
+      ]);
+      const response = await target.fetch('/v1/classify?include=input', { method: 'POST', body: form });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { results: { input?: string; error?: unknown }[] };
+      expect(body.results[0].input).toMatch(/^data:image\/png;base64,/);
+      expect(body.results[1]).toMatchObject({ error: { code: 'unsupported-format' } });
+      expect(body.results[1].input).toBeUndefined();
+
+      const plain = (await (await classify('', goldenJpegs[1])).json()) as Record<string, unknown>;
+      expect(plain.input).toBeUndefined();
+      await expectProblem(await classify('?include=inputs', goldenJpegs[1]), 400, 'bad-parameter');
     });
   });
 

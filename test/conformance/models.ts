@@ -2,7 +2,8 @@
  * Node side: writes the model directory the conformance cases expect (never into models/, where a user's real models
  * live): the fp32 M0 and M1 exported by the project's own toolchain from the synthetic checkpoints the golden logits
  * were computed from, a tiny real classifier (cheap default model), and three broken entries that must answer 503.
- * Both runners' setups call it (test/workerd/global-setup.ts, test/node/server-conformance.test.ts).
+ * Both runners' setups call it (test/workerd/global-setup.ts, test/node/server-conformance.test.ts). The demo page is
+ * built beside them, as `npm run build:page` does for the real build folders.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,10 @@ import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { testManifestEntry } from '../helpers/manifest-entry.js';
 import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.js';
 import { CONFORMANCE_MODELS } from './target.js';
+import { SOLID_COLOURS } from './test-data.js';
+import sharp from 'sharp';
+import { renderPage } from '../../scripts/page.js';
+import { PAGE_FILE } from '../../worker/routes/page.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedRoot = path.resolve(repoRoot, '../shared');
@@ -64,7 +69,8 @@ export function writeConformanceModels(
   directory: string,
   write: FileWriter = (file, bytes) => writeFileSync(path.join(directory, file), bytes),
 ): ConformanceModels {
-  mkdirSync(directory, { recursive: true });
+  mkdirSync(path.join(directory, path.dirname(PAGE_FILE)), { recursive: true });
+  write(PAGE_FILE, renderPage());
   write('imagenet-1k.labels.json', JSON.stringify(IMAGENET_1K));
   write(
     'ten.labels.json',
@@ -135,4 +141,21 @@ export function writeConformanceModels(
   const manifest: Manifest = { version: 1, generated: 'test/conformance/models.ts', models };
   write('manifest.json', JSON.stringify(manifest, null, 2));
   return { manifest, tiny, tiny10, goldenBuildErrors };
+}
+
+/** The solid-colour images of test-data.ts, as `<name>.png|webp|gif|jpg`, through `write` (file name, bytes). */
+export async function writeSolidColourImages(write: (file: string, bytes: Uint8Array) => void): Promise<void> {
+  for (const { name, rgb, width, height } of SOLID_COLOURS) {
+    const image = () =>
+      sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
+    const encodings = {
+      png: image().png(),
+      webp: image().webp({ lossless: true }),
+      gif: image().gif(),
+      jpg: image().jpeg({ quality: 90 }),
+    };
+    for (const [extension, encoded] of Object.entries(encodings)) {
+      write(`${name}.${extension}`, new Uint8Array(await encoded.toBuffer()));
+    }
+  }
 }

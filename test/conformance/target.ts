@@ -1,3 +1,6 @@
+import type { ServiceConfig } from '../../worker/config.js';
+import type { TinyModelInfo } from './test-data.js';
+
 /**
  * What a conformance runner hands the shared cases: a way to send HTTP requests to one running service (the Worker
  * inside workerd, or the Node server) and a way to read the shared fixtures. Runtime-neutral: the workerd runner
@@ -10,6 +13,14 @@ export interface ConformanceTarget {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** A file under ../shared, e.g. 'fixtures/golden/m0.json'. */
   shared(path: string): Promise<Uint8Array>;
+  /** Sends a whole Request to the service: its path, query, method, headers and body (the host is the runner's). */
+  send(request: Request): Promise<Response>;
+  /** `shared/…` (../shared), `fixtures/…` (test/fixtures) or `generated/…` (the solid-colour images, test-data.ts). */
+  file(path: string): Promise<Uint8Array>;
+  /** The tiny classifiers' weights, to compute the scores a solid colour must get. */
+  tinyModels: readonly TinyModelInfo[];
+  /** The same service and models with some configuration overridden; its `send`. */
+  withConfig(overrides: Partial<ServiceConfig>): Promise<(request: Request) => Promise<Response>>;
 }
 
 /** Model names the cases use; test/conformance/models.ts writes them. */
@@ -31,4 +42,7 @@ export const CONFORMANCE_CONFIG = Object.freeze({
   MAX_BODY_BYTES: String(4 * 1024 * 1024),
   MAX_MEGAPIXELS: '4',
   MAX_BATCH: '8',
+  // The image origin of test/conformance/url-cache.cases.ts, listed exactly: loopback and plain http allowed for it.
+  FETCH_ALLOWED_HOSTS: '127.0.0.1',
+  FETCH_TIMEOUT_MS: '1000',
 });

@@ -5,29 +5,47 @@
  * CONFORMANCE_DEVICE=cuda (scripts/gpu-check.sh) runs the same cases on the GPU, and then also requires that the
  * server really chose CUDA; by default they run on CPU.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { startTestNodeServer } from '../helpers/node-server.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseConfig } from '../../worker/config.js';
 import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from '../../worker/node/device.js';
 import type { NodeServer } from '../../worker/node/server.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
-import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
-import type { ConformanceTarget } from '../conformance/target.js';
+import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
+import { type ImageOrigin, startImageOrigin } from '../helpers/image-origin.js';
+import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import { defineConfigCases } from '../conformance/config.cases.js';
+import { defineErrorCases } from '../conformance/errors.cases.js';
+import { defineServiceCases } from '../conformance/service.cases.js';
+import type { TinyModelInfo } from '../conformance/test-data.js';
+import { CONFORMANCE_CONFIG, type ConformanceTarget } from '../conformance/target.js';
 
 const device = (process.env.CONFORMANCE_DEVICE ?? 'cpu') as DeviceRequest;
 if (!DEVICE_REQUESTS.includes(device))
   throw new Error(`CONFORMANCE_DEVICE must be one of ${DEVICE_REQUESTS.join(', ')}`);
 
 let server: NodeServer;
+let imagesDir: string;
+const servers: NodeServer[] = [];
+const tinyModels: TinyModelInfo[] = [];
+let imageOrigin: ImageOrigin;
 let modelsDir: string;
 
 beforeAll(async () => {
+  imageOrigin = await startImageOrigin();
   modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
-  writeConformanceModels(modelsDir);
+  const { tiny, tiny10 } = writeConformanceModels(modelsDir);
+  tinyModels.push(
+    { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
+    { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
+  );
+  imagesDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-images-'));
+  await writeSolidColourImages((name, bytes) => writeFileSync(path.join(imagesDir, name), bytes));
   server = await startTestNodeServer(modelsDir, {
     device,
     threads: device === 'cpu' ? 1 : 0,
@@ -37,7 +55,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  await Promise.all(servers.map((other) => other.close()));
+  await imageOrigin?.close();
   if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
+  if (imagesDir) rmSync(imagesDir, { recursive: true, force: true });
 });
 
 it(`serves on the requested device (${device})`, () => {
@@ -46,10 +67,46 @@ it(`serves on the requested device (${device})`, () => {
   expect(server.device.attempts.at(-1)).toMatchObject({ device: server.device.device, ok: true });
 });
 
-defineConformanceSuite(
-  (): ConformanceTarget => ({
-    name: 'node',
-    fetch: (requestPath, init) => fetch(server.url + requestPath, init),
-    shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
-  }),
-);
+const fileRoots = (): Record<string, string> => ({
+  shared: sharedRoot,
+  fixtures: path.join(repoRoot, 'test/fixtures'),
+  generated: imagesDir,
+});
+
+/** A Request built for any host, sent to `to` over real HTTP. */
+function sendTo(to: NodeServer, request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  return fetch(to.url + url.pathname + url.search, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    // Node's fetch needs this to stream a request body.
+    duplex: 'half',
+  } as RequestInit);
+}
+
+const target = (): ConformanceTarget => ({
+  name: 'node',
+  fetch: (requestPath, init) => fetch(server.url + requestPath, init),
+  shared: async (file) => new Uint8Array(await readFile(path.join(sharedRoot, file))),
+  send: (request) => sendTo(server, request),
+  file: async (file) => {
+    const [root, ...rest] = file.split('/');
+    return new Uint8Array(await readFile(path.join(fileRoots()[root], ...rest)));
+  },
+  tinyModels,
+  withConfig: async (overrides) => {
+    // Another server on the same models; closed with the others after the file.
+    const other = await startTestNodeServer(modelsDir, {
+      config: { ...parseConfig(CONFORMANCE_CONFIG), ...overrides },
+    });
+    servers.push(other);
+    return (request) => sendTo(other, request);
+  },
+});
+
+defineConformanceSuite(target);
+defineUrlAndCacheSuite(target, () => imageOrigin.url);
+defineErrorCases(target);
+defineServiceCases(target);
+defineConfigCases(target);

@@ -106,6 +106,23 @@ describe('dynamic batching over HTTP', () => {
   });
 });
 
+describe('the demo page', () => {
+  it('a models folder without the page built answers GET / with 404 not-found saying how to build it', async () => {
+    const bare = mkdtempSync(path.join(os.tmpdir(), 'node-server-no-page-'));
+    try {
+      writeConformanceModels(bare);
+      rmSync(path.join(bare, 'page'), { recursive: true });
+      const server = await start({ modelsDir: bare });
+      const response = await fetch(`${server.url}/`);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ code: 'not-found', detail: expect.stringContaining('build:page') });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('device choice', () => {
   it('auto without a usable CUDA device serves on CPU and says why', async () => {
     // Hidden GPUs make the fallback certain on any machine (CUDA reads this when it first initializes).

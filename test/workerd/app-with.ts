@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { createApp } from '../../worker/app.js';
 import type { ServiceConfig } from '../../worker/config.js';
 import { workerdDeps } from '../../worker/entries/workerd.js';
-import type { Fetch } from './helpers.js';
+import type { Fetch } from '../conformance/http.js';
 
 /** The production app in this isolate, with some configuration overridden. */
 export function appWith(config: Partial<ServiceConfig>): Fetch {

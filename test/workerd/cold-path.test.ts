@@ -8,7 +8,8 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/app.js';
 import { workerdDeps } from '../../worker/entries/workerd.js';
-import { classifyRequest, fixture, okJson, worker, type Fetch, type Prediction } from './helpers.js';
+import { fixture, worker } from './helpers.js';
+import { classifyRequest, okJson, type Fetch, type Prediction } from '../conformance/http.js';
 
 interface Listing {
   models: { name: string; loaded: boolean }[];

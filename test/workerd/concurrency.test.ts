@@ -8,18 +8,16 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/app.js';
 import { workerdDeps } from '../../worker/entries/workerd.js';
-import { SOLID_COLOURS, LOSSLESS_FORMATS } from './test-data.js';
+import { SOLID_COLOURS, LOSSLESS_FORMATS } from '../conformance/test-data.js';
+import { fixture, tinyModel, worker } from './helpers.js';
 import {
   classifyRequest,
   expectedSolidScores,
   expectPredictions,
-  fixture,
   okJson,
-  tinyModel,
-  worker,
   type Fetch,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 
 const CONCURRENT = 16;
 
@@ -62,7 +60,7 @@ describe(`${CONCURRENT} concurrent requests`, () => {
       ...deps.backend,
       load: (...args: Parameters<typeof deps.backend.load>) => (loads++, deps.backend.load(...args)),
     };
-    const app = createApp({ ...deps, backend });
+    const app = createApp({ ...deps, backend, resultCache: undefined }); // every request computed
     await expectEachGetsItsOwnResult(async (request) => app.fetch(request));
     expect(loads).toBe(1);
   });
@@ -98,7 +96,7 @@ describe(`${CONCURRENT} concurrent requests`, () => {
         return { ...session, release: () => (events.push('release'), session.release()) };
       },
     };
-    const app = createApp({ ...deps, backend });
+    const app = createApp({ ...deps, backend, resultCache: undefined }); // every request computed
     const colour = SOLID_COLOURS[0];
     const image = await fixture(`generated/${colour.name}.png`);
     const models = Array.from({ length: CONCURRENT }, (_, i) => (i % 2 === 0 ? 'tiny' : 'tiny-10'));

@@ -14,20 +14,17 @@ import { decodeMemory, probeImage } from '../../worker/image/decode.js';
 import { ImageError } from '../../worker/image/errors.js';
 import { createJpegCodec } from '../../worker/image/jpeg.js';
 import { maxPixelsWithin, MiB } from '../../worker/image/memory.js';
+import { expectStillServing, fixture, tinyModel, worker } from './helpers.js';
 import {
   classifyRequest,
   CRIMSON,
   expectedSolidScores,
   expectPredictions,
   expectProblem,
-  expectStillServing,
-  fixture,
   multipart,
   okJson,
-  tinyModel,
-  worker,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 import { appWith } from './app-with.js';
 
 /** What the app's decoder states for this image, decoded for the tiny model's preprocessing (ImageNet's). */

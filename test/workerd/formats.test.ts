@@ -8,17 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
 import { preprocessInto } from '../../worker/preprocess/transform.js';
 import fixtureManifest from '../fixtures/images/manifest.json';
-import {
-  classifyRequest,
-  expectPredictions,
-  expectProblem,
-  expectStillServing,
-  fixture,
-  okJson,
-  tinyModel,
-  worker,
-  type Prediction,
-} from './helpers.js';
+import { expectStillServing, fixture, tinyModel, worker } from './helpers.js';
+import { classifyRequest, expectPredictions, expectProblem, okJson, type Prediction } from '../conformance/http.js';
 
 interface ImageFixture {
   file: string;

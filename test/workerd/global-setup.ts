@@ -5,10 +5,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import type { TestProject } from 'vitest/node';
-import { writeConformanceModels } from '../conformance/models.js';
-import { SOLID_COLOURS } from './test-data.js';
+import { writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import { startImageOrigin } from '../helpers/image-origin.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedRoot = path.resolve(repoRoot, '../shared');
@@ -27,24 +26,11 @@ function writeAtomically(file: string, bytes: Uint8Array | string): void {
   renameSync(temporary, file);
 }
 
-async function writeSolidColourImages(): Promise<void> {
-  mkdirSync(generatedImagesDir, { recursive: true });
-  for (const { name, rgb, width, height } of SOLID_COLOURS) {
-    const image = () =>
-      sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
-    const write = async (extension: string, encoded: sharp.Sharp) =>
-      writeAtomically(path.join(generatedImagesDir, `${name}.${extension}`), await encoded.toBuffer());
-    await write('png', image().png());
-    await write('webp', image().webp({ lossless: true }));
-    await write('gif', image().gif());
-    await write('jpg', image().jpeg({ quality: 90 }));
-  }
-}
-
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   mkdirSync(testModelsDir, { recursive: true });
   writeAtomically(path.join(repoRoot, '.cache', '.gitignore'), '*\n');
-  await writeSolidColourImages();
+  mkdirSync(generatedImagesDir, { recursive: true });
+  await writeSolidColourImages((name, bytes) => writeAtomically(path.join(generatedImagesDir, name), bytes));
   const { tiny, tiny10, goldenBuildErrors } = writeConformanceModels(testModelsDir, (name, bytes) =>
     writeAtomically(path.join(testModelsDir, name), bytes),
   );
@@ -54,4 +40,9 @@ export default async function setup(project: TestProject): Promise<void> {
     { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
     { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
   ]);
+
+  // A real HTTP server for classify by URL (test/conformance/url-cache.cases.ts), reached from inside workerd.
+  const imageOrigin = await startImageOrigin();
+  project.provide('imageOrigin', imageOrigin.url);
+  return () => imageOrigin.close();
 }

@@ -6,7 +6,8 @@
 import { afterEach, expect, it } from 'vitest';
 import { oneByteIdatPng } from '../helpers/hostile-png.js';
 import { appWith } from './app-with.js';
-import { expectProblem, expectStillServing, worker } from './helpers.js';
+import { expectStillServing, worker } from './helpers.js';
+import { expectProblem } from '../conformance/http.js';
 
 afterEach(async () => {
   await expectStillServing();

@@ -11,17 +11,16 @@ import type { ModelSession } from '../../worker/inference/backend.js';
 import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
 import { createFetchModelFiles, type ModelFiles } from '../../worker/models/files.js';
 import { ModelRegistry } from '../../worker/models/registry.js';
-import { SOLID_COLOURS } from './test-data.js';
+import { SOLID_COLOURS } from '../conformance/test-data.js';
+import { fixture, tinyModel } from './helpers.js';
 import {
   classifyRequest,
   expectedSolidScores,
   expectPredictions,
-  fixture,
   multipart,
   okJson,
-  tinyModel,
   type Prediction,
-} from './helpers.js';
+} from '../conformance/http.js';
 
 const assetFiles = () => createFetchModelFiles(env.MODELS);
 

@@ -15,12 +15,11 @@ import {
   expectPredictions,
   expectProblem,
   type Fetch,
-  fixture,
   multipart,
   okJson,
   type Prediction,
-  tinyModel,
-} from './helpers.js';
+} from '../conformance/http.js';
+import { fixture, tinyModel } from './helpers.js';
 
 interface Lab {
   origin: string;

@@ -1,32 +1,10 @@
-/**
- * What the workerd tests and their Node-side global setup share: names of the generated data, and the values
- * the setup provides. No Node imports here: the tests import this inside workerd.
- */
-import type { Variant } from '../../models/efficientvit.js';
-
-/** Solid-colour images: their preprocessed tensor is the colour's normalized value everywhere, so tests know it. */
-export const SOLID_COLOURS: readonly { name: string; rgb: [number, number, number]; width: number; height: number }[] =
-  [
-    { name: 'crimson', rgb: [200, 30, 90], width: 320, height: 200 },
-    { name: 'green', rgb: [20, 180, 60], width: 150, height: 400 },
-    { name: 'blue', rgb: [40, 60, 220], width: 224, height: 224 },
-  ];
-
-/** Lossless encodings of each solid colour (JPEG would change the values). */
-export const LOSSLESS_FORMATS = ['png', 'webp', 'gif'] as const;
-
-/** Real fp32 exports of the synthetic fixture checkpoints, for the golden parity test. */
-export const GOLDEN_VARIANTS: readonly Variant[] = ['m0', 'm1'];
-
-export interface TinyModelInfo {
-  name: string;
-  classes: number;
-  weights: number[];
-  bias: number[];
-}
+/** The values the workerd global setup provides to the tests (vitest provide/inject). */
+import type { TinyModelInfo } from '../conformance/test-data.js';
 
 declare module 'vitest' {
   interface ProvidedContext {
+    /** Base URL of the image origin (test/helpers/image-origin.ts) the setup started. */
+    imageOrigin: string;
     tinyModels: TinyModelInfo[];
     /** Per golden variant: undefined when its model was built, else why it could not be. */
     goldenBuildErrors: Record<string, string | undefined>;

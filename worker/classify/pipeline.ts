@@ -41,7 +41,13 @@ export interface ImageTiming {
 }
 
 export type ImageOutcome =
-  | { ok: true; predictions: Prediction[]; timing: ImageTiming }
+  | {
+      ok: true;
+      predictions: Prediction[];
+      timing: ImageTiming;
+      /** The image's row of the model input (a view of the batch tensor); only with `keepInputs`. */
+      input?: Float32Array;
+    }
   | { ok: false; error: ApiError };
 
 export interface BatchOutcome {
@@ -89,6 +95,8 @@ export async function classifyImages(options: {
   maxDecodeBytes?: number;
   support: ImageSupport;
   clock: Clock;
+  /** Hand back each image's model input (for `include=input`). */
+  keepInputs?: boolean;
 }): Promise<BatchOutcome> {
   const { images, support, clock, preprocessing, inputSize, maxPixels, maxDecodeBytes } = options;
   const limits = { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide };
@@ -155,7 +163,11 @@ export async function classifyImages(options: {
   const outcomes = slots.map((slot): ImageOutcome => {
     if ('error' in slot) return { ok: false, error: slot.error };
     const row = logits.subarray(slot.row * model.classes, (slot.row + 1) * model.classes);
-    return { ok: true, predictions: topK(row, options.topK, model.labels), timing: slot.timing };
+    const predictions = topK(row, options.topK, model.labels);
+    const input = options.keepInputs
+      ? tensor.subarray(slot.row * imageElements, (slot.row + 1) * imageElements)
+      : undefined;
+    return { ok: true, predictions, timing: slot.timing, ...(input ? { input } : {}) };
   });
   return { images: outcomes, inference_ms: inferenceMs, model_wait_ms: modelWaitMs, model };
 }

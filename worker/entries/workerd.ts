@@ -8,6 +8,7 @@ import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import { createApp, type AppDeps } from '../app.js';
+import { createCacheApiResultCache } from '../cache/result-cache.js';
 import { createImageSupport } from '../classify/image-support.js';
 import { ConfigError, parseConfig, type ConfigVars } from '../config.js';
 import { ApiError, problemResponse } from '../errors.js';
@@ -30,6 +31,7 @@ export function workerdDeps(env: Env): AppDeps {
     files: createFetchModelFiles(env.MODELS),
     images: createImageSupport({ jpeg: jpegWasm, webp: webpWasm }),
     config: parseConfig(env),
+    resultCache: createCacheApiResultCache(caches.default),
     // Tests call app.fetch without an ExecutionContext: there, nothing cancels the work anyway.
     background: (c, work) => {
       let waitUntil: ((promise: Promise<unknown>) => void) | undefined;

@@ -10,14 +10,18 @@ export interface UploadedImage {
   bytes: Uint8Array;
   /** The multipart part's file name, when it had one. */
   filename?: string;
+  /** Classify by URL: the URL the bytes were fetched from. */
+  url?: string;
 }
 
-export type BodyKind = 'single' | 'multipart';
+/** `json`: `{"url": …}` or `{"urls": [...]}`, images the service fetches (worker/fetch/). */
+export type BodyKind = 'single' | 'multipart' | 'json';
 
 /** Decides how to read the body from its Content-Type, before any of it is read. */
 export function bodyKind(contentType: string | undefined): BodyKind {
   const mediaType = (contentType ?? '').split(';')[0].trim().toLowerCase();
   if (mediaType === 'multipart/form-data') return 'multipart';
+  if (mediaType === 'application/json') return 'json';
   // No Content-Type is taken as raw bytes: the format is sniffed anyway.
   if (mediaType === '' || mediaType === 'application/octet-stream' || /^image\/[a-z0-9.+-]+$/.test(mediaType)) {
     return 'single';
@@ -25,7 +29,7 @@ export function bodyKind(contentType: string | undefined): BodyKind {
   throw new ApiError(
     'unsupported-content-type',
     `Content-Type ${JSON.stringify(mediaType)} is not accepted: send image bytes as image/* or application/octet-stream, ` +
-      `or a batch as multipart/form-data with "${IMAGE_FIELD}" fields`,
+      `or a batch as multipart/form-data with "${IMAGE_FIELD}" fields, or image URLs as application/json`,
     { extensions: { contentType: mediaType } },
   );
 }
@@ -64,4 +68,47 @@ export async function readMultipartImages(request: Request, maxBatch: number): P
     images.push({ bytes: new Uint8Array(await file.arrayBuffer()), ...(file.name ? { filename: file.name } : {}) });
   }
   return images;
+}
+
+export interface ImageUrls {
+  urls: string[];
+  /** `{"urls": [...]}`: answered as a batch, in order, like multipart. */
+  batch: boolean;
+}
+
+function badJson(detail: string): ApiError {
+  return new ApiError('bad-parameter', detail, { extensions: { parameter: 'body' } });
+}
+
+/** `{"url": "https://…"}` or `{"urls": ["https://…", …]}` (at most maxBatch). */
+export async function readImageUrls(request: Request, maxBatch: number): Promise<ImageUrls> {
+  const text = await request.text().catch(unreadable);
+  if (text.trim() === '') throw new ApiError('empty-body', 'the request body is empty: send {"url": "https://…"}');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new ApiError('malformed-body', `the JSON body cannot be parsed: ${(error as Error).message}`);
+  }
+  const record =
+    typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const keys = Object.keys(record);
+  if (keys.length !== 1 || !(keys[0] === 'url' || keys[0] === 'urls')) {
+    throw badJson('the JSON body must be {"url": "https://…"} or {"urls": ["https://…", …]}');
+  }
+  if (keys[0] === 'url') {
+    if (typeof record.url !== 'string') throw badJson('"url" must be a string');
+    return { urls: [record.url], batch: false };
+  }
+  const urls = record.urls;
+  if (!Array.isArray(urls) || urls.some((url) => typeof url !== 'string')) {
+    throw badJson('"urls" must be an array of strings');
+  }
+  if (urls.length === 0) throw new ApiError('empty-body', '"urls" is empty');
+  if (urls.length > maxBatch) {
+    throw new ApiError('batch-too-large', `${urls.length} images in one request; the limit is ${maxBatch}`, {
+      extensions: { limit: maxBatch, count: urls.length },
+    });
+  }
+  return { urls: urls as string[], batch: true };
 }

@@ -3,9 +3,15 @@ import { ApiError } from '../errors.js';
 export const DEFAULT_TOP_K = 5;
 export const MAX_TOP_K = 1000;
 
+/** What `include` may ask to add to each result (docs/api.md). */
+export const INCLUDE_VALUES = ['input'] as const;
+export type Include = (typeof INCLUDE_VALUES)[number];
+
 export interface ClassifyParams {
   model: string;
   topK: number;
+  /** Extra fields per result; `input`: the 224×224 crop the model saw, as a PNG data: URL. */
+  include: ReadonlySet<Include>;
 }
 
 function badParameter(parameter: string, detail: string): ApiError {
@@ -28,7 +34,22 @@ export function parseClassifyParams(query: URLSearchParams, defaultModel: string
     topK = Number(rawTopK);
     if (topK < 1 || topK > MAX_TOP_K) throw badParameter('top_k', `top_k must be from 1 to ${MAX_TOP_K}, got ${topK}`);
   }
-  return { model: model ?? defaultModel, topK };
+  return { model: model ?? defaultModel, topK, include: parseInclude(query.get('include')) };
+}
+
+function parseInclude(raw: string | null): ReadonlySet<Include> {
+  const include = new Set<Include>();
+  if (raw === null) return include;
+  for (const value of raw.split(',')) {
+    if (!(INCLUDE_VALUES as readonly string[]).includes(value)) {
+      throw badParameter(
+        'include',
+        `include takes a comma-separated list of ${INCLUDE_VALUES.join(', ')}, got ${JSON.stringify(value.slice(0, 32))}`,
+      );
+    }
+    include.add(value as Include);
+  }
+  return include;
 }
 
 /** A model may have fewer classes than the API's maximum top_k. */

@@ -12,10 +12,19 @@ export interface StageTimings {
   model_read_ms?: number;
   integrity_ms?: number;
   session_ms?: number;
+  /** Classify by URL: fetching the image(s), redirects included. */
+  fetch_ms?: number;
+}
+
+/** A result-cache hit: looking the answer up is all the work done. */
+export interface CacheHitTimings {
+  cache_ms: number;
+  total_ms: number;
 }
 
 /** Server-Timing metric names for the stages, in the order they happen; absent stages are left out. */
 export const SERVER_TIMING_NAMES: Readonly<Record<keyof StageTimings, string>> = Object.freeze({
+  fetch_ms: 'fetch',
   decode_wait_ms: 'decode-wait',
   decode_ms: 'decode',
   preprocess_ms: 'preprocess',

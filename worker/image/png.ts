@@ -92,7 +92,8 @@ interface Chunk {
 
 let crcTable: Uint32Array | undefined;
 
-function crc32(type: Uint8Array, data: Uint8Array): number {
+/** A PNG chunk's CRC-32 over its type and data (also used by png-encode.ts). */
+export function crc32(type: Uint8Array, data: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

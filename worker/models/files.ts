@@ -1,5 +1,5 @@
 /**
- * Where the service reads `manifest.json`, the label files and the ONNX files it names. Injected so the app does not
+ * Where the service reads `manifest.json`, the label files, the ONNX files it names and the demo page (`page/`). Injected so the app does not
  * care whether they come from a Static Assets binding (workerd) or the file system (Node).
  */
 export interface ModelFiles {

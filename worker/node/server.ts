@@ -11,6 +11,7 @@ import type { ManifestModel } from '../../models/manifest.js';
 import { createApp } from '../app.js';
 import { DEFAULT_BATCHING, checkBatchingOptions, type BatchStats, type BatchingOptions } from '../batching/batcher.js';
 import { batchSessionRuns, type BatchedSession } from '../batching/session.js';
+import { createMemoryResultCache } from '../cache/result-cache.js';
 import { createImageSupport } from '../classify/image-support.js';
 import type { ServiceConfig } from '../config.js';
 import { loadImageWasmModules } from '../image/wasm-node.js';
@@ -22,6 +23,7 @@ import { createFsModelFiles } from './fs-model-files.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
 import { chooseDefaultModel, createReadiness, StartupError } from './readiness.js';
 import type { RequestRecord } from '../http/request-log.js';
+import { nodeUrlFetcher } from './url-fetcher.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, message: string) => void;
@@ -203,6 +205,8 @@ export async function startNodeServer(
             if (request !== warmUp) logLine(JSON.stringify(record));
           },
         }),
+    resultCache: createMemoryResultCache(),
+    urlFetcher: nodeUrlFetcher,
     // inFlight counts this /v1/models request too.
     execution: () => ({ runtime: 'node', ...device, threads, batching: batchingInfo(), inFlight }),
   });

@@ -7,7 +7,7 @@
 import type { Context } from 'hono';
 import { setMetric } from 'hono/timing';
 import { ApiError } from '../errors.js';
-import { readMultipartImages } from '../http/body.js';
+import { type BodyKind, readImageUrls, readMultipartImages } from '../http/body.js';
 import { type Clock, roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { JsonObject, OriginClient } from './client.js';
@@ -79,12 +79,12 @@ export async function forwardToOrigin(
 
 /**
  * The body to forward, after the edge's own limits: the byte limit has been enforced by the route's body-limit
- * middleware; a multipart batch is read (bounded by that limit) to count its images against MAX_BATCH before any of
- * it is sent. A raw body streams through, unless `buffer` asks for its bytes (a fallback may need to read it again).
+ * middleware; a multipart batch or a JSON list of image URLs is read (bounded by that limit) to count its images
+ * against MAX_BATCH before any of it is sent. A raw body streams through, unless `buffer` asks for its bytes (a fallback may need to read it again).
  */
 export async function edgeCheckedBody(
   raw: Request,
-  kind: 'single' | 'multipart',
+  kind: BodyKind,
   { maxBatch, buffer }: { maxBatch: number; buffer: boolean },
 ): Promise<{ body: ReadableStream<Uint8Array> | Uint8Array | null; images: number }> {
   if (kind === 'single' && !buffer) return { body: raw.body, images: 1 };
@@ -94,13 +94,14 @@ export async function edgeCheckedBody(
     }),
   );
   if (kind === 'single') return { body: bytes, images: 1 };
-  const images = await readMultipartImages(
+  const copy = () =>
     new Request(raw.url, {
       method: 'POST',
       body: bytes,
       headers: { 'content-type': raw.headers.get('content-type') ?? '' },
-    }),
-    maxBatch,
-  );
+    });
+  // A JSON body of image URLs: its count is checked here; the origin fetches them, under its own policy.
+  if (kind === 'json') return { body: bytes, images: (await readImageUrls(copy(), maxBatch)).urls.length };
+  const images = await readMultipartImages(copy(), maxBatch);
   return { body: bytes, images: images.length };
 }

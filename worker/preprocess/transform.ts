@@ -92,3 +92,24 @@ export function preprocess(image: RgbImage, preprocessing: Preprocessing): Float
   preprocessInto(image, preprocessing, out, 0);
   return out;
 }
+
+/**
+ * The inverse of the normalization: one image's model input (CHW planes at `offset`) back to the 8-bit RGB crop it
+ * was made from, interleaved. Exact: each channel's 256 outputs are ~0.017 apart and float32 rounding moves a value
+ * by ~1e-7, so rounding recovers the byte the resize produced.
+ */
+export function inputToRgb(input: Float32Array, preprocessing: Preprocessing, offset = 0): RgbImage {
+  const crop = preprocessing.centerCrop;
+  const plane = crop * crop;
+  const data = new Uint8Array(plane * 3);
+  for (let c = 0; c < 3; c++) {
+    const mean = preprocessing.mean[c];
+    const std = preprocessing.std[c];
+    const base = offset + c * plane;
+    for (let i = 0; i < plane; i++) {
+      const byte = Math.round((input[base + i] * std + mean) * 255);
+      data[i * 3 + c] = byte < 0 ? 0 : byte > 255 ? 255 : byte;
+    }
+  }
+  return { width: crop, height: crop, data };
+}

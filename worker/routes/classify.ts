@@ -6,12 +6,25 @@ import type { Context, Hono } from 'hono';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { ApiError } from '../errors.js';
-import { type BodyKind, bodyKind, readMultipartImages, readSingleImage, type UploadedImage } from '../http/body.js';
+import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
+import { fetchImage } from '../fetch/fetch-image.js';
+import {
+  type BodyKind,
+  bodyKind,
+  readImageUrls,
+  readMultipartImages,
+  readSingleImage,
+  type UploadedImage,
+} from '../http/body.js';
 import { bodyLimit } from '../http/body-limit.js';
-import { noteRequest } from '../http/request-log.js';
 import { checkTopKFits, type ClassifyParams, parseClassifyParams } from '../http/params.js';
+import { noteRequest } from '../http/request-log.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
+import { encodePng, pngDataUrl } from '../image/png-encode.js';
+import { inputToRgb } from '../preprocess/transform.js';
+import type { ImageOutcome } from '../classify/pipeline.js';
+import type { Preprocessing } from '../../models/manifest.js';
 import { faultCode, isOriginFault, type JsonObject } from '../origin/client.js';
 import { FALLBACK_HEADER, type FallbackReport, fallbackHeader, parseFallback } from '../origin/fallback.js';
 import { edgeCheckedBody, forwardToOrigin, originFor } from '../origin/forward.js';
@@ -28,100 +41,41 @@ function roundTimings<T extends object>(timings: T): T {
   return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
 }
 
+/** `include=input`: the image's row of the model input, back as the 224×224 crop the model saw (a PNG data: URL). */
+async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Promise<{ input?: string }> {
+  if (!image.ok || !image.input) return {};
+  return { input: pngDataUrl(await encodePng(inputToRgb(image.input, preprocessing))) };
+}
+
+/** An image to classify, or why it could not be had (a batch URL that failed to fetch is answered in its slot). */
+type Input = UploadedImage | { error: ApiError; url: string };
+
 /** A classify answer from the origin: one image's predictions or a batch's results. */
 const isClassifyAnswer = (body: JsonObject) => Array.isArray(body.predictions) || Array.isArray(body.results);
 
-/** Classifies `uploads` with an edge model; `fallback` marks an answer given in place of an origin model's. */
-async function classifyHere(
-  c: Context,
-  { registry, config, images, clock, background }: RouteContext,
-  request: {
-    params: ClassifyParams;
-    kind: BodyKind;
-    uploads: () => Promise<UploadedImage[]>;
-    fallback?: FallbackReport;
-  },
-): Promise<Response> {
-  const started = clock();
-  const { params, kind } = request;
-  noteRequest(c, { model: params.model });
-  const entry = await registry.find(params.model);
-  checkTopKFits(params.topK, entry.output.shape[1]);
-
-  // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
-  // this request's end (background), so a request that fails or is answered early still leaves the model loaded
-  // for the next one. The lease keeps the session from being released (to make room for another model) until
-  // this response is built.
-  const cold = !registry.isLoaded(entry.name);
-  const lease: Promise<ModelLease> = registry.acquire(entry.name);
-  // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
-  const settled = lease.catch(() => undefined);
-  if (cold) background(c, settled);
-  const model = () => lease.then((held) => held.value);
-  try {
-    const uploads = await request.uploads();
-    noteRequest(c, { batch: uploads.length });
-    const outcome = await classifyImages({
-      images: uploads.map((upload) => upload.bytes),
-      model,
-      preprocessing: entry.preprocessing,
-      inputSize: entry.preprocessing.centerCrop,
-      topK: params.topK,
-      maxPixels: config.maxImagePixels,
-      maxDecodeBytes: config.maxDecodeBytes,
-      support: images,
-      clock,
-    });
-
-    const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
-      outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-    const totals = roundTimings<StageTimings>({
-      decode_wait_ms: sum('decode_wait_ms'),
-      decode_ms: sum('decode_ms'),
-      preprocess_ms: sum('preprocess_ms'),
-      model_wait_ms: outcome.model_wait_ms,
-      inference_ms: outcome.inference_ms,
-      total_ms: clock() - started,
-      ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
-    });
-    serverTiming(c, totals);
-    const fallback = request.fallback ? { fallback: request.fallback } : {};
-    if (request.fallback) c.header(FALLBACK_HEADER, fallbackHeader(request.fallback));
-
-    if (kind === 'single') {
-      const [image] = outcome.images;
-      if (!image.ok) throw image.error;
-      return c.json({ model: entry.id, predictions: image.predictions, timing: totals, ...fallback });
-    }
-    return c.json({
-      model: entry.id,
-      results: outcome.images.map((image, index) => {
-        const filename = uploads[index].filename;
-        return image.ok
-          ? {
-              ...(filename ? { filename } : {}),
-              predictions: image.predictions,
-              timing: roundTimings(image.timing),
-            }
-          : { ...(filename ? { filename } : {}), error: image.error.toProblem() };
-      }),
-      timing: totals,
-      ...fallback,
-    });
-  } finally {
-    lease.then(
-      (held) => held.release(),
-      () => undefined,
-    );
-  }
-}
-
-function readUploads(raw: Request, kind: BodyKind, maxBatch: number): Promise<UploadedImage[]> {
-  return kind === 'multipart' ? readMultipartImages(raw, maxBatch) : readSingleImage(raw).then((image) => [image]);
-}
-
 export function registerClassifyRoute(app: Hono, context: RouteContext): void {
-  const { registry, config, origin, clock } = context;
+  const { registry, config, images, clock, background, resultCache, urlFetcher, origin } = context;
+  /** The images of a JSON body, fetched concurrently; a single URL's failure is the request's. */
+  async function fetchInputs(request: Request): Promise<{ inputs: Input[]; batch: boolean }> {
+    const { urls, batch } = await readImageUrls(request, config.maxBatch);
+    const fetched = await Promise.allSettled(
+      urls.map((url) =>
+        fetchImage(url, {
+          policy: config.fetchAllowedHosts,
+          maxBytes: config.maxBodyBytes,
+          timeoutMs: config.fetchTimeoutMs,
+          fetcher: urlFetcher,
+        }),
+      ),
+    );
+    const inputs = fetched.map((result, index): Input => {
+      if (result.status === 'fulfilled') return { bytes: result.value, url: urls[index] };
+      if (!batch || !(result.reason instanceof ApiError)) throw result.reason;
+      return { error: result.reason, url: urls[index] };
+    });
+    return { inputs, batch };
+  }
+
   app.post(
     '/v1/classify',
     bodyLimit({
@@ -139,8 +93,7 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
       const params = parseClassifyParams(query, config.defaultModel);
       const target = await originFor(registry, origin, params.model);
       if (!target) {
-        const kind = bodyKind(c.req.header('content-type'));
-        return classifyHere(c, context, { params, kind, uploads: () => readUploads(c.req.raw, kind, config.maxBatch) });
+        return classifyHere(c, { params, kind: bodyKind(c.req.header('content-type')), raw: c.req.raw });
       }
 
       const edgeModels = (await registry.manifest()).models.map((model) => model.name);
@@ -148,11 +101,11 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
       const contentType = c.req.header('content-type');
       const kind = bodyKind(contentType);
       noteRequest(c, { model: params.model });
-      const { body, images } = await edgeCheckedBody(c.req.raw, kind, {
+      const { body, images: count } = await edgeCheckedBody(c.req.raw, kind, {
         maxBatch: config.maxBatch,
         buffer: fallbackModel !== undefined,
       });
-      noteRequest(c, { batch: images });
+      noteRequest(c, { batch: count });
       const forwarded = new URLSearchParams(query);
       forwarded.delete('fallback');
       forwarded.set('model', params.model);
@@ -164,24 +117,168 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
         );
       } catch (error) {
         if (fallbackModel === undefined || !isOriginFault(error)) throw error;
-        const bytes = body as Uint8Array;
-        return classifyHere(c, context, {
-          params: { model: fallbackModel, topK: params.topK },
+        return classifyHere(c, {
+          params: { ...params, model: fallbackModel },
           kind,
-          uploads: () =>
-            readUploads(
-              new Request(c.req.url, { method: 'POST', body: bytes, headers: { 'content-type': contentType ?? '' } }),
-              kind,
-              config.maxBatch,
-            ),
+          raw: new Request(c.req.url, {
+            method: 'POST',
+            body: body as Uint8Array,
+            headers: { 'content-type': contentType ?? '' },
+          }),
           fallback: {
             model: fallbackModel,
             requested: params.model,
             reason: faultCode(error),
-            detail: error instanceof Error ? error.message : String(error),
+            detail: error instanceof Error ? error.message || String(error) : String(error),
           },
         });
       }
     },
   );
+
+  /** Classifies the request's images with an edge model; `fallback` marks an answer given in an origin model's place. */
+  async function classifyHere(
+    c: Context,
+    request: { params: ClassifyParams; kind: BodyKind; raw: Request; fallback?: FallbackReport },
+  ): Promise<Response> {
+    const started = clock();
+    const { params, kind } = request;
+    noteRequest(c, { model: params.model });
+    const entry = await registry.find(params.model);
+    checkTopKFits(params.topK, entry.output.shape[1]);
+
+    // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
+    // this request's end (background), so a request that fails or is answered early still leaves the model loaded
+    // for the next one. The lease keeps the session from being released (to make room for another model) until
+    // this response is built.
+    const cold = !registry.isLoaded(entry.name);
+    const lease: Promise<ModelLease> = registry.acquire(entry.name);
+    // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
+    const settled = lease.catch(() => undefined);
+    if (cold) background(c, settled);
+    const model = () => lease.then((held) => held.value);
+    try {
+      const fetchStarted = clock();
+      const { inputs, batch } =
+        kind === 'json'
+          ? await fetchInputs(request.raw)
+          : kind === 'multipart'
+            ? { inputs: await readMultipartImages(request.raw, config.maxBatch), batch: true }
+            : { inputs: [await readSingleImage(request.raw)], batch: false };
+      noteRequest(c, { batch: inputs.length });
+      const fallback = request.fallback ? { fallback: request.fallback } : {};
+      if (request.fallback) c.header(FALLBACK_HEADER, fallbackHeader(request.fallback));
+      const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
+
+      // One image: its answer may already be cached (same bytes, same model file, same top_k).
+      // include= asks for more than the cached answer holds: computed.
+      const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
+      const directives = cacheDirectives(c.req.header('cache-control'));
+      const only = inputs[0];
+      const cacheKey =
+        cache && 'bytes' in only
+          ? await resultCacheKey(only.bytes, {
+              modelSha256: entry.sha256,
+              topK: params.topK,
+              maxPixels: config.maxImagePixels,
+              maxDecodeBytes: config.maxDecodeBytes,
+            })
+          : undefined;
+      if (cache && cacheKey !== undefined) {
+        c.header('X-Cache', 'miss');
+        if (directives.read) {
+          const lookupStarted = clock();
+          const hit = await cache.get(cacheKey);
+          if (hit) {
+            c.header('X-Cache', 'hit');
+            const cacheMs = clock() - lookupStarted;
+            setMetric(c, 'cache', cacheMs, undefined, 2);
+            return c.json({
+              ...hit,
+              timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - started) },
+              ...fallback,
+            });
+          }
+        }
+      }
+
+      const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
+      const classified = await classifyImages({
+        images: uploads.map((upload) => upload.bytes),
+        model,
+        preprocessing: entry.preprocessing,
+        inputSize: entry.preprocessing.centerCrop,
+        topK: params.topK,
+        maxPixels: config.maxImagePixels,
+        maxDecodeBytes: config.maxDecodeBytes,
+        support: images,
+        clock,
+        keepInputs: params.include.has('input'),
+      });
+
+      // Failed fetches keep their slots, so a batch is answered in the order it was asked.
+      let next = 0;
+      const outcome = {
+        ...classified,
+        images: inputs.map((input) =>
+          'bytes' in input ? classified.images[next++] : { ok: false as const, error: input.error },
+        ),
+      };
+
+      const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
+        outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
+      const totals = roundTimings<StageTimings>({
+        decode_wait_ms: sum('decode_wait_ms'),
+        decode_ms: sum('decode_ms'),
+        preprocess_ms: sum('preprocess_ms'),
+        model_wait_ms: outcome.model_wait_ms,
+        inference_ms: outcome.inference_ms,
+        ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
+        total_ms: clock() - started,
+        ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
+      });
+      serverTiming(c, totals);
+      // After the timings: encoding the crops is the demo's extra, not part of classifying.
+      const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
+
+      if (!batch) {
+        const [image] = outcome.images;
+        if (!image.ok) throw image.error;
+        const answer = { model: entry.id, predictions: image.predictions };
+        if (cache && cacheKey !== undefined && directives.write) {
+          background(
+            c,
+            cache.put(cacheKey, answer).catch(() => undefined),
+          );
+        }
+        return c.json({ ...answer, timing: totals, ...crops[0], ...fallback });
+      }
+      return c.json({
+        model: entry.id,
+        results: outcome.images.map((image, index) => {
+          const input = inputs[index];
+          const filename = 'filename' in input ? input.filename : undefined;
+          const source = {
+            ...(filename ? { filename } : {}),
+            ...('url' in input && input.url ? { url: input.url } : {}),
+          };
+          return image.ok
+            ? {
+                ...source,
+                predictions: image.predictions,
+                timing: roundTimings(image.timing),
+                ...crops[index],
+              }
+            : { ...source, error: image.error.toProblem() };
+        }),
+        timing: totals,
+        ...fallback,
+      });
+    } finally {
+      lease.then(
+        (held) => held.release(),
+        () => undefined,
+      );
+    }
+  }
 }

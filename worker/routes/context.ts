@@ -1,8 +1,11 @@
 /** What every route module is handed by createApp: the app's dependencies plus the one model registry they share. */
 import type { Context } from 'hono';
+import type { ResultCache } from '../cache/result-cache.js';
 import type { ImageSupport } from '../classify/pipeline.js';
 import type { ServiceConfig } from '../config.js';
+import type { UrlFetcher } from '../fetch/fetch-image.js';
 import type { Clock } from '../http/timing.js';
+import type { ModelFiles } from '../models/files.js';
 import type { ModelRegistry } from '../models/registry.js';
 import type { OriginClient } from '../origin/client.js';
 
@@ -10,9 +13,15 @@ export interface RouteContext {
   config: ServiceConfig;
   images: ImageSupport;
   registry: ModelRegistry;
+  /** The build folder the models come from; the demo page is built beside them (worker/routes/page.ts). */
+  files: ModelFiles;
   clock: Clock;
   /** Keeps work alive after the request that started it has been answered (AppDeps.background). */
   background: (c: Context, work: Promise<unknown>) => void;
+  /** Where classify answers are kept for identical requests (AppDeps.resultCache); unset: no cache. */
+  resultCache?: ResultCache;
+  /** Fetches images for classify by URL (AppDeps.urlFetcher). */
+  urlFetcher: UrlFetcher;
   /** How this host runs the models (AppDeps.execution). */
   execution?: () => Record<string, unknown>;
   /** The GPU origin that serves the models this host does not (AppDeps.origin). */
