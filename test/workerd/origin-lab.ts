@@ -103,7 +103,14 @@ async function startNodeOrigin(): Promise<string> {
     {
       cwd: repoRoot,
       // MAX_BATCH and MAX_BODY_BYTES above the edge's (8, 4 MiB), so a 413 in a test can only be the edge's own.
-      env: { ...process.env, API_TOKEN: ORIGIN_LAB_TOKEN, MAX_BATCH: '16', MAX_BODY_BYTES: String(32 << 20) },
+      // RESULT_CACHE off: a parity test's direct request must be computed, not the forwarded one's cached answer.
+      env: {
+        ...process.env,
+        API_TOKEN: ORIGIN_LAB_TOKEN,
+        MAX_BATCH: '16',
+        MAX_BODY_BYTES: String(32 << 20),
+        RESULT_CACHE: 'off',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
