@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { serveFixture } from './test/workerd/fixtures-binding.js';
+import { serveOriginLab } from './test/workerd/origin-lab.js';
 
 export default defineConfig({
   test: {
@@ -32,7 +33,7 @@ export default defineConfig({
                 FETCH_ALLOWED_HOSTS: '127.0.0.1',
                 FETCH_TIMEOUT_MS: '1000',
               },
-              serviceBindings: { FIXTURES: serveFixture },
+              serviceBindings: { FIXTURES: serveFixture, ORIGIN_LAB: serveOriginLab },
             },
           })),
         ],

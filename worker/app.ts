@@ -13,6 +13,7 @@ import type { UrlFetcher } from './fetch/fetch-image.js';
 import type { ServiceConfig } from './config.js';
 import { ApiError, PROBLEM_CONTENT_TYPE, problemResponse } from './errors.js';
 import type { InferenceBackend } from './inference/backend.js';
+import { type RequestLog, requestLogger } from './http/request-log.js';
 import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
@@ -23,6 +24,8 @@ import { registerDocsRoute } from './routes/docs.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerModelsRoute } from './routes/models.js';
 import { registerOpenApiRoute } from './routes/openapi.js';
+import type { OriginClient } from './origin/client.js';
+import { FALLBACK_HEADER } from './origin/fallback.js';
 import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
@@ -50,6 +53,10 @@ export interface AppDeps {
   resultCache?: ResultCache;
   /** Fetches image URLs (classify by URL); default: the runtime's fetch, without DNS checks. */
   urlFetcher?: UrlFetcher;
+  /** Called once per request with what was asked and how it went (the Node build's request log lines). */
+  requestLog?: RequestLog;
+  /** A Node build that serves the models this host does not (worker/origin/); unset: this host's models only. */
+  origin?: OriginClient;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -83,6 +90,7 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.notFound((c) => problemResponse(new ApiError('not-found', `no route for ${c.req.method} ${c.req.path}`)));
 
+  if (deps.requestLog) app.use(requestLogger(deps.requestLog, clock));
   app.use(
     methodNotAllowed({
       app,
@@ -105,7 +113,7 @@ export function createApp(deps: AppDeps): Hono {
         origin: origins.includes('*') ? '*' : origins,
         allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
         allowHeaders: ['Authorization', 'Content-Type'],
-        exposeHeaders: ['Server-Timing'],
+        exposeHeaders: ['Server-Timing', FALLBACK_HEADER, 'Retry-After'],
         maxAge: 600,
       }),
     );
@@ -137,6 +145,7 @@ export function createApp(deps: AppDeps): Hono {
     execution: deps.execution,
     resultCache: deps.resultCache,
     urlFetcher: deps.urlFetcher ?? { fetch: (input, init) => fetch(input, init) },
+    origin: deps.origin,
   };
   registerPageRoute(app, routes);
   registerDocsRoute(app, routes);

@@ -28,6 +28,10 @@ const PROBLEMS = {
   'no-embedding': { status: 501, title: 'The model has no embedding output' },
   'model-unavailable': { status: 503, title: 'Model unavailable' },
   overloaded: { status: 503, title: 'Too many requests waiting; retry later' },
+  'not-ready': { status: 503, title: 'The server is starting: its default model is not ready yet' },
+  'origin-unavailable': { status: 502, title: 'The GPU origin cannot be reached' },
+  'origin-error': { status: 502, title: 'The GPU origin failed or gave an answer that is not this API' },
+  'origin-timeout': { status: 504, title: 'The GPU origin did not answer in time' },
   'invalid-config': { status: 500, title: 'The service is misconfigured' },
   'internal-error': { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -18,6 +18,7 @@ export function startTestNodeServer(
     device: 'cpu',
     threads: 1,
     log: () => undefined,
+    logLine: () => undefined,
     ...overrides,
   });
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
 import { DEFAULT_CONFIG } from '../../worker/config.js';
-import { NODE_DEFAULT_MODEL, parseNodeCli, UsageError } from '../../worker/node/cli.js';
+import { parseNodeCli, UsageError } from '../../worker/node/cli.js';
 
 const parse = (argv: string[], env: Record<string, string> = {}) => {
   const result = parseNodeCli(argv, env, '/srv/app');
@@ -11,10 +11,10 @@ const parse = (argv: string[], env: Record<string, string> = {}) => {
 };
 
 describe('parseNodeCli', () => {
-  it('defaults: port 8080, device auto, threads auto, m5-fp32, batching on with its defaults, ./models/build/node', () => {
+  it('defaults: port 8080, device auto, threads auto, the largest model built, batching on, ./models/build/node', () => {
     expect(parse([])).toEqual({
       modelsDir: '/srv/app/models/build/node',
-      config: { ...DEFAULT_CONFIG, defaultModel: NODE_DEFAULT_MODEL },
+      config: { ...DEFAULT_CONFIG },
       port: 8080,
       host: '0.0.0.0',
       device: 'auto',
@@ -23,8 +23,9 @@ describe('parseNodeCli', () => {
       drainTimeoutMs: 30_000,
       decodeThreads: 'auto',
       decodeQueue: 256,
+      largestDefault: true,
+      quiet: false,
     });
-    expect(NODE_DEFAULT_MODEL).toBe('m5-fp32');
   });
 
   it('reads every flag', () => {
@@ -82,6 +83,10 @@ describe('parseNodeCli', () => {
       batching: { maxBatch: 4 },
     });
     expect(options.config).toMatchObject({ defaultModel: 'm0-fp32', maxBatch: 3, maxImagePixels: 2_000_000 });
+    // A DEFAULT_MODEL given is served (or the start fails); only without one is the largest built chosen.
+    expect(options.largestDefault).toBe(false);
+    expect(parse(['--quiet']).quiet).toBe(true);
+    expect(parse([], { QUIET: '1' }).quiet).toBe(true);
     expect(parse([], { BATCHING: 'off' }).batching).toBe(false);
   });
 

@@ -2,7 +2,7 @@
  * What only the Node build does: dynamic batching over real HTTP, the bounded queue's 503, the device fallback, and a
  * graceful SIGTERM in a real child process (worker/entries/node.ts, the `npm run start:node` entry).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnEntry } from '../helpers/node-entry.js';
 import { startTestNodeServer } from '../helpers/node-server.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFsModelFiles } from '../../worker/node/fs-model-files.js';
 import type { LogLevel, NodeServer, NodeServerOptions } from '../../worker/node/server.js';
-import { repoRoot, sharedRoot, writeConformanceModels } from '../conformance/models.js';
+import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
 
 interface Prediction {
   index: number;
@@ -157,33 +157,6 @@ describe('the model store', () => {
     }
   });
 });
-
-/** `npm run start:node`'s entry, run directly with tsx so signals reach it (npm would stand in between). */
-function spawnEntry(
-  args: string[],
-  env: Record<string, string> = {},
-): { child: ChildProcess; output: () => string; url: Promise<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/entries/node.ts', ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  // 'close', not 'exit': it comes after the child's last output has been read.
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const url = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) resolve(match[1]);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
-  });
-  url.catch(() => undefined); // a test that expects the exit does not await it
-  return { child, output: () => output, url, exited };
-}
 
 /** A classify request that sends its headers, waits for the server's 100 Continue, and sends the body on demand. */
 function heldRequest(

@@ -3,6 +3,8 @@ declare namespace Cloudflare {
   interface Env {
     MODELS: Fetcher;
     FIXTURES: Fetcher;
+    /** test/workerd/origin-lab.ts */
+    ORIGIN_LAB: Fetcher;
     DEFAULT_MODEL: string;
     MAX_BODY_BYTES: string;
     MAX_MEGAPIXELS: string;

@@ -4,6 +4,7 @@
  * batching, and a graceful stop on SIGTERM/SIGINT that answers every request already received before exiting 0.
  */
 import { parseNodeCli, UsageError, USAGE } from '../node/cli.js';
+import { StartupError } from '../node/readiness.js';
 import { consoleLogger, startNodeServer } from '../node/server.js';
 
 async function main(): Promise<number> {
@@ -38,6 +39,11 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // A known reason (e.g. DEFAULT_MODEL not built) is the whole message; anything else gets its stack.
+    if (error instanceof StartupError) {
+      consoleLogger('error', `cannot start: ${error.message}`);
+      process.exit(1);
+    }
     consoleLogger(
       'error',
       `failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

@@ -14,15 +14,19 @@ import { ConfigError, parseConfig, type ConfigVars } from '../config.js';
 import { ApiError, problemResponse } from '../errors.js';
 import { createOrtWebBackend } from '../inference/ort-web.js';
 import { createFetchModelFiles } from '../models/files.js';
+import { createOriginClient } from '../origin/client.js';
+import { type OriginVars, parseOriginConfig } from '../origin/config.js';
 
-export interface Env extends ConfigVars {
+export interface Env extends ConfigVars, OriginVars {
   /** Static Assets binding serving models/ (wrangler.toml [assets]). */
   MODELS: Fetcher;
 }
 
 /** The dependencies for one isolate; exported so tests can build the same app with another config. */
 export function workerdDeps(env: Env): AppDeps {
+  const origin = parseOriginConfig(env);
   return {
+    ...(origin ? { origin: createOriginClient(origin) } : {}),
     backend: createOrtWebBackend(ortWasm),
     files: createFetchModelFiles(env.MODELS),
     images: createImageSupport({ jpeg: jpegWasm, webp: webpWasm }),

@@ -10,9 +10,6 @@ import { parseConfig, type ConfigVars } from '../config.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from './device.js';
 import { NODE_SERVER_DEFAULTS, type NodeServerOptions } from './server.js';
 
-/** On Node every built variant is servable; the default is the most accurate one. */
-export const NODE_DEFAULT_MODEL = 'm5-fp32';
-
 export const USAGE = `usage: npm run start:node -- [options]
 
   --port N               TCP port (env PORT; default ${NODE_SERVER_DEFAULTS.port}; 0 picks a free one)
@@ -31,9 +28,11 @@ export const USAGE = `usage: npm run start:node -- [options]
   --decode-queue N       most images waiting for a decode thread; beyond it 503 + Retry-After (env DECODE_QUEUE;
                          default ${NODE_SERVER_DEFAULTS.decodeQueue})
   --drain-timeout-ms MS  on SIGTERM, how long to wait for requests in flight (default ${NODE_SERVER_DEFAULTS.drainTimeoutMs})
+  --quiet                no JSON line per request on stderr (env QUIET=1; model loads are still logged)
   --help
 
-environment: MAX_BODY_BYTES, MAX_MEGAPIXELS, MAX_BATCH, DEFAULT_MODEL (default ${NODE_DEFAULT_MODEL}), API_TOKEN,
+environment: MAX_BODY_BYTES, MAX_MEGAPIXELS, MAX_BATCH, DEFAULT_MODEL (default: the largest variant built, m5-fp32 when
+all are; one that is not built stops the start), API_TOKEN,
 CORS_ORIGINS, as for the Worker (docs/api.md).`;
 
 export class UsageError extends Error {
@@ -56,7 +55,8 @@ type NodeEnv = ConfigVars &
       | 'BATCH_QUEUE'
       | 'BATCHING'
       | 'DECODE_THREADS'
-      | 'DECODE_QUEUE',
+      | 'DECODE_QUEUE'
+      | 'QUIET',
       string
     >
   >;
@@ -76,7 +76,7 @@ function milliseconds(name: string, raw: string): number {
   return value;
 }
 
-export type CliResult = { help: true } | { help: false; options: Omit<NodeServerOptions, 'log'> };
+export type CliResult = { help: true } | { help: false; options: Omit<NodeServerOptions, 'log' | 'logLine'> };
 
 export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string): CliResult {
   let values;
@@ -98,6 +98,7 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
         'drain-timeout-ms': { type: 'string' },
         'decode-threads': { type: 'string' },
         'decode-queue': { type: 'string' },
+        quiet: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -137,7 +138,7 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
   const decodeQueue = pick(values['decode-queue'], env.DECODE_QUEUE);
   let config;
   try {
-    config = parseConfig({ ...env, DEFAULT_MODEL: env.DEFAULT_MODEL?.trim() ? env.DEFAULT_MODEL : NODE_DEFAULT_MODEL });
+    config = parseConfig(env);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
@@ -159,6 +160,8 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
           : integer('--decode-threads', decodeThreads, 0, 1024),
       decodeQueue:
         decodeQueue === undefined ? NODE_SERVER_DEFAULTS.decodeQueue : integer('--decode-queue', decodeQueue, 1),
+      largestDefault: !env.DEFAULT_MODEL?.trim(),
+      quiet: values.quiet === true || ['1', 'true', 'on'].includes(pick(undefined, env.QUIET)?.toLowerCase() ?? ''),
     },
   };
 }

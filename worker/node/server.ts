@@ -23,6 +23,8 @@ import { createFsModelFiles } from './fs-model-files.js';
 import { refuseFp16Models } from './fp16-files.js';
 import { createDecodePool, type DecodePool } from './decode-pool.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
+import { chooseDefaultModel, createReadiness, StartupError } from './readiness.js';
+import type { RequestRecord } from '../http/request-log.js';
 import { nodeUrlFetcher } from './url-fetcher.js';
 
 export type LogLevel = 'info' | 'warn' | 'error';
@@ -53,6 +55,15 @@ export interface NodeServerOptions {
   /** Most images waiting for a decode thread; beyond it 503 overloaded + Retry-After. */
   decodeQueue: number;
   log: Logger;
+  /**
+   * true: the default model is the largest variant built (DEFAULT_MODEL unset); false: config.defaultModel, which
+   * must be built (a StartupError says so otherwise).
+   */
+  largestDefault: boolean;
+  /** true: no request lines (model loads are still logged). */
+  quiet: boolean;
+  /** Where the JSON log lines go (one per request, one per model load): stderr. */
+  logLine: (line: string) => void;
 }
 
 export const NODE_SERVER_DEFAULTS = Object.freeze({
@@ -65,6 +76,9 @@ export const NODE_SERVER_DEFAULTS = Object.freeze({
   decodeThreads: 'auto',
   decodeQueue: 256,
   log: consoleLogger,
+  largestDefault: false,
+  quiet: false,
+  logLine: (line: string) => void process.stderr.write(`${line}\n`),
 } satisfies Partial<NodeServerOptions>);
 
 /**
@@ -94,6 +108,29 @@ export interface NodeServer {
   close(): Promise<boolean>;
 }
 
+/** The configured default model, checked against the manifest, or the largest built one. */
+async function resolveDefaultModel(files: ModelFiles, options: NodeServerOptions): Promise<string> {
+  let manifest;
+  try {
+    const bytes = await files.read(MANIFEST_FILE);
+    if (!bytes) throw new Error(`no ${MANIFEST_FILE}`);
+    manifest = checkManifest(JSON.parse(new TextDecoder().decode(bytes)));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    // Without a readable manifest nothing can be served; a configured default is kept so the errors name it.
+    if (!options.largestDefault) {
+      options.log('warn', `cannot read the manifest in ${options.modelsDir}: ${reason}`);
+      return options.config.defaultModel;
+    }
+    throw new StartupError(`cannot read the manifest in ${options.modelsDir} (${reason}): build the models first`);
+  }
+  return chooseDefaultModel(
+    manifest,
+    options.largestDefault ? undefined : options.config.defaultModel,
+    options.modelsDir,
+  );
+}
+
 /** The default model (or else the first listed) as a real model to try devices on; undefined if none can be read. */
 async function probeModel(files: ModelFiles, defaultModel: string, log: Logger): Promise<ProbeModel | undefined> {
   try {
@@ -121,10 +158,11 @@ export async function startNodeServer(
   overrides: Partial<NodeServerOptions> & Pick<NodeServerOptions, 'modelsDir' | 'config'>,
 ): Promise<NodeServer> {
   const options: NodeServerOptions = { ...NODE_SERVER_DEFAULTS, ...overrides };
-  const { config, log } = options;
+  const { log, logLine } = options;
   const batching = options.batching === false ? false : checkBatchingOptions(options.batching);
   const threads = resolveThreads(options.threads);
   const files = createFsModelFiles(options.modelsDir);
+  const config = { ...options.config, defaultModel: await resolveDefaultModel(files, options) };
 
   let probe: Promise<ProbeModel | undefined> | undefined;
   const choice = await chooseDevice(
@@ -173,14 +211,23 @@ export async function startNodeServer(
     files: choice.device === 'cpu' ? refuseFp16Models(files, choice.device) : files,
     images: pool ?? createImageSupport(await loadImageWasmModules()),
     config,
-    wrapSession:
-      batching === false
-        ? undefined
-        : (session, model) => {
-            const wrapped = batchSessionRuns(session, batching, model.name);
-            batched.set(model.name, wrapped);
-            return wrapped;
+    wrapSession: (session, model) => {
+      // Called once per session created: the model-load log line.
+      logLine(
+        JSON.stringify({ time: new Date().toISOString(), event: 'model-load', model: model.name, bytes: model.bytes }),
+      );
+      if (batching === false) return session;
+      const wrapped = batchSessionRuns(session, batching, model.name);
+      batched.set(model.name, wrapped);
+      return wrapped;
+    },
+    ...(options.quiet
+      ? {}
+      : {
+          requestLog: (record: RequestRecord, request: Request) => {
+            if (request !== warmUp) logLine(JSON.stringify(record));
           },
+        }),
     resultCache: createMemoryResultCache(),
     urlFetcher: nodeUrlFetcher,
     // inFlight counts this /v1/models request too.
@@ -196,7 +243,12 @@ export async function startNodeServer(
     }),
   });
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const readiness = createReadiness(config.defaultModel);
+  let warmUp: Request | undefined;
+  const server = createAdaptorServer({
+    fetch: (request: Request) =>
+      new URL(request.url).pathname === '/readyz' ? readiness.response() : app.fetch(request),
+  }) as Server;
   let draining = false;
   let drained: (() => void) | undefined;
   server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
@@ -222,6 +274,24 @@ export async function startNodeServer(
     await choice.backend.terminate();
     throw error;
   }
+  // The warm-up goes through the whole app (decode, preprocessing, the batcher), as a first request would.
+  void readiness
+    .warm((png) => {
+      warmUp = new Request(`http://warm-up/v1/classify?model=${encodeURIComponent(config.defaultModel)}`, {
+        method: 'POST',
+        body: png,
+        headers: {
+          'content-type': 'image/png',
+          ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
+        },
+      });
+      return Promise.resolve(app.fetch(warmUp));
+    })
+    .then(() =>
+      readiness.ready()
+        ? log('info', `ready: ${config.defaultModel} ${readiness.describe()}`)
+        : log('error', `not ready: ${readiness.describe()}`),
+    );
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;

@@ -1,21 +1,35 @@
-/** POST /v1/classify: one image as the raw body, or a multipart batch answered in order. */
+/**
+ * POST /v1/classify: one image as the raw body, or a multipart batch answered in order. A model this edge does not
+ * serve goes to the GPU origin when one is configured (worker/origin/), after the edge's own checks.
+ */
 import type { Context, Hono } from 'hono';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { problemTitle, problemType } from '../errors.js';
 import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
-import { bodyKind, IMAGE_FIELD, type UploadedImage } from '../http/body.js';
-import { checkTopKFits, DEFAULT_TOP_K, INCLUDE_VALUES, MAX_TOP_K, parseClassifyParams } from '../http/params.js';
+import { type BodyKind, bodyKind, IMAGE_FIELD, type UploadedImage } from '../http/body.js';
+import {
+  checkTopKFits,
+  type ClassifyParams,
+  DEFAULT_TOP_K,
+  INCLUDE_VALUES,
+  MAX_TOP_K,
+  parseClassifyParams,
+} from '../http/params.js';
+import { noteRequest } from '../http/request-log.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { encodePng, pngDataUrl } from '../image/png-encode.js';
 import { inputToRgb } from '../preprocess/transform.js';
 import type { ImageOutcome } from '../classify/pipeline.js';
 import type { Preprocessing } from '../../models/manifest.js';
+import { faultCode, isOriginFault, type JsonObject } from '../origin/client.js';
+import { FALLBACK_HEADER, type FallbackReport, fallbackHeader, parseFallback } from '../origin/fallback.js';
+import { edgeCheckedBody, forwardToOrigin, originFor } from '../origin/forward.js';
 import type { RouteContext } from './context.js';
-import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
+import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
 
 const single = { schema: ref('schemas', 'ClassifyResult') };
 const batch = { schema: ref('schemas', 'BatchResult') };
@@ -54,6 +68,9 @@ export const classifyOperation: RouteOperation = {
     'fetch-timeout',
     'model-unavailable',
     'overloaded',
+    'origin-unavailable',
+    'origin-timeout',
+    'origin-error',
   ],
   operation: {
     operationId: 'classify',
@@ -77,6 +94,13 @@ export const classifyOperation: RouteOperation = {
         description: 'comma-separated extras per image; input: the crop the model saw as a PNG data: URL',
         schema: { type: 'string', pattern: `^(${INCLUDE_VALUES.join('|')})(,(${INCLUDE_VALUES.join('|')}))*$` },
         explode: false,
+      },
+      {
+        name: 'fallback',
+        in: 'query',
+        description:
+          'an origin model: an edge model that answers if the origin fails (none: never), or ORIGIN_FALLBACK',
+        schema: { type: 'string' },
       },
       {
         name: 'Cache-Control',
@@ -182,135 +206,197 @@ async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Pr
   return { input: pngDataUrl(await encodePng(inputToRgb(image.input, preprocessing))) };
 }
 
-export function registerClassifyRoute(app: Hono, routes: RouteContext): void {
-  const { registry, config, images, clock, background, resultCache } = routes;
+/** A classify answer from the origin: one image's predictions or a batch's results. */
+const isClassifyAnswer = (body: JsonObject) => Array.isArray(body.predictions) || Array.isArray(body.results);
+
+export function registerClassifyRoute(app: Hono, context: RouteContext): void {
+  const { registry, config, images, clock, background, resultCache, origin } = context;
   app.post(
     '/v1/classify',
-    imageBodyLimit(routes),
+    imageBodyLimit(context),
     timing({ total: false, enabled: (c) => c.res.status === 200 }),
     async (c) => {
-      const started = clock();
       // Everything that can be rejected without the body is checked before reading it.
-      const params = parseClassifyParams(new URL(c.req.url).searchParams, config.defaultModel);
-      const entry = await registry.find(params.model);
-      checkTopKFits(params.topK, entry.output.shape[1]);
-      const kind = bodyKind(c.req.header('content-type'));
+      const query = new URL(c.req.url).searchParams;
+      const params = parseClassifyParams(query, config.defaultModel);
+      const target = await originFor(registry, origin, params.model);
+      if (!target) {
+        return classifyHere(c, { params, kind: bodyKind(c.req.header('content-type')), raw: c.req.raw });
+      }
 
-      // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
-      // this request's end (background), so a request that fails or is answered early still leaves the model loaded
-      // for the next one. The lease keeps the session from being released (to make room for another model) until
-      // this response is built.
-      const cold = !registry.isLoaded(entry.name);
-      const lease: Promise<ModelLease> = registry.acquire(entry.name);
-      // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
-      const settled = lease.catch(() => undefined);
-      if (cold) background(c, settled);
-      const model = () => lease.then((held) => held.value);
+      const edgeModels = (await registry.manifest()).models.map((model) => model.name);
+      const fallbackModel = parseFallback(query, target.config.fallback, edgeModels);
+      const contentType = c.req.header('content-type');
+      const kind = bodyKind(contentType);
+      noteRequest(c, { model: params.model });
+      const { body, images: count } = await edgeCheckedBody(c.req.raw, kind, {
+        maxBatch: config.maxBatch,
+        buffer: fallbackModel !== undefined,
+      });
+      noteRequest(c, { batch: count });
+      const forwarded = new URLSearchParams(query);
+      forwarded.delete('fallback');
+      forwarded.set('model', params.model);
       try {
-        const fetchStarted = clock();
-        const { inputs, batch } = await readInputs(c.req.raw, kind, routes);
-        const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
-
-        // One image: its answer may already be cached (same bytes, same model file, same top_k).
-        // include= asks for more than the cached answer holds: computed.
-        const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
-        const directives = cacheDirectives(c.req.header('cache-control'));
-        const only = inputs[0];
-        const cacheKey =
-          cache && 'bytes' in only
-            ? await resultCacheKey(only.bytes, {
-                modelSha256: entry.sha256,
-                topK: params.topK,
-                maxPixels: config.maxImagePixels,
-                maxDecodeBytes: config.maxDecodeBytes,
-              })
-            : undefined;
-        if (cache && cacheKey !== undefined) {
-          c.header('X-Cache', 'miss');
-          if (directives.read) {
-            const lookupStarted = clock();
-            const hit = await cache.get(cacheKey);
-            if (hit) {
-              c.header('X-Cache', 'hit');
-              const cacheMs = clock() - lookupStarted;
-              setMetric(c, 'cache', cacheMs, undefined, 2);
-              return c.json({ ...hit, timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - started) } });
-            }
-          }
-        }
-
-        const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
-        const classified = await classifyImages({
-          images: uploads.map((upload) => upload.bytes),
-          model,
-          preprocessing: entry.preprocessing,
-          inputSize: entry.preprocessing.centerCrop,
-          topK: params.topK,
-          maxPixels: config.maxImagePixels,
-          maxDecodeBytes: config.maxDecodeBytes,
-          support: images,
-          clock,
-          keepInputs: params.include.has('input'),
-        });
-
-        // Failed fetches keep their slots, so a batch is answered in the order it was asked.
-        let next = 0;
-        const outcome = {
-          ...classified,
-          images: inputs.map((input) =>
-            'bytes' in input ? classified.images[next++] : { ok: false as const, error: input.error },
-          ),
-        };
-
-        const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
-          outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-        const totals = roundTimings<StageTimings>({
-          decode_wait_ms: sum('decode_wait_ms'),
-          decode_ms: sum('decode_ms'),
-          preprocess_ms: sum('preprocess_ms'),
-          model_wait_ms: outcome.model_wait_ms,
-          inference_ms: outcome.inference_ms,
-          ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
-          total_ms: clock() - started,
-          ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
-        });
-        serverTiming(c, totals);
-        // After the timings: encoding the crops is the demo's extra, not part of classifying.
-        const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
-
-        if (!batch) {
-          const [image] = outcome.images;
-          if (!image.ok) throw image.error;
-          const answer = { model: entry.id, predictions: image.predictions };
-          if (cache && cacheKey !== undefined && directives.write) {
-            background(
-              c,
-              cache.put(cacheKey, answer).catch(() => undefined),
-            );
-          }
-          return c.json({ ...answer, timing: totals, ...crops[0] });
-        }
-        return c.json({
-          model: entry.id,
-          results: outcome.images.map((image, index) => {
-            const source = inputSource(inputs[index]);
-            return image.ok
-              ? {
-                  ...source,
-                  predictions: image.predictions,
-                  timing: roundTimings(image.timing),
-                  ...crops[index],
-                }
-              : { ...source, error: image.error.toProblem() };
-          }),
-          timing: totals,
-        });
-      } finally {
-        lease.then(
-          (held) => held.release(),
-          () => undefined,
+        return await forwardToOrigin(
+          c,
+          { origin: target, clock },
+          { path: '/v1/classify', query: forwarded, body, contentType, check: isClassifyAnswer },
         );
+      } catch (error) {
+        if (fallbackModel === undefined || !isOriginFault(error)) throw error;
+        return classifyHere(c, {
+          params: { ...params, model: fallbackModel },
+          kind,
+          raw: new Request(c.req.url, {
+            method: 'POST',
+            body: body as Uint8Array,
+            headers: { 'content-type': contentType ?? '' },
+          }),
+          fallback: {
+            model: fallbackModel,
+            requested: params.model,
+            reason: faultCode(error),
+            detail: error instanceof Error ? error.message || String(error) : String(error),
+          },
+        });
       }
     },
   );
+
+  /** Classifies the request's images with an edge model; `fallback` marks an answer given in an origin model's place. */
+  async function classifyHere(
+    c: Context,
+    request: { params: ClassifyParams; kind: BodyKind; raw: Request; fallback?: FallbackReport },
+  ): Promise<Response> {
+    const started = clock();
+    const { params, kind } = request;
+    noteRequest(c, { model: params.model });
+    const entry = await registry.find(params.model);
+    checkTopKFits(params.topK, entry.output.shape[1]);
+
+    // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
+    // this request's end (background), so a request that fails or is answered early still leaves the model loaded
+    // for the next one. The lease keeps the session from being released (to make room for another model) until
+    // this response is built.
+    const cold = !registry.isLoaded(entry.name);
+    const lease: Promise<ModelLease> = registry.acquire(entry.name);
+    // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
+    const settled = lease.catch(() => undefined);
+    if (cold) background(c, settled);
+    const model = () => lease.then((held) => held.value);
+    try {
+      const fetchStarted = clock();
+      const { inputs, batch } = await readInputs(request.raw, kind, context);
+      noteRequest(c, { batch: inputs.length });
+      const fallback = request.fallback ? { fallback: request.fallback } : {};
+      if (request.fallback) c.header(FALLBACK_HEADER, fallbackHeader(request.fallback));
+      const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
+
+      // One image: its answer may already be cached (same bytes, same model file, same top_k).
+      // include= asks for more than the cached answer holds: computed.
+      const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
+      const directives = cacheDirectives(c.req.header('cache-control'));
+      const only = inputs[0];
+      const cacheKey =
+        cache && 'bytes' in only
+          ? await resultCacheKey(only.bytes, {
+              modelSha256: entry.sha256,
+              topK: params.topK,
+              maxPixels: config.maxImagePixels,
+              maxDecodeBytes: config.maxDecodeBytes,
+            })
+          : undefined;
+      if (cache && cacheKey !== undefined) {
+        c.header('X-Cache', 'miss');
+        if (directives.read) {
+          const lookupStarted = clock();
+          const hit = await cache.get(cacheKey);
+          if (hit) {
+            c.header('X-Cache', 'hit');
+            const cacheMs = clock() - lookupStarted;
+            setMetric(c, 'cache', cacheMs, undefined, 2);
+            return c.json({
+              ...hit,
+              timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - started) },
+              ...fallback,
+            });
+          }
+        }
+      }
+
+      const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
+      const classified = await classifyImages({
+        images: uploads.map((upload) => upload.bytes),
+        model,
+        preprocessing: entry.preprocessing,
+        inputSize: entry.preprocessing.centerCrop,
+        topK: params.topK,
+        maxPixels: config.maxImagePixels,
+        maxDecodeBytes: config.maxDecodeBytes,
+        support: images,
+        clock,
+        keepInputs: params.include.has('input'),
+      });
+
+      // Failed fetches keep their slots, so a batch is answered in the order it was asked.
+      let next = 0;
+      const outcome = {
+        ...classified,
+        images: inputs.map((input) =>
+          'bytes' in input ? classified.images[next++] : { ok: false as const, error: input.error },
+        ),
+      };
+
+      const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
+        outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
+      const totals = roundTimings<StageTimings>({
+        decode_wait_ms: sum('decode_wait_ms'),
+        decode_ms: sum('decode_ms'),
+        preprocess_ms: sum('preprocess_ms'),
+        model_wait_ms: outcome.model_wait_ms,
+        inference_ms: outcome.inference_ms,
+        ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
+        total_ms: clock() - started,
+        ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
+      });
+      serverTiming(c, totals);
+      // After the timings: encoding the crops is the demo's extra, not part of classifying.
+      const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
+
+      if (!batch) {
+        const [image] = outcome.images;
+        if (!image.ok) throw image.error;
+        const answer = { model: entry.id, predictions: image.predictions };
+        if (cache && cacheKey !== undefined && directives.write) {
+          background(
+            c,
+            cache.put(cacheKey, answer).catch(() => undefined),
+          );
+        }
+        return c.json({ ...answer, timing: totals, ...crops[0], ...fallback });
+      }
+      return c.json({
+        model: entry.id,
+        results: outcome.images.map((image, index) => {
+          const source = inputSource(inputs[index]);
+          return image.ok
+            ? {
+                ...source,
+                predictions: image.predictions,
+                timing: roundTimings(image.timing),
+                ...crops[index],
+              }
+            : { ...source, error: image.error.toProblem() };
+        }),
+        timing: totals,
+        ...fallback,
+      });
+    } finally {
+      lease.then(
+        (held) => held.release(),
+        () => undefined,
+      );
+    }
+  }
 }

@@ -7,6 +7,7 @@ import type { UrlFetcher } from '../fetch/fetch-image.js';
 import type { Clock } from '../http/timing.js';
 import type { ModelFiles } from '../models/files.js';
 import type { ModelRegistry } from '../models/registry.js';
+import type { OriginClient } from '../origin/client.js';
 
 export interface RouteContext {
   config: ServiceConfig;
@@ -23,4 +24,6 @@ export interface RouteContext {
   urlFetcher: UrlFetcher;
   /** How this host runs the models (AppDeps.execution). */
   execution?: () => Record<string, unknown>;
+  /** The GPU origin that serves the models this host does not (AppDeps.origin). */
+  origin?: OriginClient;
 }

@@ -1,4 +1,7 @@
-/** GET /v1/models: every model in the manifest, with where its weights came from and whether it is loaded. */
+/**
+ * GET /v1/models: every model in the manifest, with where its weights came from and whether it is loaded; with a GPU
+ * origin, the origin's models too (`runs: 'origin'`), from its own listing (cached briefly by the origin client).
+ */
 import type { Hono } from 'hono';
 import type { ManifestModel } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
@@ -64,30 +67,57 @@ function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fix
     : { kind: 'checkpoint', note: `converted from the ${source.format} checkpoint ${source.checkpoint}` };
 }
 
-export function registerModelsRoute(app: Hono, { registry, config, execution }: RouteContext): void {
+export function registerModelsRoute(app: Hono, { registry, config, execution, origin }: RouteContext): void {
   app.get('/v1/models', async (c) => {
-    const manifest = await registry.manifest();
+    // Both listings are read at once: a slow origin costs this request its timeout at most, once per cache period.
+    const [manifest, originListing] = await Promise.all([registry.manifest(), origin?.models()]);
+    const here = new Set(manifest.models.map((model) => model.name));
+    const originModels = (originListing?.listing?.models ?? [])
+      .filter((model) => typeof model.name === 'string' && !here.has(model.name))
+      .map((model) => ({
+        ...model,
+        default: model.name === config.defaultModel,
+        runs: 'origin' as const,
+        available: originListing?.available === true,
+        ...(originListing?.available ? {} : { reason: originListing?.reason }),
+      }));
     return c.json({
       backend: registry.backend.name,
       ...(execution ? { execution: execution() } : {}),
       default: config.defaultModel,
-      models: manifest.models.map((model) => ({
-        name: model.name,
-        id: model.id,
-        variant: model.variant,
-        precision: model.precision,
-        bytes: model.bytes,
-        sha256: model.sha256,
-        source: { ...model.source, ...describeSource(model.source) },
-        input: model.input,
-        labels: model.labels,
-        classes: model.output.shape[1],
-        // Width of /v1/embed's vectors; null for a build from before embeddings (501 no-embedding).
-        embedding_dims: model.embedding?.shape[1] ?? null,
-        preprocessing: model.preprocessing,
-        default: model.name === config.defaultModel,
-        loaded: registry.isLoaded(model.name),
-      })),
+      models: [
+        ...manifest.models.map((model) => ({
+          name: model.name,
+          id: model.id,
+          variant: model.variant,
+          precision: model.precision,
+          bytes: model.bytes,
+          sha256: model.sha256,
+          source: { ...model.source, ...describeSource(model.source) },
+          input: model.input,
+          labels: model.labels,
+          classes: model.output.shape[1],
+          // Width of /v1/embed's vectors; null for a build from before embeddings (501 no-embedding).
+          embedding_dims: model.embedding?.shape[1] ?? null,
+          preprocessing: model.preprocessing,
+          default: model.name === config.defaultModel,
+          loaded: registry.isLoaded(model.name),
+          runs: 'edge' as const,
+          available: true,
+        })),
+        ...originModels,
+      ],
+      ...(originListing
+        ? {
+            origin: {
+              available: originListing.available,
+              ...(originListing.reason ? { reason: originListing.reason } : {}),
+              ...(originListing.listing
+                ? { backend: originListing.listing.backend, execution: originListing.listing.execution }
+                : {}),
+            },
+          }
+        : {}),
     });
   });
 }
