@@ -65,6 +65,7 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
         '/docs',
         '/healthz',
         '/openapi.json',
+        '/readyz',
         '/v1/classify',
         '/v1/embed',
         '/v1/models',

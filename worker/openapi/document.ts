@@ -6,7 +6,7 @@ import type { ProblemCode } from '../errors.js';
 import { classifyOperation } from '../routes/classify.js';
 import { docsOperation } from '../routes/docs.js';
 import { embedOperation } from '../routes/embed.js';
-import { healthOperation } from '../routes/health.js';
+import { healthOperation, readyzOperation } from '../routes/health.js';
 import { modelsOperation } from '../routes/models.js';
 import { openApiOperation } from '../routes/openapi.js';
 import { pageOperation } from '../routes/page.js';
@@ -20,6 +20,7 @@ export function operations(): readonly RouteOperation[] {
     classifyOperation,
     embedOperation,
     modelsOperation,
+    readyzOperation,
     healthOperation,
     pageOperation,
     docsOperation,

@@ -175,6 +175,9 @@ const MODEL: Json = {
       type: ['integer', 'null'],
       description: 'width of /v1/embed answers; null: built without the embedding output',
     },
+    runs: { enum: ['edge', 'origin'], description: 'edge: this instance; origin: forwarded to the GPU origin' },
+    available: { type: 'boolean', description: 'false: an origin model while the origin cannot be reached' },
+    reason: { type: 'string', description: 'why an origin model is unavailable' },
   },
 };
 
@@ -187,6 +190,17 @@ const MODELS: Json = {
     execution: { type: 'object', description: 'Node build only: device, why, threads, batching' },
     default: { type: 'string' },
     models: { type: 'array', items: ref('schemas', 'Model') },
+    origin: {
+      type: 'object',
+      description: 'edge with GPU_ORIGIN: whether the origin answered its listing',
+      required: ['available'],
+      properties: {
+        available: { type: 'boolean' },
+        reason: { type: 'string' },
+        backend: { type: 'string' },
+        execution: { type: 'object' },
+      },
+    },
   },
 };
 

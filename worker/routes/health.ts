@@ -31,3 +31,33 @@ export const healthOperation: RouteOperation = {
 export function registerHealthRoute(app: Hono): void {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 }
+
+/**
+ * GET /readyz, Node build only (worker/node/readiness.ts answers it before the app: the edge has no start-up warm-up
+ * and answers 404 there). Described here so one document covers both builds.
+ */
+export const readyzOperation: RouteOperation = {
+  method: 'get',
+  path: '/readyz',
+  auth: false,
+  problems: ['not-ready'],
+  operation: {
+    operationId: 'ready',
+    summary: 'Readiness (Node build only): 200 once the default model has classified its warm-up image',
+    responses: {
+      '200': {
+        description: 'ready to serve the default model',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['status', 'model'],
+              additionalProperties: false,
+              properties: { status: { const: 'ready' }, model: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+  },
+};
