@@ -19,7 +19,7 @@ export function cudaProviderMissing(
   if (platform !== 'linux' || arch !== 'x64') return `onnxruntime-node has no CUDA provider for ${platform}/${arch}`;
   const missing = CUDA_PROVIDER_FILES.filter((file) => !existsSync(path.join(binDir, file)));
   if (missing.length === 0) return undefined;
-  return `the CUDA provider is not installed (${missing.join(', ')} not in ${binDir}; ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, docs/node.md)`;
+  return `its provider is not installed: no ${missing.join(' or ')} in ${binDir} (docs/node.md)`;
 }
 
 /** The device check chooseDevice takes: only CUDA has files to look for. */
