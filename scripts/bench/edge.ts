@@ -61,6 +61,9 @@ import { readManifest } from '../../models/toolchain/manifest-file.js';
 import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
 import { formatTable } from '../../models/toolchain/table.js';
 import { UsageError } from '../cli.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sharedRoot = path.resolve(repoRoot, '../shared');

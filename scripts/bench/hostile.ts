@@ -6,6 +6,9 @@ import { createImageDecoder } from '../../worker/image/decode.js';
 import { ImageError } from '../../worker/image/errors.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { grayPng, oneByteIdatPng, tallPng } from '../../test/helpers/hostile-png.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
 const decoder = createImageDecoder(await loadImageWasmModules());

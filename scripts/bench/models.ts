@@ -24,6 +24,9 @@ import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { EDGE_RECIPE, quantizeModel } from '../../models/toolchain/quantize/index.js';
 import { formatTable } from '../../models/toolchain/table.js';
 import { measureLatencies, type LatencyStats } from '../../models/toolchain/verify/latency.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 export interface BenchEntry {
   /** Row label, unique, e.g. 'm0 optimized fp32'. */

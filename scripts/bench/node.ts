@@ -32,6 +32,9 @@ import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { syntheticStateDict as generatedStateDict } from '../../test/helpers/synthetic.js';
 import { readCheckpoint, type StateDict } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sharedRoot = path.resolve(repoRoot, '../shared');
