@@ -210,7 +210,8 @@ function startServer(options: Options, modelsDir: string, variant: Variant, batc
   ];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
-    env: { ...process.env, DEFAULT_MODEL: modelName(variant) },
+    // The same few images over and over: without RESULT_CACHE=off every request after the first would be a cache hit.
+    env: { ...process.env, DEFAULT_MODEL: modelName(variant), RESULT_CACHE: 'off' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -7,6 +7,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 
 /** What the report reads of bench:edge's JSON (scripts/bench/edge.ts, `--json FILE`). */
 export interface EdgeRun {
+  machine?: { loadAverage?: { start: number[]; end: number[] } };
   cells: {
     imageLabel: string;
     model: string;
@@ -39,6 +40,7 @@ export interface NodeRun {
 
 /** bench:models' JSON (scripts/bench/models.ts, `--json FILE`). */
 export interface ModelsRun {
+  machine?: { loadavg?: number[] };
   rows: { model: string; backend: string; latency: { medianMs: number; p10Ms: number; p90Ms: number } }[];
 }
 

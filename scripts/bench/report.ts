@@ -72,6 +72,12 @@ async function main(argv: string[]): Promise<void> {
 
   if (edge) {
     md.push('', `## Edge: the Worker in workerd (\`bench:edge\`, ${source(edge.file)})`);
+    const load = edge.run.machine?.loadAverage;
+    if (load)
+      md.push(
+        '',
+        `Load average ${load.start.map(round).join(' ')} at the start, ${load.end.map(round).join(' ')} at the end.`,
+      );
     await chart('edge-latency', edgeLatencySpec(edge.run));
     await chart('edge-stages', edgeStagesSpec(edge.run));
     await chart('edge-cold-warm', coldWarmSpec(edge.run));
@@ -113,6 +119,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (models) {
     md.push('', `## Model graphs (\`bench:models\`, ${source(models.file)})`);
+    const load = models.run.machine?.loadavg;
+    if (load) md.push('', `Load average ${load.map(round).join(' ')}.`);
     await chart('models-latency', modelsSpec(models.run));
   }
   writeFileSync(path.join(out, 'report.md'), `${md.join('\n')}\n`);
