@@ -119,8 +119,9 @@ export function coldWarmSpec(run: EdgeRun): TopLevelSpec {
     encoding: {
       y: { field: 'cell', type: 'nominal', title: null, axis: { labelLimit: 400 } },
       yOffset: { field: 'request' },
-      x: { field: 'ms', type: 'quantitative', title: 'ms (log)', scale: { type: 'log' } },
-      color: { field: 'request', type: 'nominal' },
+      // Linear: a bar starts at 0, which a log scale cannot show.
+      x: { field: 'ms', type: 'quantitative', title: 'ms' },
+      color: { field: 'request', type: 'nominal', legend: { labelLimit: 300 } },
     },
   };
 }
