@@ -82,7 +82,9 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
         check:
           check.maxAbsDiffVsReference !== undefined
             ? `max |Δlogit| vs float64 reference ${check.maxAbsDiffVsReference.toExponential(1)}`
-            : `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, min cos ${check.agreement!.minCosine.toFixed(4)}`,
+            : entry.precision === 'fp16'
+              ? `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, top-5 overlap ${(check.agreement!.top5Overlap * 100).toFixed(0)}%, max |Δlogit| ${check.agreement!.maxAbsDiff.toExponential(1)}`
+              : `vs fp32: top-1 ${(check.agreement!.top1Agreement * 100).toFixed(0)}%, min cos ${check.agreement!.minCosine.toFixed(4)}`,
         source: entry.source.checkpoint,
       })),
     ),

@@ -1,8 +1,8 @@
 /**
  * The model toolchain CLI (no Python):
- *   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
+ *   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8,fp16 | --precision fp16] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
  *   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
- *   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--json]
+ *   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--device cpu|cuda] [--json]
  * Checkpoints come from --checkpoints / EFFICIENTVIT_CHECKPOINTS, else the official release (downloaded, cached).
  * Real images for verification come from --images / EFFICIENTVIT_IMAGES.
  */
@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isVariant, VARIANTS, type Variant } from '../models/efficientvit.js';
-import type { Precision } from '../models/manifest.js';
+import { PRECISIONS, type Precision } from '../models/manifest.js';
 import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
 import { modelName } from '../models/toolchain/build.js';
@@ -27,6 +27,7 @@ const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';
 const OPTIONS = {
   variants: { type: 'string' },
   precisions: { type: 'string', default: 'fp32,int8' },
+  precision: { type: 'string' },
   checkpoints: { type: 'string' },
   checkpoint: { type: 'string' },
   variant: { type: 'string' },
@@ -36,6 +37,7 @@ const OPTIONS = {
   naive: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   runs: { type: 'string', default: '30' },
+  device: { type: 'string', default: 'cpu' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -52,9 +54,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 const USAGE = `usage:
-  npm run models -- build   [--variants m0,m1] [--precisions fp32,int8] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
+  npm run models -- build   [--variants m0,m1] [--precisions fp32,int8,fp16 | --precision fp16] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
-  npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--json]
+  npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--device cpu|cuda] [--json]
 checkpoints: --checkpoints DIR or ${CHECKPOINTS_ENV}=DIR, else downloaded from the official release
 real images (verification): --images DIR or ${IMAGES_ENV}=DIR`;
 
@@ -69,7 +71,7 @@ function parseVariants(list: string | undefined, fallback: readonly Variant[]): 
 function parsePrecisions(list: string): Precision[] {
   const precisions = list.split(',').map((p) => p.trim());
   for (const p of precisions)
-    if (p !== 'fp32' && p !== 'int8') throw new UsageError(`unknown precision ${p} (fp32, int8)`);
+    if (!PRECISIONS.includes(p as Precision)) throw new UsageError(`unknown precision ${p} (${PRECISIONS.join(', ')})`);
   return precisions as Precision[];
 }
 
@@ -80,7 +82,7 @@ function imageDir(flags: Flags): string | undefined {
 async function build(flags: Flags): Promise<void> {
   await runBuild({
     variants: parseVariants(flags.variants, ['m0', 'm1']),
-    precisions: parsePrecisions(flags.precisions),
+    precisions: parsePrecisions(flags.precision ?? flags.precisions),
     outDir: flags.out ? path.resolve(flags.out) : undefined,
     checkpointsDir: flags.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
     imagesDir: imageDir(flags),
@@ -114,7 +116,12 @@ async function verify(flags: Flags): Promise<void> {
   if (!images) throw new UsageError(`verify compares models on real images: pass --images DIR or set ${IMAGES_ENV}`);
   // Held-out half only: the same split quantization would calibrate on, so no image is judged that tuned a model.
   const inputs = await preprocessImageFiles(splitCalibrationSet(await realImages(images)).heldOut);
-  const backends = [await createOrtWebBackendForNode(), createOrtNodeBackend({ device: 'cpu', threads: 1 })];
+  if (flags.device !== 'cpu' && flags.device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
+  // cpu: the edge's wasm runtime and native onnxruntime; cuda: onnxruntime-node on the GPU (fp16 in fp16 kernels).
+  const backends =
+    flags.device === 'cuda'
+      ? [createOrtNodeBackend({ device: 'cuda' })]
+      : [await createOrtWebBackendForNode(), createOrtNodeBackend({ device: 'cpu', threads: 1 })];
   const reports = [];
   for (const candidate of manifest.models.filter((m) => m.precision !== 'fp32')) {
     const reference = manifest.models.find((m) => m.variant === candidate.variant && m.precision === 'fp32');

@@ -11,7 +11,9 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
+import { DOCS_DIR } from '../worker/routes/docs.js';
 import { PAGE_FILE } from '../worker/routes/page.js';
+import { renderDocs } from './docs-page.js';
 
 const PAGE_SOURCES = path.resolve(import.meta.dirname, '..', 'worker', 'page');
 
@@ -54,17 +56,28 @@ export function renderPage(): string {
     .replace(/<\/body>\s*<\/html>\s*$/, () => `  <script type="module">${js}</script>\n  </body>\n</html>\n`);
 }
 
-/** Writes `page/index.html` into each folder, atomically (a running server may be reading it). */
+/**
+ * Writes `page/index.html` and the /docs reference (`page/docs/`, scripts/docs-page.ts) into each folder, atomically
+ * (a running server may be reading them).
+ */
 export async function buildPage(folders: readonly string[]): Promise<string[]> {
-  const html = renderPage();
+  const files: [string, string | Uint8Array][] = [
+    [PAGE_FILE, renderPage()],
+    ...Object.entries(renderDocs()).map(([name, contents]): [string, string | Uint8Array] => [
+      `${DOCS_DIR}/${name}`,
+      contents,
+    ]),
+  ];
   const written: string[] = [];
   for (const folder of folders) {
-    const file = path.join(folder, PAGE_FILE);
-    await mkdir(path.dirname(file), { recursive: true });
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, html);
-    await rename(temporary, file);
-    written.push(file);
+    for (const [name, contents] of files) {
+      const file = path.join(folder, name);
+      await mkdir(path.dirname(file), { recursive: true });
+      const temporary = `${file}.${process.pid}.tmp`;
+      await writeFile(temporary, contents);
+      await rename(temporary, file);
+      written.push(file);
+    }
   }
   return written;
 }

@@ -18,7 +18,10 @@ import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import type { RouteContext } from './routes/context.js';
+import { registerDocsRoute } from './routes/docs.js';
+import { registerHealthRoute } from './routes/health.js';
 import { registerModelsRoute } from './routes/models.js';
+import { registerOpenApiRoute } from './routes/openapi.js';
 import { registerPageRoute } from './routes/page.js';
 
 export interface AppDeps {
@@ -120,7 +123,8 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  registerHealthRoute(app);
+  registerOpenApiRoute(app);
 
   const routes: RouteContext = {
     config,
@@ -134,6 +138,7 @@ export function createApp(deps: AppDeps): Hono {
     urlFetcher: deps.urlFetcher ?? { fetch: (input, init) => fetch(input, init) },
   };
   registerPageRoute(app, routes);
+  registerDocsRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
 

@@ -50,6 +50,13 @@ export function problemStatus(code: ProblemCode): number {
   return PROBLEMS[code].status;
 }
 
+export function problemTitle(code: ProblemCode): string {
+  return PROBLEMS[code].title;
+}
+
+/** Every code, in the table's order (the OpenAPI document and docs/api.md list them all). */
+export const PROBLEM_CODES = Object.freeze(Object.keys(PROBLEMS) as ProblemCode[]);
+
 /** Thrown anywhere in request handling; the app's error handler turns it into a problem response. */
 export class ApiError extends Error {
   readonly code: ProblemCode;

@@ -22,7 +22,8 @@ import {
 import { DownloadError } from './download.js';
 import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
 import { compareModels, type AgreementMetrics } from './verify/index.js';
-import { checkAgainstReference } from './verify/reference-check.js';
+import { checkAgainstReference, ModelCheckError } from './verify/reference-check.js';
+import { convertToFp16 } from './precision/fp16.js';
 
 export interface BuildOptions {
   variants: readonly Variant[];
@@ -63,7 +64,7 @@ const ortVersion: string = JSON.parse(
   readFileSync(new URL('../../node_modules/onnxruntime-common/package.json', import.meta.url), 'utf8'),
 ).version;
 
-const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
+const SUPPORTED_PRECISIONS: readonly Precision[] = ['fp32', 'int8', 'fp16'];
 
 export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> {
   for (const p of options.precisions) {
@@ -115,7 +116,27 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
       emit({ kind: 'stage', variant, stage: 'check int8 against fp32' });
       agreement = await agreementWith(backend, int8, fp32, inputs);
     }
-    // Written only once both checks passed, and entered in the manifest right away: no ONNX file without an entry.
+    let fp16: { bytes: Uint8Array; agreement: AgreementMetrics } | undefined;
+    if (options.precisions.includes('fp16')) {
+      emit({ kind: 'stage', variant, stage: 'convert fp16' });
+      const bytes = convertToFp16(fp32);
+      emit({ kind: 'stage', variant, stage: 'check fp16 against fp32' });
+      // On the CPU provider, which runs fp16 ops it has no kernel for through inserted fp32 casts: this measures the
+      // weights' rounding; scripts/gpu-check.sh repeats the comparison with CUDA's fp16 arithmetic.
+      const fp16Agreement = await agreementWith(backend, bytes, fp32, inputs);
+      // The gate is the top-1 class: on the build's few inputs (synthetic ones, without --images) near-ties at rank 5
+      // swap under any rounding. Top-5 equality is checked on the golden images (test/node/fp16.test.ts) and shown
+      // by \`npm run models -- verify\`.
+      if (fp16Agreement.top1Agreement < 1) {
+        throw new ModelCheckError(
+          'reference-mismatch',
+          `${modelId(variant, 'fp16')} changes the top-1 class of fp32 (agreement ${fp16Agreement.top1Agreement}, ` +
+            `max |Δlogit| ${fp16Agreement.maxAbsDiff}): not written`,
+        );
+      }
+      fp16 = { bytes, agreement: fp16Agreement };
+    }
+    // Written only once every check passed, and entered in the manifest right away: no ONNX file without an entry.
     if (options.precisions.includes('fp32')) {
       const entry = await writeModel(options.outDir, variant, 'fp32', fp32, source, graph, { maxAbsDiffVsReference });
       models.push({ entry, check: { maxAbsDiffVsReference } });
@@ -126,6 +147,15 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
         minCosineVsFp32: agreement.minCosine,
       });
       models.push({ entry, check: { agreement } });
+    }
+    if (fp16) {
+      const entry = await writeModel(options.outDir, variant, 'fp16', fp16.bytes, source, graph, {
+        maxAbsDiffVsFp32: fp16.agreement.maxAbsDiff,
+        top1AgreementVsFp32: fp16.agreement.top1Agreement,
+        top5OverlapVsFp32: fp16.agreement.top5Overlap,
+        minCosineVsFp32: fp16.agreement.minCosine,
+      });
+      models.push({ entry, check: { agreement: fp16.agreement } });
     }
     await upsertManifest(
       options.outDir,

@@ -6,7 +6,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { VARIANTS, type Variant } from '../efficientvit.js';
-import type { ManifestModel } from '../manifest.js';
+import { PRECISIONS, type ManifestModel, type Precision } from '../manifest.js';
 import { upsertManifest } from './manifest-file.js';
 
 export type Target = 'edge' | 'node';
@@ -19,6 +19,12 @@ const DEFAULT_BUILD_ROOT = path.resolve(import.meta.dirname, '../build');
 export const TARGET_VARIANTS: Readonly<Record<Target, readonly Variant[]>> = Object.freeze({
   edge: ['m0', 'm1'],
   node: VARIANTS,
+});
+
+/** fp16 is for GPU hosts: onnxruntime-web's wasm backend has no fp16 kernels, so the edge never gets it. */
+export const TARGET_PRECISIONS: Readonly<Record<Target, readonly Precision[]>> = Object.freeze({
+  edge: ['fp32', 'int8'],
+  node: PRECISIONS,
 });
 
 /** Cloudflare Static Assets' per-file limit. */
@@ -47,7 +53,9 @@ export async function publishToTarget(
   entries: readonly ManifestModel[],
   env = process.env,
 ): Promise<ManifestModel[]> {
-  const served = entries.filter((entry) => TARGET_VARIANTS[target].includes(entry.variant));
+  const served = entries.filter(
+    (entry) => TARGET_VARIANTS[target].includes(entry.variant) && TARGET_PRECISIONS[target].includes(entry.precision),
+  );
   const dir = targetDir(target, env);
   if (served.length === 0 || path.resolve(dir) === path.resolve(builtIn)) return served;
   await mkdir(dir, { recursive: true });

@@ -39,18 +39,15 @@
  * the official release, as `npm start` does. Process RSS is reported too, but it includes the runtime and V8's machine
  * code for the onnxruntime wasm (~200 MiB), which are not the isolate's allocations.
  */
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { createClient } from '../../worker/client/index.js';
 import type { Manifest, ManifestModel, Precision, Variant } from '../../models/manifest.js';
-import { createImageSupport } from '../../worker/classify/image-support.js';
-import type { ImageSupport } from '../../worker/classify/pipeline.js';
+import { createImageSupport, type ImageCodec } from '../../worker/classify/image-support.js';
 import type { ModelSession } from '../../worker/inference/backend.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
@@ -59,6 +56,7 @@ import { buildModels, modelName } from '../../models/toolchain/build.js';
 import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../../models/toolchain/manifest-file.js';
 import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
+import { bundleWorker, freePort, statusMiB, workerdDescendants } from './workerd.js';
 import { formatTable } from '../../models/toolchain/table.js';
 import { UsageError } from '../cli.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
@@ -213,64 +211,6 @@ async function ensureModels(options: Options): Promise<ManifestModel[]> {
 
 // ---- workerd ----
 
-/** Bundles the worker exactly as `wrangler deploy` would and returns Miniflare options for it. */
-async function bundleWorker(modelsDir: string): Promise<MiniflareOptions> {
-  const outDir = path.join(WORK_DIR, 'dist');
-  rmSync(outDir, { recursive: true, force: true });
-  log('bundling the worker (wrangler deploy --dry-run)');
-  await promisify(execFile)('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
-    cwd: repoRoot,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    maxBuffer: 16 * MiB,
-  });
-  const config = path.join(repoRoot, 'wrangler.toml');
-  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, {
-    overrides: { assets: { directory: modelsDir } },
-  });
-  // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
-  const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
-  // The bundle's modules must be listed (its wasm imports are not resolvable statically by Miniflare).
-  const { modulesRules: _rules, ...rest } = workerOptions;
-  const modules = [
-    { type: 'ESModule' as const, path: path.join(outDir, bundle) },
-    ...readdirSync(outDir)
-      .filter((file) => file.endsWith('.wasm'))
-      .map((file) => ({ type: 'CompiledWasm' as const, path: path.join(outDir, file) })),
-  ];
-  // Repeated identical requests are what the bench sends: the result cache would answer all but the first.
-  const bindings = { ...(rest as { bindings?: Record<string, unknown> }).bindings, RESULT_CACHE: 'off' };
-  return { ...rest, bindings, name: WORKER_NAME, modules, modulesRoot: outDir, cf: false } as MiniflareOptions;
-}
-
-function workerdDescendants(root: number): number[] {
-  const processes = readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .flatMap((entry) => {
-      try {
-        const match = /^(\d+) \((.*)\) \S+ (\d+)/.exec(readFileSync(`/proc/${entry}/stat`, 'utf8'));
-        return match ? [{ pid: Number(match[1]), comm: match[2], ppid: Number(match[3]) }] : [];
-      } catch {
-        return []; // exited meanwhile
-      }
-    });
-  const found: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const child of processes.filter((p) => p.ppid === parent)) {
-      if (child.comm === 'workerd') found.push(child.pid);
-      queue.push(child.pid);
-    }
-  }
-  return found;
-}
-
-function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no ${field} for process ${pid}`);
-  return Number(match[1]) / 1024;
-}
-
 interface WorkerTiming {
   decode_ms: number;
   preprocess_ms: number;
@@ -288,17 +228,16 @@ interface WorkerResult {
 
 async function classifyOverHttp(url: URL, model: string, body: Uint8Array): Promise<WorkerResult> {
   const started = performance.now();
-  const response = await fetch(new URL(`/v1/classify?model=${encodeURIComponent(model)}&top_k=1`, url), {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'image/jpeg' },
+  // Through the typed client, as an API user would; a problem answer throws ApiProblemError (status, code, detail).
+  const result = await createClient({ baseUrl: url.origin }).classify(new Blob([body], { type: 'image/jpeg' }), {
+    model,
+    topK: 1,
+    // The same image is sent again and again: without this the result cache answers and nothing is measured.
+    headers: { 'cache-control': 'no-store' },
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
-  const text = await response.text();
   const e2eMs = performance.now() - started;
-  if (response.status !== 200) throw new Error(`workerd answered ${response.status}: ${text.slice(0, 500)}`);
-  const json = JSON.parse(text) as { predictions: { index: number }[]; timing: WorkerTiming };
-  return { e2eMs, timing: json.timing, top1: json.predictions[0].index };
+  return { e2eMs, timing: result.timing as unknown as WorkerTiming, top1: result.predictions[0].index };
 }
 
 // ---- Node reference ----
@@ -314,7 +253,7 @@ interface NodeResult {
 }
 
 async function classifyInNode(
-  support: ImageSupport,
+  support: ImageCodec,
   session: ModelSession,
   entry: ManifestModel,
   bytes: Uint8Array,
@@ -397,19 +336,11 @@ interface Cell {
 }
 
 interface References {
-  support: ImageSupport;
+  support: ImageCodec;
   /** onnxruntime-node, the native reference. */
   nativeSession: ModelSession;
   /** onnxruntime-web in Node, the same wasm runtime as the Worker's. */
   wasmSession: ModelSession;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function isolateMemory(samples: IsolateMemorySample[]): IsolateMemory {
@@ -798,7 +729,17 @@ const MINIFLARE_VERSION = (
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const entries = await ensureModels(options);
-  const miniflareOptions = await bundleWorker(options.modelsDir);
+  const bundled = await bundleWorker({
+    modelsDir: options.modelsDir,
+    outDir: path.join(WORK_DIR, 'dist'),
+    name: WORKER_NAME,
+    log,
+  });
+  // Repeated identical requests are what the bench sends: the result cache would answer all but the first.
+  const miniflareOptions = {
+    ...bundled,
+    bindings: { ...(bundled as { bindings?: Record<string, unknown> }).bindings, RESULT_CACHE: 'off' },
+  } as typeof bundled;
   const support = createImageSupport(await loadImageWasmModules());
   const nativeBackend = createOrtNodeBackend({ device: 'cpu', threads: options.nodeThreads });
   const wasmBackend = await createOrtWebBackendForNode();

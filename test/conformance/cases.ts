@@ -156,6 +156,21 @@ export function defineConformanceSuite(getTarget: () => ConformanceTarget): void
     });
   });
 
+  describe.each(['m0', 'm1'] as const)('golden parity as one batch, fp32 %s', (variant) => {
+    it('the 8 golden JPEGs in one multipart request match the official scores, in order', async () => {
+      const names = golden[variant]!.images;
+      const parts = names.map((name, image) => ({ bytes: goldenJpegs[image], filename: name }));
+      const response = await target.fetch(`/v1/classify?model=${CONFORMANCE_MODELS[variant]}&top_k=5`, {
+        method: 'POST',
+        body: multipart(parts),
+      });
+      expect(response.status, await response.clone().text()).toBe(200);
+      const body = (await response.json()) as { results: { filename: string; predictions: Prediction[] }[] };
+      expect(body.results.map((result) => result.filename)).toEqual(names);
+      body.results.forEach((result, image) => expectGoldenPredictions(result.predictions, golden[variant]!, image));
+    });
+  });
+
   describe('the demo page and include=input', () => {
     it('GET / serves the self-contained page, with a CSP that allows only its own script and styles', async () => {
       const response = await target.fetch('/');

@@ -113,8 +113,8 @@ export function tinyModelOf(target: ConformanceTarget, name: string): TinyModelI
 }
 
 /** After a bad request: the same service still serves a good one correctly (tiny model, solid crimson PNG). */
-export async function expectStillServing(target: ConformanceTarget): Promise<void> {
-  const response = await target.send(
+export async function expectStillServing(target: ConformanceTarget, send: Fetch = target.send): Promise<void> {
+  const response = await send(
     classifyRequest(await target.file(`generated/${CRIMSON.name}.png`), {
       query: 'model=tiny&top_k=3',
       contentType: 'image/png',

@@ -19,7 +19,9 @@ import { CONFORMANCE_MODELS } from './target.js';
 import { SOLID_COLOURS } from './test-data.js';
 import sharp from 'sharp';
 import { renderPage } from '../../scripts/page.js';
+import { DOCS_DIR } from '../../worker/routes/docs.js';
 import { PAGE_FILE } from '../../worker/routes/page.js';
+import { renderDocs } from '../../scripts/docs-page.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedRoot = path.resolve(repoRoot, '../shared');
@@ -71,6 +73,8 @@ export function writeConformanceModels(
 ): ConformanceModels {
   mkdirSync(path.join(directory, path.dirname(PAGE_FILE)), { recursive: true });
   write(PAGE_FILE, renderPage());
+  mkdirSync(path.join(directory, DOCS_DIR), { recursive: true });
+  for (const [name, contents] of Object.entries(renderDocs())) write(`${DOCS_DIR}/${name}`, contents);
   write('imagenet-1k.labels.json', JSON.stringify(IMAGENET_1K));
   write(
     'ten.labels.json',

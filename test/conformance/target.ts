@@ -1,3 +1,4 @@
+import type { ServiceConfig } from '../../worker/config.js';
 import type { TinyModelInfo } from './test-data.js';
 
 /**
@@ -18,6 +19,8 @@ export interface ConformanceTarget {
   file(path: string): Promise<Uint8Array>;
   /** The tiny classifiers' weights, to compute the scores a solid colour must get. */
   tinyModels: readonly TinyModelInfo[];
+  /** The same service and models with some configuration overridden; its `send`. */
+  withConfig(overrides: Partial<ServiceConfig>): Promise<(request: Request) => Promise<Response>>;
 }
 
 /** Model names the cases use; test/conformance/models.ts writes them. */

@@ -47,6 +47,7 @@ const BENCHMARKS = [
   'preprocess',
   'quantize',
   'report',
+  'soak',
   'jpeg/node',
   'jpeg/workerd',
 ];

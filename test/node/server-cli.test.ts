@@ -21,6 +21,8 @@ describe('parseNodeCli', () => {
       threads: 'auto',
       batching: { ...DEFAULT_BATCHING },
       drainTimeoutMs: 30_000,
+      decodeThreads: 'auto',
+      decodeQueue: 256,
     });
     expect(NODE_DEFAULT_MODEL).toBe('m5-fp32');
   });
@@ -110,5 +112,27 @@ describe('parseNodeCli', () => {
     expect(() => parseNodeCli([], { THREADS: 'many' }, '/')).toThrow(/--threads must be an integer/);
     // Empty means unset, as for the service limits.
     expect(parse([], { DEVICE: '', PORT: ' ' })).toMatchObject({ device: 'auto', port: 8080 });
+  });
+});
+
+describe('decode pool flags', () => {
+  it('--decode-threads N|auto and --decode-queue N, or DECODE_THREADS / DECODE_QUEUE; 0 threads decodes on the HTTP thread', () => {
+    expect(parse(['--decode-threads', '3', '--decode-queue', '64'])).toMatchObject({
+      decodeThreads: 3,
+      decodeQueue: 64,
+    });
+    expect(parse(['--decode-threads', '0']).decodeThreads).toBe(0);
+    expect(parse(['--decode-threads', 'auto']).decodeThreads).toBe('auto');
+    expect(parse([], { DECODE_THREADS: '2', DECODE_QUEUE: '8' })).toMatchObject({ decodeThreads: 2, decodeQueue: 8 });
+    expect(parse(['--decode-threads', '1'], { DECODE_THREADS: '2' }).decodeThreads).toBe(1);
+  });
+
+  it.each([
+    [['--decode-threads=-1'], /--decode-threads must be an integer from 0/],
+    [['--decode-threads', 'many'], /--decode-threads must be an integer/],
+    [['--decode-queue', '0'], /--decode-queue must be an integer from 1/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseNodeCli(argv, {}, '/')).toThrow(UsageError);
+    expect(() => parseNodeCli(argv, {}, '/')).toThrow(message);
   });
 });

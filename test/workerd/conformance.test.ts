@@ -5,12 +5,15 @@
  */
 import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { inject } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
+import { defineConfigCases } from '../conformance/config.cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
+import { defineOpenApiSuite } from '../conformance/openapi.cases.js';
 import { defineUrlAndCacheSuite } from '../conformance/url-cache.cases.js';
 import type { ConformanceTarget } from '../conformance/target.js';
+import { appWith } from './app-with.js';
 import { fixture } from './helpers.js';
 
 const target = (): ConformanceTarget => ({
@@ -24,9 +27,16 @@ const target = (): ConformanceTarget => ({
   send: (request) => SELF.fetch(request),
   file: fixture,
   tinyModels: inject('tinyModels'),
+  withConfig: async (overrides) => appWith(overrides),
+});
+
+it('the golden models were built from the fixture checkpoints', () => {
+  expect(inject('goldenBuildErrors')).toEqual({ m0: undefined, m1: undefined });
 });
 
 defineConformanceSuite(target);
 defineUrlAndCacheSuite(target, () => inject('imageOrigin'));
 defineErrorCases(target);
 defineServiceCases(target);
+defineConfigCases(target);
+defineOpenApiSuite(target, () => inject('imageOrigin'));

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
 import { startImageOrigin } from '../helpers/image-origin.js';
-import { SOLID_COLOURS } from '../conformance/test-data.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedRoot = path.resolve(repoRoot, '../shared');

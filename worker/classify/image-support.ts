@@ -2,12 +2,15 @@
  * Binds classification to the image modules (worker/image: decoding; worker/preprocess: the eval transform).
  * The only file here that knows their API.
  */
+import { ApiError } from '../errors.js';
+import type { Clock } from '../http/timing.js';
 import { createImageDecoder } from '../image/decode.js';
+import type { RgbImage } from '../image/types.js';
 import type { ImageWasmModules } from '../image/wasm.js';
 import { preprocessInto } from '../preprocess/transform.js';
 import { createDecodeGate } from './decode-gate.js';
 import type { Preprocessing } from '../../models/manifest.js';
-import type { DecodeLimits, ImageSupport } from './pipeline.js';
+import type { DecodeLimits, ImageJob, ImageSupport, ImageTiming } from './pipeline.js';
 
 export interface ImageSupportOptions {
   /**
@@ -19,16 +22,76 @@ export interface ImageSupportOptions {
   reducedJpegDecode?: boolean;
 }
 
-export function createImageSupport(wasm: ImageWasmModules, options: ImageSupportOptions = {}): ImageSupport {
+/** The decode and preprocessing steps on their own. Both throw ApiError (ImageError) for images they cannot take. */
+export interface ImageCodec {
+  /**
+   * Upright RGB. Rejects an image over the limits from its header, before decoding. May return a large image already
+   * reduced, never below 2× `resizeShortSide` on the short side (the preprocessing's own resize does the rest).
+   */
+  decode(bytes: Uint8Array, limits: DecodeLimits & { resizeShortSide: number }): Promise<RgbImage>;
+  /** Writes the model's input for one image, NCHW float32, into `out` at element `offset`. */
+  preprocess(image: RgbImage, preprocessing: Preprocessing, out: Float32Array, offset: number): void;
+  /** Runs one image's decode and preprocess while no other image of this instance is between the two. */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * The decoders report bad input as ImageError. Anything else they throw was still caused by this input (a decoder
+ * bug or a limit of the library), so it is reported as undecodable rather than failing the request with a 500.
+ */
+async function decodeOrReject(codec: ImageCodec, bytes: Uint8Array, job: ImageJob): Promise<RgbImage> {
+  try {
+    return await codec.decode(bytes, job.limits);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    console.error('image decoder threw a non-ImageError', error);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ApiError('corrupt-image', `the image cannot be decoded: ${reason}`, { cause: error });
+  }
+}
+
+/** One image through the codec into `out`, one at a time per codec; what a decode-pool thread runs, too. */
+export function writeImage(
+  codec: ImageCodec,
+  bytes: Uint8Array,
+  job: ImageJob,
+  out: Float32Array,
+  offset: number,
+  clock: Clock,
+): Promise<ImageTiming> {
+  // Timed inside the gate: waiting for another request's image is not this one's decode time.
+  const queued = clock();
+  return codec.exclusive(async (): Promise<ImageTiming> => {
+    const started = clock();
+    let decoded: RgbImage | undefined = await decodeOrReject(codec, bytes, job);
+    const decodedAt = clock();
+    codec.preprocess(decoded, job.preprocessing, out, offset);
+    decoded = undefined; // the full-size pixels can be collected before the next image is decoded
+    return { decode_wait_ms: started - queued, decode_ms: decodedAt - started, preprocess_ms: clock() - decodedAt };
+  });
+}
+
+/** Decoding on the calling thread, one image at a time (the Worker; Node with `--decode-threads 0`). */
+export function createImageSupport(
+  wasm: ImageWasmModules,
+  options: ImageSupportOptions = {},
+): ImageSupport & ImageCodec {
   const decoder = createImageDecoder(wasm);
   const reduced = options.reducedJpegDecode ?? true;
-  return {
+  const codec: ImageCodec = {
     // The decoder checks the pixel limit and the memory budget on the header before decoding anything.
     decode: (bytes, { maxPixels, maxDecodeBytes, resizeShortSide }) =>
       decoder.decodeImage(bytes, { maxPixels, maxDecodeBytes, ...(reduced ? { minShortSide: resizeShortSide } : {}) }),
     preprocess: preprocessInto,
     // One gate per instance: every request's images share it.
     exclusive: createDecodeGate(),
+  };
+  return {
+    ...codec,
+    allocate: (elements) => new Float32Array(elements),
+    write: (bytes, job, out, offset, clock) => writeImage(codec, bytes, job, out, offset, clock),
+    // One thread decodes one image at a time anyway; in order keeps a request's memory to one decode.
+    parallel: 1,
   };
 }
 
@@ -38,7 +101,7 @@ export function createImageSupport(wasm: ImageWasmModules, options: ImageSupport
  * `npm run eval` go through here, so what they measure is what the service computes.
  */
 export async function imageToInput(
-  support: ImageSupport,
+  support: ImageCodec,
   bytes: Uint8Array,
   preprocessing: Preprocessing,
   out: Float32Array,

@@ -3,7 +3,6 @@
  * runs the batch, and each image gets its top-k. An image that fails gets its own error; the others still run.
  */
 import type { Preprocessing } from '../../models/manifest.js';
-import type { RgbImage } from '../image/types.js';
 import { ApiError } from '../errors.js';
 import type { Clock } from '../http/timing.js';
 import type { LoadedModel } from '../models/registry.js';
@@ -17,20 +16,25 @@ export interface DecodeLimits {
   maxDecodeBytes?: number;
 }
 
+/** What one image's decode and preprocessing are given. */
+export interface ImageJob {
+  limits: DecodeLimits & { resizeShortSide: number };
+  preprocessing: Preprocessing;
+}
+
 /**
- * What classification needs from the image modules; bound to them in image-support.ts. Both throw ApiError
- * (ImageError) for images they cannot take: unsupported-format, corrupt-image, too-many-pixels.
+ * What classification needs from the image modules: one image file in, its model input written into the batch tensor.
+ * In one thread (image-support.ts: workerd, and Node without a pool) or a pool of threads (worker/node/decode-pool.ts).
+ * write() throws ApiError for images it cannot take (unsupported-format, corrupt-image, too-many-pixels, …, and
+ * overloaded when a bounded queue is full); the image's limits are checked on its header, before decoding.
  */
 export interface ImageSupport {
-  /**
-   * Upright RGB. Rejects an image over the limits from its header, before decoding. May return a large image already
-   * reduced, never below 2× `resizeShortSide` on the short side (the preprocessing's own resize does the rest).
-   */
-  decode(bytes: Uint8Array, limits: DecodeLimits & { resizeShortSide: number }): Promise<RgbImage>;
-  /** Writes the model's input for one image, NCHW float32, into `out` at element `offset`. */
-  preprocess(image: RgbImage, preprocessing: Preprocessing, out: Float32Array, offset: number): void;
-  /** Runs one image's decode and preprocess while no other image of this instance is between the two. */
-  exclusive<T>(work: () => Promise<T>): Promise<T>;
+  /** The batch tensor, `elements` floats, zeroed (shared memory where another thread writes into it). */
+  allocate(elements: number): Float32Array;
+  /** Decodes one image and writes its NCHW float32 model input into `out` at element `offset`. */
+  write(bytes: Uint8Array, job: ImageJob, out: Float32Array, offset: number, clock: Clock): Promise<ImageTiming>;
+  /** How many images of one request may be in write() at once (1: one after another). */
+  readonly parallel: number;
 }
 
 export interface ImageTiming {
@@ -61,25 +65,6 @@ export interface BatchOutcome {
 }
 
 /**
- * The decoders report bad input as ImageError. Anything else they throw was still caused by this input (a decoder
- * bug or a limit of the library), so it is reported as undecodable rather than failing the request with a 500.
- */
-async function decodeOrReject(
-  support: ImageSupport,
-  bytes: Uint8Array,
-  limits: DecodeLimits & { resizeShortSide: number },
-): Promise<RgbImage> {
-  try {
-    return await support.decode(bytes, limits);
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-    console.error('image decoder threw a non-ImageError', error);
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ApiError('corrupt-image', `the image cannot be decoded: ${reason}`, { cause: error });
-  }
-}
-
-/**
  * `model` is called once the first image is ready for it, and not at all when no image is: a request whose images all
  * fail never starts a model load (in workerd, a load left running by a request that already answered is cancelled
  * with it). Load failures (503) propagate to the caller, since they concern the whole request.
@@ -99,32 +84,39 @@ export async function classifyImages(options: {
   keepInputs?: boolean;
 }): Promise<BatchOutcome> {
   const { images, support, clock, preprocessing, inputSize, maxPixels, maxDecodeBytes } = options;
-  const limits = { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide };
+  const job: ImageJob = {
+    limits: { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide },
+    preprocessing,
+  };
   const imageElements = 3 * inputSize * inputSize;
-  // Sized for the whole batch up front; images that fail leave their rows unused at the end.
-  const tensor = new Float32Array(images.length * imageElements);
+  // Sized for the whole batch up front; image i is written to row i, and failed images' rows are squeezed out below.
+  const tensor = support.allocate(images.length * imageElements);
+  const written: ({ timing: ImageTiming } | { error: ApiError })[] = new Array(images.length);
+  let next = 0;
+  const writeNext = async (): Promise<void> => {
+    while (next < images.length) {
+      const index = next++;
+      try {
+        const bytes = images[index];
+        if (bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
+        written[index] = { timing: await support.write(bytes, job, tensor, index * imageElements, clock) };
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        written[index] = { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(support.parallel, images.length) }, writeNext));
+
   const slots: ({ row: number; timing: ImageTiming } | { error: ApiError })[] = [];
   let rows = 0;
-
-  for (const bytes of images) {
-    try {
-      if (bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
-      const row = rows;
-      // Timed inside the gate: waiting for another request's image is not this one's decode time.
-      const queued = clock();
-      const timing = await support.exclusive(async (): Promise<ImageTiming> => {
-        const started = clock();
-        let decoded: RgbImage | undefined = await decodeOrReject(support, bytes, limits);
-        const decodedAt = clock();
-        support.preprocess(decoded, preprocessing, tensor, row * imageElements);
-        decoded = undefined; // the full-size pixels can be collected before the next image is decoded
-        return { decode_wait_ms: started - queued, decode_ms: decodedAt - started, preprocess_ms: clock() - decodedAt };
-      });
-      slots.push({ row: rows++, timing });
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      slots.push({ error });
+  for (const [index, result] of written.entries()) {
+    if ('error' in result) {
+      slots.push(result);
+      continue;
     }
+    if (index !== rows) tensor.copyWithin(rows * imageElements, index * imageElements, (index + 1) * imageElements);
+    slots.push({ row: rows++, timing: result.timing });
   }
   if (rows === 0) {
     return {

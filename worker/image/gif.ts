@@ -14,6 +14,7 @@
 import { corrupt } from './errors.js';
 import type { DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
+import { MAX_METADATA_BLOCKS, tooManyBlocks, WorkYielder } from './work.js';
 
 const EXTENSION = 0x21;
 const IMAGE_DESCRIPTOR = 0x2c;
@@ -67,10 +68,12 @@ function firstFrame(bytes: Uint8Array): Frame {
     offset += size;
   }
   let transparentIndex: number | undefined;
+  let extensions = 0;
   for (;;) {
     need(bytes, offset + 1, 'block list');
     const introducer = bytes[offset++];
     if (introducer === EXTENSION) {
+      if (++extensions > MAX_METADATA_BLOCKS) throw tooManyBlocks('GIF', 'extensions before the first image');
       need(bytes, offset + 1, 'extension');
       const label = bytes[offset++];
       if (label === GRAPHIC_CONTROL && bytes[offset] >= 4) {
@@ -151,17 +154,41 @@ class SubBlockReader {
 
 /** Indices decoded since the last flush are handed over in runs of about this many, so no full-frame index buffer exists. */
 const INDEX_RUN = 64 * 1024;
+/** Codes read between two checks of the yielder: a stream of clear codes produces no indices but still costs. */
+const CODE_BATCH = 64 * 1024;
+/** Indices produced between two checks of the yielder. */
+const INDEX_BATCH = 256 * 1024;
 
 /**
  * Decodes LZW codes until `total` indices were produced, the stream's end code, or the data runs out, handing the
- * indices to `emit` in order, in runs. Returns how many indices were produced.
+ * indices to `emit` in order, in runs, and yielding to the event loop between batches of codes as `yielder` says.
+ * Returns how many indices were produced. Its cost is bounded by the frame's pixels plus the codes in the file.
  */
-function decodeLzw(
+async function decodeLzw(
   data: SubBlockReader,
   minCodeSize: number,
   total: number,
   emit: (indices: Uint8Array, count: number) => void,
-): number {
+  yielder: WorkYielder,
+): Promise<number> {
+  const lzw = lzwDecoder(data, minCodeSize, total, emit);
+  for (;;) {
+    const before = lzw.produced();
+    if (lzw.run(CODE_BATCH, INDEX_BATCH)) return lzw.finish();
+    if (yielder.add(CODE_BATCH + lzw.produced() - before)) await yielder.yield();
+  }
+}
+
+/**
+ * The LZW decoder's state between batches. `run` is synchronous (an `await` inside the per-code loop made it ~4×
+ * slower); its state lives in locals while it runs and in this closure between runs.
+ */
+function lzwDecoder(
+  data: SubBlockReader,
+  minCodeSize: number,
+  total: number,
+  emit: (indices: Uint8Array, count: number) => void,
+) {
   const clearCode = 1 << minCodeSize;
   const endCode = clearCode + 1;
   const prefix = new Uint16Array(MAX_CODES);
@@ -174,73 +201,96 @@ function decodeLzw(
   }
   // A run plus room for one more string (at most MAX_CODES long), written whole before the run is flushed.
   const indices = new Uint8Array(INDEX_RUN + MAX_CODES);
-  let codeSize = minCodeSize + 1;
-  let nextCode = endCode + 1;
-  let previous = -1;
-  let flushed = 0;
-  let written = 0; // in `indices`; flushed + written indices produced so far
-  let bits = 0;
-  let bitCount = 0;
-  let exhausted = false;
+  const state = {
+    codeSize: minCodeSize + 1,
+    nextCode: endCode + 1,
+    previous: -1,
+    flushed: 0,
+    written: 0, // in `indices`; flushed + written indices produced so far
+    bits: 0,
+    bitCount: 0,
+    exhausted: false,
+  };
 
-  while (flushed + written < total) {
-    if (written >= INDEX_RUN) {
-      emit(indices, written);
-      flushed += written;
-      written = 0;
-    }
-    while (bitCount < codeSize && !exhausted) {
-      const byte = data.next();
-      if (byte < 0) exhausted = true;
-      else {
-        bits |= byte << bitCount;
-        bitCount += 8;
+  /**
+   * Decodes until `maxCodes` codes were read or `maxIndices` indices produced (a code can produce ~4,000); true when
+   * the frame is done (full, ended, or out of data).
+   */
+  function run(maxCodes: number, maxIndices: number): boolean {
+    let { codeSize, nextCode, previous, flushed, written, bits, bitCount, exhausted } = state;
+    const until = flushed + written + maxIndices;
+    try {
+      for (let codes = 0; ; codes++) {
+        if (flushed + written >= total) return true;
+        if (codes === maxCodes || flushed + written >= until) return false;
+        if (written >= INDEX_RUN) {
+          emit(indices, written);
+          flushed += written;
+          written = 0;
+        }
+        while (bitCount < codeSize && !exhausted) {
+          const byte = data.next();
+          if (byte < 0) exhausted = true;
+          else {
+            bits |= byte << bitCount;
+            bitCount += 8;
+          }
+        }
+        if (bitCount < codeSize) return true;
+        const code = bits & ((1 << codeSize) - 1);
+        bits >>>= codeSize;
+        bitCount -= codeSize;
+
+        if (code === clearCode) {
+          codeSize = minCodeSize + 1;
+          nextCode = endCode + 1;
+          previous = -1;
+          continue;
+        }
+        if (code === endCode) return true;
+        if (previous === -1) {
+          if (code > clearCode) throw corrupt('GIF', 'the LZW data starts with an undefined code');
+          indices[written++] = code;
+          previous = code;
+          continue;
+        }
+        if (code > nextCode || (code === nextCode && nextCode === MAX_CODES)) {
+          throw corrupt('GIF', 'invalid LZW code');
+        }
+        // The code's string, or (for the code being defined) the previous string plus its own first index.
+        const known = code < nextCode;
+        const head = known ? code : previous;
+        const stringLength = length[head] + (known ? 0 : 1);
+        const firstIndex = first[head];
+        if (!known) indices[written + stringLength - 1] = firstIndex;
+        for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) indices[at] = suffix[c];
+        written += stringLength;
+
+        if (nextCode < MAX_CODES) {
+          prefix[nextCode] = previous;
+          suffix[nextCode] = known ? firstIndex : first[previous];
+          first[nextCode] = first[previous];
+          length[nextCode] = length[previous] + 1;
+          nextCode++;
+          if (nextCode === 1 << codeSize && codeSize < 12) codeSize++;
+        }
+        previous = code;
       }
+    } finally {
+      Object.assign(state, { codeSize, nextCode, previous, flushed, written, bits, bitCount, exhausted });
     }
-    if (bitCount < codeSize) break;
-    const code = bits & ((1 << codeSize) - 1);
-    bits >>>= codeSize;
-    bitCount -= codeSize;
-
-    if (code === clearCode) {
-      codeSize = minCodeSize + 1;
-      nextCode = endCode + 1;
-      previous = -1;
-      continue;
-    }
-    if (code === endCode) break;
-    if (previous === -1) {
-      if (code > clearCode) throw corrupt('GIF', 'the LZW data starts with an undefined code');
-      indices[written++] = code;
-      previous = code;
-      continue;
-    }
-    if (code > nextCode || (code === nextCode && nextCode === MAX_CODES)) {
-      throw corrupt('GIF', 'invalid LZW code');
-    }
-    // The code's string, or (for the code being defined) the previous string plus its own first index.
-    const known = code < nextCode;
-    const head = known ? code : previous;
-    const stringLength = length[head] + (known ? 0 : 1);
-    const firstIndex = first[head];
-    if (!known) indices[written + stringLength - 1] = firstIndex;
-    for (let c = head, at = written + length[head] - 1; at >= written; c = prefix[c], at--) indices[at] = suffix[c];
-    written += stringLength;
-
-    if (nextCode < MAX_CODES) {
-      prefix[nextCode] = previous;
-      suffix[nextCode] = known ? firstIndex : first[previous];
-      first[nextCode] = first[previous];
-      length[nextCode] = length[previous] + 1;
-      nextCode++;
-      if (nextCode === 1 << codeSize && codeSize < 12) codeSize++;
-    }
-    previous = code;
   }
-  // Indices past the frame's last pixel are dropped, as before.
-  const last = Math.min(written, total - flushed);
-  if (last > 0) emit(indices, last);
-  return flushed + last;
+
+  return {
+    run,
+    produced: () => state.flushed + state.written,
+    /** Emits what is left (indices past the frame's last pixel are dropped) and returns the count produced. */
+    finish(): number {
+      const last = Math.min(state.written, total - state.flushed);
+      if (last > 0) emit(indices, last);
+      return state.flushed + last;
+    },
+  };
 }
 
 /** LZW tables, one index run, the colour table, and room for small objects. */
@@ -293,11 +343,10 @@ async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
   const fill = (frame.transparentIndex ?? 0) * 3;
   const { canvasWidth, canvasHeight } = frame;
   const out = new Uint8Array(canvasWidth * canvasHeight * 3);
-  for (let p = 0; p < out.length; p += 3) {
-    out[p] = table[fill];
-    out[p + 1] = table[fill + 1];
-    out[p + 2] = table[fill + 2];
-  }
+  out.set(table.subarray(fill, fill + 3));
+  // Doubling copies: a native memmove per step, not a JavaScript loop over the whole canvas.
+  for (let filled = 3; filled < out.length; filled *= 2)
+    out.copyWithin(filled, 0, Math.min(filled, out.length - filled));
 
   // Indices become RGB as they are decoded, in frame raster order (rows reordered when interlaced).
   const rows = frame.interlaced ? interlacedRows(frame.height) : undefined;
@@ -305,7 +354,8 @@ async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
   let row = 0;
   let x = 0;
   let o = rowStart(0);
-  decodeLzw(
+  const yielder = new WorkYielder();
+  await decodeLzw(
     new SubBlockReader(bytes, frame.dataOffset),
     frame.minCodeSize,
     frame.width * frame.height,
@@ -326,6 +376,7 @@ async function decodeGif(bytes: Uint8Array): Promise<StoredPixels> {
         }
       }
     },
+    yielder,
   );
   return { width: canvasWidth, height: canvasHeight, channels: 3, data: out };
 }

@@ -18,6 +18,7 @@ import { createJpegDecoder, JpegDecodeError, type DecodedJpeg, type ScaleDenom }
 import { corrupt, ImageError, unsupported } from './errors.js';
 import { MiB, perOutputPixel, plus, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
+import { MAX_METADATA_BLOCKS, tooManyBlocks } from './work.js';
 
 const SOI = 0xd8;
 const EOI = 0xd9;
@@ -97,6 +98,7 @@ export function probeJpeg(bytes: Uint8Array): JpegFileHeader {
   let frame: Frame | undefined;
   let exif: Uint8Array | undefined;
   let offset = 2;
+  let segments = 0;
   // The header ends at the scan, or where the file does (the rest is not the probe's business).
   const headerEnd = (firstScanComponents?: number): JpegFileHeader => {
     if (frame) return { ...frame, exif, firstScanComponents };
@@ -113,6 +115,7 @@ export function probeJpeg(bytes: Uint8Array): JpegFileHeader {
     if (marker === EOI) return headerEnd();
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // markers without a segment
     if (offset + 2 > bytes.length) return headerEnd();
+    if (++segments > MAX_METADATA_BLOCKS) throw tooManyBlocks('JPEG', 'marker segments before the first scan');
     const length = (bytes[offset] << 8) | bytes[offset + 1];
     if (length < 2) throw corrupt('JPEG', `invalid length of marker 0x${marker.toString(16)}`);
     if (offset + length > bytes.length) return headerEnd();

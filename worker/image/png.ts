@@ -13,6 +13,7 @@
 import { corrupt, ImageError } from './errors.js';
 import { MiB, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
+import { checkWork, MAX_METADATA_BLOCKS, tooManyBlocks, WorkYielder } from './work.js';
 
 const SIGNATURE_BYTES = 8;
 /**
@@ -162,9 +163,12 @@ export function probePng(bytes: Uint8Array): PngHeader {
   let ihdr: Ihdr | undefined;
   let exif: Uint8Array | undefined;
   let idat = 0;
+  let others = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
+    } else if (chunk.type !== 'IDAT' && ++others > MAX_METADATA_BLOCKS) {
+      throw tooManyBlocks('PNG', 'chunks besides IDAT');
     } else if (chunk.type === 'IDAT') {
       // Past the cap the decode refuses the image: walking the rest would cost time per chunk for nothing.
       if (++idat > maxIdatChunks(ihdr)) break;
@@ -217,6 +221,24 @@ export function maxIdatChunks(
   const bitsPerPixel = SAMPLES_PER_PIXEL[header.colorType] * header.bitDepth;
   const inflated = header.height * (1 + rowBytes(header.width, bitsPerPixel) + (header.interlaced ? 14 : 0));
   return MAX_IDAT_CHUNKS_FIXED + Math.ceil(inflated / MIN_INFLATED_BYTES_PER_IDAT);
+}
+
+/**
+ * A scanline costs ~10 pixels' worth of work whatever its width (unfiltering and writing it, in JavaScript), so a
+ * 1×7,600,000 PNG took 0.9–1.4 s where a square one of as many pixels takes ~0.13 s. Inflated bytes beyond one per
+ * pixel (16-bit, alpha) cost ~1/8 of a pixel each. Measured in Node (bench:hostile).
+ */
+const ROW_WORK = 10;
+const BYTE_WORK = 1 / 8;
+
+/** The decode's work (worker/image/work.ts units) from the header: pixels, inflated bytes and scanlines. */
+export function pngWork(header: Pick<Ihdr, 'width' | 'height' | 'bitDepth' | 'colorType' | 'interlaced'>): number {
+  const bitsPerPixel = SAMPLES_PER_PIXEL[header.colorType] * header.bitDepth;
+  let work = 0;
+  for (const pass of passes(header)) {
+    work += pass.height * (ROW_WORK + pass.width + BYTE_WORK * (1 + rowBytes(pass.width, bitsPerPixel)));
+  }
+  return work;
 }
 
 /** Writes `count` pixels of one unfiltered scanline as RGB at out[start], out[start + step], … */
@@ -321,7 +343,7 @@ interface Pass {
   height: number;
 }
 
-function passes(ihdr: Ihdr): Pass[] {
+function passes(ihdr: Pick<Ihdr, 'width' | 'height' | 'interlaced'>): Pass[] {
   if (!ihdr.interlaced) return [{ xStart: 0, yStart: 0, xStep: 1, yStep: 1, width: ihdr.width, height: ihdr.height }];
   return ADAM7.map(([xStart, yStart, xStep, yStep]) => ({
     xStart,
@@ -350,10 +372,15 @@ function scanlineSink(ihdr: Ihdr, palette: Uint8Array, out: Uint8Array) {
   let row = 0;
   let filled = 0;
   let lineLength = 1 + passBytes(todo[0].width);
+  let work = 0;
 
   return {
     get done() {
       return passIndex === todo.length;
+    },
+    /** Work done so far, in pngWork's units. */
+    get work() {
+      return work;
     },
     push(data: Uint8Array): void {
       let offset = 0;
@@ -369,6 +396,7 @@ function scanlineSink(ihdr: Ihdr, palette: Uint8Array, out: Uint8Array) {
         unfilter(current[0], line, previous.subarray(1, lineLength), lineLength - 1, bpp);
         const y = pass.yStart + row * pass.yStep;
         writeRow(line, pass.width, out, (y * ihdr.width + pass.xStart) * 3, pass.xStep * 3);
+        work += ROW_WORK + pass.width + BYTE_WORK * lineLength;
         [current, previous] = [previous, current];
         filled = 0;
         if (++row === pass.height) {
@@ -384,10 +412,6 @@ function scanlineSink(ihdr: Ihdr, palette: Uint8Array, out: Uint8Array) {
   };
 }
 
-/**
- * Streams the zlib data of the IDAT chunks through the sink until every scanline is written, then stops: data past
- * the image (or a zlib bomb's tail) is never inflated. Reading pulls the inflater along, so it never runs ahead.
- */
 /**
  * The IDAT data in INFLATE_SLICE pieces whatever the chunking: small chunks are copied together, so the number of
  * inflater writes follows the compressed size, not the chunk count.
@@ -417,7 +441,17 @@ export function* coalescedSlices(idat: readonly Uint8Array[], size = INFLATE_SLI
   if (filled > 0) yield pending.subarray(0, filled);
 }
 
+/** Inflated data is handed to the sink in pieces this large at most, so a yield can come between any two. */
+const PUSH_PIECE = 64 * 1024;
+
+/**
+ * Streams the zlib data of the IDAT chunks through the sink until every scanline is written, then stops: data past
+ * the image (or a zlib bomb's tail) is never inflated. Reading pulls the inflater along, so it never runs ahead.
+ * Yields to the event loop every few milliseconds of work (WorkYielder).
+ */
 async function inflateInto(idat: Uint8Array[], sink: ReturnType<typeof scanlineSink>): Promise<void> {
+  const yielder = new WorkYielder();
+  let counted = 0;
   const inflater = new DecompressionStream('deflate');
   const writer = inflater.writable.getWriter();
   const reader = inflater.readable.getReader();
@@ -430,7 +464,11 @@ async function inflateInto(idat: Uint8Array[], sink: ReturnType<typeof scanlineS
     while (!sink.done) {
       const { value, done } = await reader.read();
       if (done) throw corrupt('PNG', 'the image data ends before the last scanline');
-      sink.push(value);
+      for (let offset = 0; offset < value.length && !sink.done; offset += PUSH_PIECE) {
+        sink.push(value.subarray(offset, offset + PUSH_PIECE));
+        if (yielder.add(sink.work - counted)) await yielder.yield();
+        counted = sink.work;
+      }
     }
   } catch (error) {
     if (error instanceof ImageError) throw error;
@@ -445,9 +483,16 @@ async function decodePng(bytes: Uint8Array): Promise<StoredPixels> {
   let plte: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
   let maxIdat = 0;
+  let others = 0;
   for (const chunk of chunks(bytes)) {
     if (!ihdr) {
       ihdr = parseIhdr(chunk);
+      checkWork(
+        'PNG',
+        `${ihdr.width}×${ihdr.height}, ${ihdr.height} scanlines`,
+        pngWork(ihdr),
+        ihdr.width * ihdr.height,
+      );
       maxIdat = maxIdatChunks(ihdr);
       continue;
     }
@@ -462,6 +507,7 @@ async function decodePng(bytes: Uint8Array): Promise<StoredPixels> {
       idat.push(chunk.data);
       continue;
     }
+    if (++others > MAX_METADATA_BLOCKS) throw tooManyBlocks('PNG', 'chunks besides IDAT');
     // Like PIL, check the checksums of the chunks that precede the image data.
     if (idat.length === 0 && chunk.complete && !chunk.crcMatches()) throw corrupt('PNG', `bad ${chunk.type} checksum`);
     if (chunk.type === 'PLTE' && !plte) {

@@ -14,6 +14,7 @@ import {
 import { corrupt, unsupported } from './errors.js';
 import { MiB, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
+import { MAX_METADATA_BLOCKS, tooManyBlocks } from './work.js';
 
 interface WebpModule extends EmscriptenInstance {
   decode(data: BufferSource): DecodedImage | null;
@@ -61,7 +62,8 @@ export function probeWebp(bytes: Uint8Array): WebpHeader {
   let compression: WebpHeader['compression'];
   let alphaChunk = false;
   // Chunks start after "RIFF", the RIFF size and "WEBP"; each is padded to an even length.
-  for (let offset = 12; offset + 8 <= bytes.length; ) {
+  for (let offset = 12, count = 0; offset + 8 <= bytes.length; ) {
+    if (++count > MAX_METADATA_BLOCKS) throw tooManyBlocks('WebP', 'RIFF chunks');
     const id = fourcc(bytes, offset);
     const length = view.getUint32(offset + 4, true);
     const start = offset + 8;

@@ -14,6 +14,51 @@ export interface OrtNodeOptions {
   device?: NodeDevice;
   /** CPU intra-op threads; 0 lets onnxruntime choose. */
   threads?: number;
+  /**
+   * Let onnxruntime write the logits into a buffer allocated here (a non-null fetch is bound as the output) instead
+   * of allocating its own. Default: on CUDA only, where the device → host copy then lands in the buffer the inference
+   * thread hands on, with no copy of its own; CPU keeps the plain run.
+   */
+  preallocateOutputs?: boolean;
+}
+
+/**
+ * Outputs that are a fresh buffer of ours (preallocated), not a view onnxruntime may still own: the inference thread
+ * transfers these as they are.
+ */
+export const ownedOutputs = new WeakSet<Float32Array>();
+
+/**
+ * onnxruntime-node 1.30 binds a Tensor passed as a fetch as the output's memory; it offers no CUDA-resident tensors
+ * to JavaScript (its 'gpu-buffer' location and preferredOutputLocation are WebGPU's), so this is as far as IO binding
+ * goes here: the input is still copied host → device on every run.
+ */
+function withPreallocatedOutputs(session: ort.InferenceSession, classes: number): ModelSession {
+  const [inputName] = session.inputNames;
+  const [outputName] = session.outputNames;
+  return {
+    inputName,
+    outputName,
+    async run(input, dims) {
+      const data = new Float32Array(dims[0] * classes);
+      const feeds = { [inputName]: new ort.Tensor('float32', input, dims) };
+      const fetches = { [outputName]: new ort.Tensor('float32', data, [dims[0], classes]) };
+      const results = await session.run(feeds, fetches);
+      const outDims = [...results[outputName].dims];
+      results[outputName].dispose?.();
+      ownedOutputs.add(data);
+      return { data, dims: outDims };
+    },
+    release: () => session.release(),
+  };
+}
+
+/** The logits' class count when the graph declares it ([N, classes]). */
+function declaredClasses(session: ort.InferenceSession): number | undefined {
+  const [metadata] = session.outputMetadata;
+  if (!metadata?.isTensor || metadata.shape.length !== 2) return undefined;
+  const classes = metadata.shape[1];
+  return typeof classes === 'number' ? classes : undefined;
 }
 
 export function createOrtNodeBackend(options: OrtNodeOptions = {}): InferenceBackend {
@@ -27,7 +72,8 @@ export function createOrtNodeBackend(options: OrtNodeOptions = {}): InferenceBac
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
       });
-      return wrapSession(ort, session);
+      const classes = (options.preallocateOutputs ?? device === 'cuda') ? declaredClasses(session) : undefined;
+      return classes === undefined ? wrapSession(ort, session) : withPreallocatedOutputs(session, classes);
     },
   };
 }

@@ -27,6 +27,10 @@ export const USAGE = `usage: npm run start:node -- [options]
   --batch-max N          most images per inference call (env BATCH_MAX; default ${DEFAULT_BATCHING.maxBatch})
   --batch-queue N        most images waiting; beyond it 503 + Retry-After (env BATCH_QUEUE; default ${DEFAULT_BATCHING.maxQueue})
   --no-batching          run every request on its own (env BATCHING=off; BATCHING=on is the default)
+  --decode-threads N|auto  decode/preprocess threads (env DECODE_THREADS; default auto = cores − 1, at least 1;
+                         0 = decode on the HTTP thread)
+  --decode-queue N       most images waiting for a decode thread; beyond it 503 + Retry-After (env DECODE_QUEUE;
+                         default ${NODE_SERVER_DEFAULTS.decodeQueue})
   --drain-timeout-ms MS  on SIGTERM, how long to wait for requests in flight (default ${NODE_SERVER_DEFAULTS.drainTimeoutMs})
   --help
 
@@ -46,7 +50,9 @@ type NodeEnv = ConfigVars &
       | 'BATCH_WINDOW_MS'
       | 'BATCH_MAX'
       | 'BATCH_QUEUE'
-      | 'BATCHING',
+      | 'BATCHING'
+      | 'DECODE_THREADS'
+      | 'DECODE_QUEUE',
       string
     >
   >;
@@ -86,6 +92,8 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
         'batch-queue': { type: 'string' },
         'no-batching': { type: 'boolean' },
         'drain-timeout-ms': { type: 'string' },
+        'decode-threads': { type: 'string' },
+        'decode-queue': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -121,6 +129,8 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
   const port = pick(values.port, env.PORT);
   const threads = pick(values.threads, env.THREADS);
   const drain = values['drain-timeout-ms'];
+  const decodeThreads = pick(values['decode-threads'], env.DECODE_THREADS);
+  const decodeQueue = pick(values['decode-queue'], env.DECODE_QUEUE);
   let config;
   try {
     config = parseConfig({ ...env, DEFAULT_MODEL: env.DEFAULT_MODEL?.trim() ? env.DEFAULT_MODEL : NODE_DEFAULT_MODEL });
@@ -139,6 +149,12 @@ export function parseNodeCli(argv: readonly string[], env: NodeEnv, cwd: string)
       batching,
       drainTimeoutMs:
         drain === undefined ? NODE_SERVER_DEFAULTS.drainTimeoutMs : milliseconds('--drain-timeout-ms', drain),
+      decodeThreads:
+        decodeThreads === undefined || decodeThreads === 'auto'
+          ? 'auto'
+          : integer('--decode-threads', decodeThreads, 0, 1024),
+      decodeQueue:
+        decodeQueue === undefined ? NODE_SERVER_DEFAULTS.decodeQueue : integer('--decode-queue', decodeQueue, 1),
     },
   };
 }

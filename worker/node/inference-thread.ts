@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
 import type { ModelSession } from '../inference/backend.js';
-import { createOrtNodeBackend, type OrtNodeOptions } from '../inference/ort-node.js';
+import { createOrtNodeBackend, ownedOutputs, type OrtNodeOptions } from '../inference/ort-node.js';
 import type { ThreadReply, ThreadRequest } from './inference-protocol.js';
 
 const port = parentPort!;
@@ -32,9 +32,9 @@ async function handle(request: ThreadRequest): Promise<[ThreadReply, TransferLis
     }
     case 'run': {
       const output = await session(request.session).run(request.input, request.dims);
-      // A copy we own, so it can be moved to the other thread without copying again.
-      const data = output.data.slice();
-      return [{ id: request.id, ok: true, data, dims: output.dims }, [data.buffer]];
+      // A copy we own, so it can be moved to the other thread without copying again (preallocated outputs already are).
+      const data = ownedOutputs.has(output.data) ? output.data : output.data.slice();
+      return [{ id: request.id, ok: true, data, dims: output.dims }, [data.buffer as ArrayBuffer]];
     }
     case 'release': {
       const released = session(request.session);

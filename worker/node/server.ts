@@ -21,6 +21,8 @@ import { MANIFEST_FILE } from '../../models/manifest.js';
 import { deviceUnavailable } from './cuda-provider.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';
+import { refuseFp16Models } from './fp16-files.js';
+import { createDecodePool, type DecodePool } from './decode-pool.js';
 import { createThreadedOrtNodeBackend } from './threaded-backend.js';
 import { nodeUrlFetcher } from './url-fetcher.js';
 
@@ -47,6 +49,10 @@ export interface NodeServerOptions {
   batching: BatchingOptions | false;
   /** How long close() waits for requests in flight before it drops them. */
   drainTimeoutMs: number;
+  /** Decode/preprocess threads (decode-pool.ts); 0 decodes on the HTTP thread; 'auto' = cores − 1, at least 1. */
+  decodeThreads: number | 'auto';
+  /** Most images waiting for a decode thread; beyond it 503 overloaded + Retry-After. */
+  decodeQueue: number;
   log: Logger;
 }
 
@@ -57,6 +63,8 @@ export const NODE_SERVER_DEFAULTS = Object.freeze({
   threads: 'auto',
   batching: DEFAULT_BATCHING,
   drainTimeoutMs: 30_000,
+  decodeThreads: 'auto',
+  decodeQueue: 256,
   log: consoleLogger,
 } satisfies Partial<NodeServerOptions>);
 
@@ -66,6 +74,11 @@ export const NODE_SERVER_DEFAULTS = Object.freeze({
  * wait on each other: on the 2-core development machine, M5 ran 3–4× slower with 2 threads than with 1.
  */
 export function resolveThreads(threads: number | 'auto'): number {
+  return threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads;
+}
+
+/** 'auto': a decode thread per core but one, and at least one, so decoding never runs on the HTTP thread. */
+export function resolveDecodeThreads(threads: number | 'auto'): number {
   return threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads;
 }
 
@@ -147,10 +160,20 @@ export async function startNodeServer(
     attempts: choice.attempts,
   };
 
+  const decodeThreads = resolveDecodeThreads(options.decodeThreads);
+  let pool: DecodePool | undefined;
+  try {
+    if (decodeThreads > 0) pool = await createDecodePool({ threads: decodeThreads, maxQueue: options.decodeQueue });
+  } catch (error) {
+    await choice.backend.terminate();
+    throw error;
+  }
+  const decode = () => (pool ? pool.stats() : { threads: 0 });
+
   const app = createApp({
     backend: choice.backend,
-    files,
-    images: createImageSupport(await loadImageWasmModules()),
+    files: choice.device === 'cpu' ? refuseFp16Models(files, choice.device) : files,
+    images: pool ?? createImageSupport(await loadImageWasmModules()),
     config,
     wrapSession:
       batching === false
@@ -163,7 +186,16 @@ export async function startNodeServer(
     resultCache: createMemoryResultCache(),
     urlFetcher: nodeUrlFetcher,
     // inFlight counts this /v1/models request too.
-    execution: () => ({ runtime: 'node', ...device, threads, batching: batchingInfo(), inFlight }),
+    execution: () => ({
+      runtime: 'node',
+      ...device,
+      threads,
+      // Where logits land: a buffer of ours on CUDA (ort-node.ts), onnxruntime's own on CPU.
+      outputs: choice.device === 'cuda' ? 'preallocated' : 'onnxruntime',
+      batching: batchingInfo(),
+      decode: decode(),
+      inFlight,
+    }),
   });
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
@@ -188,6 +220,7 @@ export async function startNodeServer(
       });
     });
   } catch (error) {
+    await pool?.close();
     await choice.backend.terminate();
     throw error;
   }
@@ -197,7 +230,8 @@ export async function startNodeServer(
   log(
     'info',
     `listening on ${url} (models ${options.modelsDir}, default ${config.defaultModel}, ` +
-      `batching ${batching === false ? 'off' : `window ${batching.windowMs} ms, max ${batching.maxBatch}, queue ${batching.maxQueue}`})`,
+      `batching ${batching === false ? 'off' : `window ${batching.windowMs} ms, max ${batching.maxBatch}, queue ${batching.maxQueue}`}, ` +
+      `decode ${decodeThreads === 0 ? 'on the HTTP thread' : `${decodeThreads} thread(s), queue ${options.decodeQueue}`})`,
   );
 
   let closing: Promise<boolean> | undefined;
@@ -221,6 +255,8 @@ export async function startNodeServer(
       }
       server.closeAllConnections();
       await closed;
+      // Every request is answered (or dropped) by now, so no image is left to decode.
+      await pool?.close();
       await choice.backend.terminate();
       log('info', 'stopped');
       return complete;

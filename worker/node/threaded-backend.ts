@@ -8,6 +8,7 @@ import { Worker, type TransferListItem } from 'node:worker_threads';
 import type { InferenceBackend, ModelSession } from '../inference/backend.js';
 import type { NodeDevice, OrtNodeOptions } from '../inference/ort-node.js';
 import type { ThreadReply, ThreadRequest } from './inference-protocol.js';
+import { threadBootstrap } from './thread-bootstrap.js';
 
 export interface ThreadedBackend extends InferenceBackend {
   /** Stops the thread; its sessions are gone and later calls fail. */
@@ -17,21 +18,14 @@ export interface ThreadedBackend extends InferenceBackend {
 type Pending = { resolve(reply: ThreadReply): void; reject(error: Error): void };
 type RequestBody = ThreadRequest extends infer R ? (R extends ThreadRequest ? Omit<R, 'id'> : never) : never;
 
-/**
- * The thread runs TypeScript like the rest of the server. Node 20 resolves a worker's entry before any `--import`
- * loader applies to it, so a small script registers tsx in the thread first, then imports the real entry.
- */
-function threadBootstrap(): string {
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./inference-thread.ts', import.meta.url).href);
-  return `import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`;
-}
-
 /** Resolves once the thread runs and has loaded onnxruntime, so a broken setup fails at start, not per request. */
 export async function createThreadedOrtNodeBackend(
-  options: Required<OrtNodeOptions> & { device: NodeDevice },
+  options: Required<Omit<OrtNodeOptions, 'preallocateOutputs'>> & OrtNodeOptions & { device: NodeDevice },
 ): Promise<ThreadedBackend> {
-  const worker = new Worker(threadBootstrap(), { eval: true, workerData: options });
+  const worker = new Worker(threadBootstrap(new URL('./inference-thread.ts', import.meta.url)), {
+    eval: true,
+    workerData: options,
+  });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error) =>
       reject(new Error(`the inference thread did not start: ${error.message}`, { cause: error }));

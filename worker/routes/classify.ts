@@ -2,12 +2,19 @@
 import type { Context, Hono } from 'hono';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
-import { ApiError } from '../errors.js';
+import { ApiError, problemTitle, problemType } from '../errors.js';
 import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
 import { fetchImage } from '../fetch/fetch-image.js';
-import { bodyKind, readImageUrls, readMultipartImages, readSingleImage, type UploadedImage } from '../http/body.js';
+import {
+  bodyKind,
+  IMAGE_FIELD,
+  readImageUrls,
+  readMultipartImages,
+  readSingleImage,
+  type UploadedImage,
+} from '../http/body.js';
 import { bodyLimit } from '../http/body-limit.js';
-import { checkTopKFits, parseClassifyParams } from '../http/params.js';
+import { checkTopKFits, DEFAULT_TOP_K, INCLUDE_VALUES, MAX_TOP_K, parseClassifyParams } from '../http/params.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { encodePng, pngDataUrl } from '../image/png-encode.js';
@@ -15,6 +22,156 @@ import { inputToRgb } from '../preprocess/transform.js';
 import type { ImageOutcome } from '../classify/pipeline.js';
 import type { Preprocessing } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
+import { ref } from '../openapi/problems.js';
+import type { RouteOperation } from '../openapi/types.js';
+
+const single = { schema: ref('schemas', 'ClassifyResult') };
+const batch = { schema: ref('schemas', 'BatchResult') };
+const EXAMPLE_PREDICTIONS = [
+  { index: 281, synset: 'n02123045', label: 'tabby, tabby cat', score: 0.83 },
+  { index: 282, synset: 'n02123159', label: 'tiger cat', score: 0.09 },
+];
+const EXAMPLE_TIMING = {
+  decode_wait_ms: 0,
+  decode_ms: 11.2,
+  preprocess_ms: 3.1,
+  model_wait_ms: 0,
+  inference_ms: 24.5,
+  total_ms: 39.4,
+};
+
+/** The OpenAPI description of the handler below (worker/openapi/document.ts); parameters from worker/http/params.ts. */
+export const classifyOperation: RouteOperation = {
+  method: 'post',
+  path: '/v1/classify',
+  auth: true,
+  problems: [
+    'bad-parameter',
+    'empty-body',
+    'malformed-body',
+    'url-not-allowed',
+    'unknown-model',
+    'body-too-large',
+    'too-many-pixels',
+    'image-too-complex',
+    'batch-too-large',
+    'unsupported-content-type',
+    'unsupported-format',
+    'corrupt-image',
+    'fetch-failed',
+    'fetch-timeout',
+    'model-unavailable',
+    'overloaded',
+  ],
+  operation: {
+    operationId: 'classify',
+    summary: 'Classify one image (raw body or {url}) or a batch (multipart image fields or {urls})',
+    parameters: [
+      {
+        name: 'model',
+        in: 'query',
+        description: 'a model name from /v1/models; default: the configured DEFAULT_MODEL',
+        schema: { type: 'string', minLength: 1 },
+      },
+      {
+        name: 'top_k',
+        in: 'query',
+        description: "how many predictions, at most the model's class count",
+        schema: { type: 'integer', minimum: 1, maximum: MAX_TOP_K, default: DEFAULT_TOP_K },
+      },
+      {
+        name: 'include',
+        in: 'query',
+        description: 'comma-separated extras per image; input: the crop the model saw as a PNG data: URL',
+        schema: { type: 'string', pattern: `^(${INCLUDE_VALUES.join('|')})(,(${INCLUDE_VALUES.join('|')}))*$` },
+        explode: false,
+      },
+      {
+        name: 'Cache-Control',
+        in: 'header',
+        description: 'no-cache: compute afresh and store; no-store: neither read nor store the result cache',
+        schema: { type: 'string' },
+      },
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        'image/*': { schema: { type: 'string', contentMediaType: 'image/*' } },
+        'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: [IMAGE_FIELD],
+            properties: { [IMAGE_FIELD]: { type: 'array', items: { type: 'string', contentMediaType: 'image/*' } } },
+          },
+          encoding: { [IMAGE_FIELD]: { contentType: 'image/*, application/octet-stream' } },
+        },
+        'application/json': {
+          schema: {
+            oneOf: [
+              { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } },
+              {
+                type: 'object',
+                required: ['urls'],
+                properties: { urls: { type: 'array', minItems: 1, items: { type: 'string', format: 'uri' } } },
+              },
+            ],
+          },
+          examples: {
+            url: { value: { url: 'https://images.example.com/cat.jpg' } },
+            urls: { value: { urls: ['https://images.example.com/cat.jpg', 'https://images.example.com/dog.jpg'] } },
+          },
+        },
+      },
+    },
+    responses: {
+      '200': {
+        description:
+          'One image: ClassifyResult. A batch (multipart or urls): BatchResult, one result per image in order.',
+        headers: {
+          'X-Cache': {
+            description: 'hit or miss (one-image requests, result cache on)',
+            schema: { enum: ['hit', 'miss'] },
+          },
+          'Server-Timing': { description: 'the stages of timing', schema: { type: 'string' } },
+        },
+        content: {
+          'application/json': {
+            schema: { oneOf: [single.schema, batch.schema] },
+            examples: {
+              single: {
+                value: { model: 'efficientvit_m0.int8', predictions: EXAMPLE_PREDICTIONS, timing: EXAMPLE_TIMING },
+              },
+              batch: {
+                value: {
+                  model: 'efficientvit_m0.int8',
+                  results: [
+                    {
+                      filename: 'cat.jpg',
+                      predictions: EXAMPLE_PREDICTIONS,
+                      timing: { decode_wait_ms: 0, decode_ms: 9.8, preprocess_ms: 2.9 },
+                    },
+                    {
+                      filename: 'notes.txt',
+                      error: {
+                        type: problemType('unsupported-format'),
+                        title: problemTitle('unsupported-format'),
+                        status: 415,
+                        detail: 'the image is not JPEG, PNG, WebP or GIF',
+                        code: 'unsupported-format',
+                      },
+                    },
+                  ],
+                  timing: EXAMPLE_TIMING,
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
 
 function serverTiming(c: Context, timings: StageTimings): void {
   for (const [stage, name] of Object.entries(SERVER_TIMING_NAMES) as [keyof StageTimings, string][]) {

@@ -2,6 +2,56 @@
 import type { Hono } from 'hono';
 import type { ManifestModel } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
+import { ref } from '../openapi/problems.js';
+import type { RouteOperation } from '../openapi/types.js';
+
+export const modelsOperation: RouteOperation = {
+  method: 'get',
+  path: '/v1/models',
+  auth: true,
+  problems: ['model-unavailable'],
+  operation: {
+    operationId: 'models',
+    summary: 'The deployed models, their provenance and whether this instance has loaded them',
+    responses: {
+      '200': {
+        description: 'the manifest, as clients need it',
+        content: {
+          'application/json': {
+            schema: ref('schemas', 'Models'),
+            example: {
+              backend: 'onnxruntime-web/wasm',
+              default: 'm0',
+              models: [
+                {
+                  name: 'm0',
+                  id: 'efficientvit_m0.int8',
+                  variant: 'm0',
+                  precision: 'int8',
+                  bytes: 2712345,
+                  sha256: '0'.repeat(64),
+                  source: {
+                    checkpoint:
+                      'https://github.com/xinyuliu-jeffrey/EfficientViT_Model_Zoo/releases/download/v1.0/efficientvit_m0.pth',
+                    sha256: '0'.repeat(64),
+                    format: 'pth',
+                    kind: 'checkpoint',
+                    note: 'converted from the pth checkpoint …',
+                  },
+                  input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
+                  labels: 'imagenet-1k',
+                  classes: 1000,
+                  default: true,
+                  loaded: false,
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+  },
+};
 
 /** Where each model's weights came from, in words a client can show. */
 function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fixture' | 'checkpoint'; note: string } {

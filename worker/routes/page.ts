@@ -6,6 +6,21 @@
 import type { Hono } from 'hono';
 import { ApiError } from '../errors.js';
 import type { RouteContext } from './context.js';
+import type { RouteOperation } from '../openapi/types.js';
+
+export const pageOperation: RouteOperation = {
+  method: 'get',
+  path: '/',
+  auth: false,
+  problems: ['not-found'],
+  operation: {
+    operationId: 'page',
+    summary: 'The demo page',
+    responses: {
+      '200': { description: 'one self-contained HTML file', content: { 'text/html': { schema: { type: 'string' } } } },
+    },
+  },
+};
 
 export const PAGE_FILE = 'page/index.html';
 

@@ -86,6 +86,7 @@ export function formatVerifyReport(report: VerifyReport): string {
     'mean cos': b.agreement.meanCosine.toFixed(4),
     'min cos': b.agreement.minCosine.toFixed(4),
     'rel. error': percent(b.agreement.meanRelativeError),
+    'max |Δlogit|': Number(b.agreement.maxAbsDiff.toPrecision(3)),
     'candidate ms': b.latency ? Number(b.latency.candidate.medianMs.toFixed(2)) : '-',
     'reference ms': b.latency ? Number(b.latency.reference.medianMs.toFixed(2)) : '-',
     speedup: b.latency ? `${b.latency.speedup.toFixed(2)}×` : '-',
