@@ -1,22 +1,16 @@
-/**
- * The Worker in real workerd for benchmarks (bench:edge, bench:hostile, bench:soak): bundled as `wrangler deploy`
- * bundles it, run by Miniflare, its processes' memory read from /proc.
- */
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { MiniflareOptions } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { bundleEdgeWorker } from '../local-edge.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MiB = 2 ** 20;
+const _repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const _MiB = 2 ** 20;
 
 /**
- * Bundles the worker exactly as `wrangler deploy` would (into `outDir`) and returns Miniflare options for it: the
- * bundle, wrangler.toml's bindings and vars, the Static Assets binding MODELS pointing at `modelsDir`.
+ * The worker bundled as `npm start` bundles it (scripts/local-edge.ts), for measuring: the result cache off, since
+ * benchmarks send the same images again and again and must measure the work, not cache hits.
  */
 export async function bundleWorker(options: {
   modelsDir: string;
@@ -26,29 +20,15 @@ export async function bundleWorker(options: {
   root?: string;
   log?: (message: string) => void;
 }): Promise<MiniflareOptions> {
-  const { modelsDir, outDir, name, root = repoRoot } = options;
-  rmSync(outDir, { recursive: true, force: true });
   options.log?.('bundling the worker (wrangler deploy --dry-run)');
-  await promisify(execFile)('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outDir], {
-    cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
-    maxBuffer: 16 * MiB,
+  return bundleEdgeWorker({
+    modelsDir: options.modelsDir,
+    outDir: options.outDir,
+    name: options.name,
+    root: options.root,
+    buildRoot: path.join(options.outDir, '..', 'build'),
+    vars: { RESULT_CACHE: 'off' },
   });
-  const config = path.join(root, 'wrangler.toml');
-  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config, undefined, {
-    overrides: { assets: { directory: modelsDir } },
-  });
-  // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
-  const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
-  // The bundle's modules must be listed (its wasm imports are not resolvable statically by Miniflare).
-  const { modulesRules: _rules, ...rest } = workerOptions;
-  const modules = [
-    { type: 'ESModule' as const, path: path.join(outDir, bundle) },
-    ...readdirSync(outDir)
-      .filter((file) => file.endsWith('.wasm'))
-      .map((file) => ({ type: 'CompiledWasm' as const, path: path.join(outDir, file) })),
-  ];
-  return { ...rest, name, modules, modulesRoot: outDir, cf: false } as MiniflareOptions;
 }
 
 /** The workerd processes below `root` (Miniflare starts one per instance), from /proc (Linux). */

@@ -1,0 +1,137 @@
+/**
+ * The edge Worker run locally: bundled exactly as `wrangler deploy` bundles it, then run in workerd by Miniflare with
+ * wrangler.toml's bindings, vars and Static Assets (and `.dev.vars` secrets, read by wrangler's own config reader).
+ * Shared by `npm start` (scripts/start.ts) and `npm run bench:edge`. Miniflare rather than `wrangler dev`: no dev
+ * proxy between the client and workerd (the proxy stalls `Expect: 100-continue` uploads ~1 s, answers 503 and hangs
+ * after an over-limit upload whose client left on the 413, and grows), and one workerd process per instance.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Miniflare, type MiniflareOptions } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { ConfigError, type ConfigVars, DEFAULT_CONFIG, parseConfig } from '../worker/config.js';
+import { UsageError } from '../worker/node/cli.js';
+import { startContinueFront } from './continue-front.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WRANGLER_BIN = path.join(REPO_ROOT, 'node_modules/wrangler/bin/wrangler.js');
+const MiB = 2 ** 20;
+
+export interface BundleOptions {
+  /** The Static Assets folder bound as MODELS (wrangler.toml's [assets], replaced). */
+  modelsDir: string;
+  /** Where the bundle is written (emptied first). */
+  outDir: string;
+  /** The worker's name in Miniflare (the inspector lists isolates by it). */
+  name?: string;
+  /** Vars over wrangler.toml's and `.dev.vars`' (`--var NAME:VALUE`). */
+  vars?: Readonly<Record<string, string>>;
+  /** The checkout whose worker and wrangler.toml to bundle (default: this one; bench:hostile compares another). */
+  root?: string;
+  /**
+   * EFFICIENTVIT_BUILD_DIR for wrangler.toml's [build] (the demo page build), so that serving another folder never
+   * writes into the user's models/build; default: models/build.
+   */
+  buildRoot?: string;
+}
+
+/** Bundles worker/entries/workerd.ts with `wrangler deploy --dry-run --outdir` and returns Miniflare options for it. */
+export async function bundleEdgeWorker(options: BundleOptions): Promise<MiniflareOptions> {
+  if (!existsSync(path.join(options.modelsDir, 'manifest.json')))
+    throw new UsageError(`${options.modelsDir}: no manifest.json (build models with \`npm run models -- build\`)`);
+  rmSync(options.outDir, { recursive: true, force: true });
+  const root = options.root ?? REPO_ROOT;
+  try {
+    // --assets: wrangler checks the folder exists, and the one in wrangler.toml need not (tests, --models).
+    await promisify(execFile)(
+      process.execPath,
+      [WRANGLER_BIN, 'deploy', '--dry-run', '--outdir', options.outDir, '--assets', options.modelsDir],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          WRANGLER_SEND_METRICS: 'false',
+          ...(options.buildRoot ? { EFFICIENTVIT_BUILD_DIR: options.buildRoot } : {}),
+        },
+        maxBuffer: 16 * MiB,
+      },
+    );
+  } catch (error) {
+    const output = (error as { stderr?: string; stdout?: string }).stderr || (error as { stdout?: string }).stdout;
+    throw new Error(`wrangler deploy --dry-run failed:\n${output ?? String(error)}`);
+  }
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'), undefined, {
+    overrides: { assets: { directory: options.modelsDir } },
+  });
+  // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
+  const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
+  // The bundle's modules are listed: Miniflare cannot resolve its wasm imports statically.
+  const { modulesRules: _rules, bindings, ...rest } = workerOptions;
+  const modules = [
+    { type: 'ESModule' as const, path: path.join(options.outDir, bundle) },
+    ...readdirSync(options.outDir)
+      .filter((file) => file.endsWith('.wasm'))
+      .map((file) => ({ type: 'CompiledWasm' as const, path: path.join(options.outDir, file) })),
+  ];
+  return {
+    ...rest,
+    name: options.name ?? 'efficientvit-edge',
+    bindings: { ...bindings, ...options.vars },
+    modules,
+    modulesRoot: options.outDir,
+    cf: false,
+  } as MiniflareOptions;
+}
+
+export interface LocalEdge {
+  url: URL;
+  miniflare: Miniflare;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts one workerd process serving the bundle on host:port (port 0: any free one). `front`: listen through
+ * worker/node/continue-front.ts (workerd itself on a loopback port), which answers `Expect: 100-continue`.
+ */
+export async function startLocalEdge(
+  options: MiniflareOptions,
+  listen: { host?: string; port?: number; inspectorPort?: number; front?: boolean } = {},
+): Promise<LocalEdge> {
+  const host = listen.host ?? '127.0.0.1';
+  const miniflare = new Miniflare({
+    ...options,
+    host: listen.front ? '127.0.0.1' : host,
+    port: listen.front ? 0 : (listen.port ?? 0),
+    inspectorPort: listen.inspectorPort,
+  } as MiniflareOptions);
+  try {
+    const workerd = await miniflare.ready;
+    if (!listen.front) return { url: workerd, miniflare, dispose: () => miniflare.dispose() };
+    const maxBodyBytes = bodyLimit((options as { bindings?: ConfigVars }).bindings ?? {});
+    const front = await startContinueFront(workerd, { host, port: listen.port ?? 0, maxBodyBytes });
+    return {
+      url: front.url,
+      miniflare,
+      dispose: async () => {
+        await front.close();
+        await miniflare.dispose();
+      },
+    };
+  } catch (error) {
+    await miniflare.dispose().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The worker's MAX_BODY_BYTES as it parses it; with a bad config the worker refuses every request anyway. */
+function bodyLimit(vars: ConfigVars): number {
+  try {
+    return parseConfig(vars).maxBodyBytes;
+  } catch (error) {
+    if (error instanceof ConfigError) return DEFAULT_CONFIG.maxBodyBytes;
+    throw error;
+  }
+}
