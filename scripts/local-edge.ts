@@ -16,7 +16,7 @@ import { ConfigError, type ConfigVars, DEFAULT_CONFIG, parseConfig } from '../wo
 import { UsageError } from '../worker/node/cli.js';
 import { startContinueFront } from './continue-front.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WRANGLER_BIN = path.join(REPO_ROOT, 'node_modules/wrangler/bin/wrangler.js');
 const MiB = 2 ** 20;
 
