@@ -67,6 +67,17 @@ function checkModel(model: unknown, index: number): ManifestModel {
   ) {
     fail('output.shape must be [N, classes]');
   }
+  const embedding = model.embedding;
+  if (
+    embedding !== undefined &&
+    (!isRecord(embedding) ||
+      typeof embedding.name !== 'string' ||
+      !Array.isArray(embedding.shape) ||
+      embedding.shape.length !== 2 ||
+      !isPositiveInteger(embedding.shape[1]))
+  ) {
+    fail('embedding must be {name, shape: [N, dims]}');
+  }
 
   const pre = model.preprocessing;
   if (!isRecord(pre)) return fail('preprocessing is missing');

@@ -49,6 +49,11 @@ export interface ManifestModel {
   };
   input: { name: string; shape: ['N', 3, number, number]; dtype: 'float32' };
   output: { name: string; shape: ['N', number]; dtype: 'float32' };
+  /**
+   * The second graph output: pooled features before the classifier head, unnormalised (the service L2-normalises).
+   * Absent in builds from before it existed; those models still classify, and /v1/embed answers 501 for them.
+   */
+  embedding?: { name: string; shape: ['N', number]; dtype: 'float32' };
   preprocessing: Preprocessing;
   /** Label set id; labels live in models/<labels>.labels.json. */
   labels: string;

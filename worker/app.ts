@@ -17,6 +17,7 @@ import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
 import { ModelRegistry, type SessionWrapper } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
+import { registerEmbedRoute } from './routes/embed.js';
 import type { RouteContext } from './routes/context.js';
 import { registerDocsRoute } from './routes/docs.js';
 import { registerHealthRoute } from './routes/health.js';
@@ -141,6 +142,7 @@ export function createApp(deps: AppDeps): Hono {
   registerDocsRoute(app, routes);
   registerModelsRoute(app, routes);
   registerClassifyRoute(app, routes);
+  registerEmbedRoute(app, routes);
 
   return app;
 }

@@ -25,6 +25,7 @@ const PROBLEMS = {
   'corrupt-image': { status: 422, title: 'The image cannot be decoded' },
   'fetch-failed': { status: 502, title: 'The image URL could not be fetched' },
   'fetch-timeout': { status: 504, title: 'The image URL did not answer in time' },
+  'no-embedding': { status: 501, title: 'The model has no embedding output' },
   'model-unavailable': { status: 503, title: 'Model unavailable' },
   overloaded: { status: 503, title: 'Too many requests waiting; retry later' },
   'invalid-config': { status: 500, title: 'The service is misconfigured' },

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { validateStateDict, type Variant } from '../efficientvit.js';
+import { efficientVitLayout, validateStateDict, type Variant } from '../efficientvit.js';
 import { IMAGENET_1K, IMAGENET_1K_ID } from '../imagenet-1k.js';
 import { IMAGENET_PREPROCESSING, sha256Hex, type ManifestModel, type Precision } from '../manifest.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { readCheckpoint } from './checkpoint/index.js';
-import { exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } from './export/index.js';
+import { EMBEDDING_NAME, exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } from './export/index.js';
 import { upsertManifest } from './manifest-file.js';
 import {
   cachedCheckpointPath,
@@ -106,7 +106,8 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
     emit({ kind: 'stage', variant, stage: 'export fp32' });
     const fp32 = exportOnnx(weights, variant, { graph });
     emit({ kind: 'stage', variant, stage: 'check fp32 against the float64 reference' });
-    const maxAbsDiffVsReference = await checkAgainstReference(backend, fp32, weights, variant, inputs.slice(0, 2));
+    const reference = await checkAgainstReference(backend, fp32, weights, variant, inputs.slice(0, 2));
+    const maxAbsDiffVsReference = reference.maxAbsDiff;
     const models: BuiltModel[] = [];
     let int8: Uint8Array | undefined;
     let agreement: AgreementMetrics | undefined;
@@ -138,13 +139,19 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
     }
     // Written only once every check passed, and entered in the manifest right away: no ONNX file without an entry.
     if (options.precisions.includes('fp32')) {
-      const entry = await writeModel(options.outDir, variant, 'fp32', fp32, source, graph, { maxAbsDiffVsReference });
+      const entry = await writeModel(options.outDir, variant, 'fp32', fp32, source, graph, {
+        maxAbsDiffVsReference,
+        embeddingMaxAbsDiffVsReference: reference.embeddingMaxAbsDiff,
+      });
       models.push({ entry, check: { maxAbsDiffVsReference } });
     }
     if (int8 && agreement) {
       const entry = await writeModel(options.outDir, variant, 'int8', int8, source, graph, {
         top1AgreementVsFp32: agreement.top1Agreement,
         minCosineVsFp32: agreement.minCosine,
+        ...(agreement.embeddingMinCosine !== undefined
+          ? { embeddingMinCosineVsFp32: agreement.embeddingMinCosine }
+          : {}),
       });
       models.push({ entry, check: { agreement } });
     }
@@ -154,6 +161,9 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
         top1AgreementVsFp32: fp16.agreement.top1Agreement,
         top5OverlapVsFp32: fp16.agreement.top5Overlap,
         minCosineVsFp32: fp16.agreement.minCosine,
+        ...(fp16.agreement.embeddingMinCosine !== undefined
+          ? { embeddingMinCosineVsFp32: fp16.agreement.embeddingMinCosine }
+          : {}),
       });
       models.push({ entry, check: { agreement: fp16.agreement } });
     }
@@ -225,6 +235,7 @@ async function writeModel(
     source,
     input: { name: INPUT_NAME, shape: ['N', 3, 224, 224], dtype: 'float32' },
     output: { name: OUTPUT_NAME, shape: ['N', IMAGENET_1K.length], dtype: 'float32' },
+    embedding: { name: EMBEDDING_NAME, shape: ['N', efficientVitLayout(variant).head.inFeatures], dtype: 'float32' },
     preprocessing: IMAGENET_PREPROCESSING,
     labels: IMAGENET_1K_ID,
     opset: EXPORT_OPSET,

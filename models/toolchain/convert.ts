@@ -32,7 +32,7 @@ export async function convertCheckpoint(bytes: Uint8Array, options: ConvertOptio
   const fp32 = exportOnnx(weights, variant, { graph: options.graph ?? 'optimized' });
   const backend = createOrtNodeBackend({ device: 'cpu', threads: 1 });
   const [input] = syntheticInputs(1);
-  const maxAbsDiffVsReference = await checkAgainstReference(backend, fp32, weights, variant, [input]);
+  const { maxAbsDiff: maxAbsDiffVsReference } = await checkAgainstReference(backend, fp32, weights, variant, [input]);
   if (!options.int8) return { onnx: fp32, maxAbsDiffVsReference };
   const int8 = await quantizeModel(fp32, [], EDGE_RECIPE);
   await checkFiniteOutput(backend, int8, input, `${variant} int8 model`);

@@ -43,6 +43,20 @@ export function referenceForward(
   batch: number,
   options: ReferenceOptions = {},
 ): Float64Array {
+  return referenceOutputs(stateDict, variant, input, batch, options).logits;
+}
+
+/**
+ * Logits [batch, classes] and the pooled features [batch, C] the head reads (global average pool of the last stage,
+ * before the head's BatchNorm: the exports' `embedding` output, unnormalised).
+ */
+export function referenceOutputs(
+  stateDict: StateDict,
+  variant: Variant,
+  input: Float32Array | Float64Array,
+  batch: number,
+  options: ReferenceOptions = {},
+): { logits: Float64Array; embedding: Float64Array } {
   const sd = validateStateDict(stateDict, variant);
   const layout = efficientVitLayout(variant);
   const { inChannels, imageSize } = layout.config;
@@ -84,6 +98,8 @@ export function referenceForward(
   const weight = values(sd, `${head.prefix}.l.weight`);
   const bias = values(sd, `${head.prefix}.l.bias`);
   const logits = new Float64Array(batch * head.numClasses);
+  const embedding = new Float64Array(batch * head.inFeatures);
+  pooled.forEach((features, b) => embedding.set(features.data, b * head.inFeatures));
   normalized.forEach((features, b) => {
     for (let o = 0; o < head.numClasses; o++) {
       let sum = bias[o];
@@ -91,7 +107,7 @@ export function referenceForward(
       logits[b * head.numClasses + o] = sum;
     }
   });
-  return logits;
+  return { logits, embedding };
 }
 
 interface Context {

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import type { Manifest, ManifestModel, Variant } from '../../models/manifest.js';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
+import { efficientVitLayout } from '../../models/efficientvit.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
+import { referenceOutputs } from '../../models/toolchain/reference.js';
 import { testManifestEntry } from '../helpers/manifest-entry.js';
 import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.js';
 import { CONFORMANCE_MODELS } from './target.js';
@@ -34,7 +36,8 @@ function efficientVit(variant: Variant, name: string, write: (file: string, byte
   const checkpointBytes = new Uint8Array(
     readFileSync(path.join(sharedRoot, 'fixtures', 'checkpoints', checkpointFile)),
   );
-  const onnx = exportOnnx(readCheckpoint(checkpointBytes, checkpointFile).stateDict, variant, { graph: 'optimized' });
+  const { stateDict } = readCheckpoint(checkpointBytes, checkpointFile);
+  const onnx = exportOnnx(stateDict, variant, { graph: 'optimized' });
   const file = `efficientvit_${variant}.fp32.onnx`;
   write(file, onnx);
   return testManifestEntry({
@@ -50,6 +53,38 @@ function efficientVit(variant: Variant, name: string, write: (file: string, byte
       format: 'pth',
     },
     graph: 'optimized',
+    embedding: { name: 'embedding', shape: ['N', efficientVitLayout(variant).head.inFeatures], dtype: 'float32' },
+  });
+}
+
+/** Golden images whose embeddings the cases compare (the float64 reference is slow: two are enough). */
+export const EMBEDDING_GOLDEN_IMAGES = [0, 1] as const;
+
+/**
+ * The float64 reference's pooled features for EMBEDDING_GOLDEN_IMAGES of the golden input tensors (the official
+ * preprocessing), L2-normalised: what /v1/embed must answer for those JPEGs, within JPEG-decoder rounding.
+ */
+export function referenceEmbeddings(variant: Variant): number[][] {
+  const checkpointFile = `efficientvit_${variant}.synthetic.pth`;
+  const bytes = new Uint8Array(readFileSync(path.join(sharedRoot, 'fixtures', 'checkpoints', checkpointFile)));
+  const raw = readFileSync(path.join(sharedRoot, 'fixtures', 'golden', `${variant}.input.f32`));
+  const all = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const plane = 3 * 224 * 224;
+  const input = new Float32Array(EMBEDDING_GOLDEN_IMAGES.length * plane);
+  EMBEDDING_GOLDEN_IMAGES.forEach((image, row) =>
+    input.set(all.subarray(image * plane, (image + 1) * plane), row * plane),
+  );
+  const { embedding } = referenceOutputs(
+    readCheckpoint(bytes, checkpointFile).stateDict,
+    variant,
+    input,
+    EMBEDDING_GOLDEN_IMAGES.length,
+  );
+  const dims = embedding.length / EMBEDDING_GOLDEN_IMAGES.length;
+  return EMBEDDING_GOLDEN_IMAGES.map((_, row) => {
+    const v = Array.from(embedding.subarray(row * dims, (row + 1) * dims));
+    const norm = Math.hypot(...v);
+    return v.map((x) => x / norm);
   });
 }
 

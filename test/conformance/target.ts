@@ -19,6 +19,8 @@ export interface ConformanceTarget {
   file(path: string): Promise<Uint8Array>;
   /** The tiny classifiers' weights, to compute the scores a solid colour must get. */
   tinyModels: readonly TinyModelInfo[];
+  /** The float64 reference's L2-normalised pooled features per golden variant (models.ts, referenceEmbeddings). */
+  referenceEmbeddings: Record<'m0' | 'm1', number[][]>;
   /** The same service and models with some configuration overridden; its `send`. */
   withConfig(overrides: Partial<ServiceConfig>): Promise<(request: Request) => Promise<Response>>;
 }

@@ -82,6 +82,8 @@ export function defineBackendSuite(target: () => BackendTarget): void {
       ];
       const output = await session.run(constantBatch(rows), [3, 3, 224, 224]);
       expect(output.dims).toEqual([3, tiny.classes]);
+      // A one-output graph (like a build from before embeddings) has none.
+      expect(output.embedding).toBeUndefined();
       rows.forEach((values, n) => {
         const got = output.data.subarray(n * tiny.classes, (n + 1) * tiny.classes);
         expect(maxAbsDiff(got, tinyLogits(tiny, values))).toBeLessThan(1e-4);
@@ -118,8 +120,16 @@ export function defineBackendSuite(target: () => BackendTarget): void {
       const m0 = await backend.load(golden.onnx);
       try {
         const output = await m0.run(golden.input, golden.dims);
+        expect(m0.outputName).toBe('logits');
         expect(output.dims).toEqual([golden.dims[0], 1000]);
         expect(maxAbsDiff(output.data, golden.logits)).toBeLessThan(1e-3);
+        // The second output: the pooled features, [N, 192], each image's row its own (same as run alone).
+        expect(output.embedding?.dims).toEqual([golden.dims[0], 192]);
+        expect(output.embedding!.data.every(Number.isFinite)).toBe(true);
+        const image = 5 * 3 * PLANE;
+        const alone = await m0.run(golden.input.slice(image, image + 3 * PLANE), [1, 3, 224, 224]);
+        expect(alone.embedding?.dims).toEqual([1, 192]);
+        expect(maxAbsDiff(alone.embedding!.data, output.embedding!.data.subarray(5 * 192, 6 * 192))).toBeLessThan(1e-5);
       } finally {
         await m0.release();
       }

@@ -18,8 +18,15 @@ import { parseConfig } from '../../worker/config.js';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineConfigCases } from '../conformance/config.cases.js';
 import { defineOpenApiSuite } from '../conformance/openapi.cases.js';
+import { defineEmbedCases } from '../conformance/embed.cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
-import { repoRoot, sharedRoot, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import {
+  referenceEmbeddings,
+  repoRoot,
+  sharedRoot,
+  writeConformanceModels,
+  writeSolidColourImages,
+} from '../conformance/models.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
 import { CONFORMANCE_CONFIG, type ConformanceTarget } from '../conformance/target.js';
 import type { TinyModelInfo } from '../conformance/test-data.js';
@@ -49,6 +56,8 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
   const others: NodeServer[] = [];
   let imagesDir: string;
   const tinyModels: TinyModelInfo[] = [];
+  // Computed once (the float64 reference is slow) before any case asks for the target.
+  const goldenEmbeddings = {} as ConformanceTarget['referenceEmbeddings'];
   let imageOrigin: ImageOrigin;
   let modelsDir: string;
 
@@ -56,6 +65,7 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
     imageOrigin = await startImageOrigin();
     modelsDir = mkdtempSync(path.join(os.tmpdir(), 'conformance-models-'));
     const { tiny, tiny10 } = writeConformanceModels(modelsDir);
+    Object.assign(goldenEmbeddings, { m0: referenceEmbeddings('m0'), m1: referenceEmbeddings('m1') });
     tinyModels.push(
       { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },
       { name: 'tiny-10', classes: tiny10.classes, weights: tiny10.weights, bias: tiny10.bias },
@@ -100,6 +110,7 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
       return new Uint8Array(await readFile(path.join(fileRoots()[root], ...rest)));
     },
     tinyModels,
+    referenceEmbeddings: goldenEmbeddings,
     withConfig: async (config) => {
       // Another server on the same models and options, with the config overridden.
       const other = await startTestNodeServer(modelsDir, {
@@ -118,5 +129,6 @@ export function defineNodeConformance(overrides: Partial<NodeServerOptions>): { 
   defineServiceCases(target);
   defineConfigCases(target);
   defineOpenApiSuite(target, () => imageOrigin.url);
+  defineEmbedCases(target);
   return { server: () => server };
 }

@@ -12,7 +12,18 @@ import { EXPORT_OPSET, exportOnnx, type GraphKind } from '../../models/toolchain
 import type { InferenceBackend, ModelSession } from '../../worker/inference/backend.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
-import { GOLDEN_VARIANTS, goldenBatch, maxAbsDiff, readGolden, rows, topK, type GoldenSet } from '../helpers/golden.js';
+import { efficientVitLayout } from '../../models/efficientvit.js';
+import { referenceOutputs } from '../../models/toolchain/reference.js';
+import {
+  GOLDEN_VARIANTS,
+  goldenBatch,
+  maxAbsDiff,
+  readGolden,
+  rows,
+  topK,
+  type GoldenSet,
+  type GoldenVariant,
+} from '../helpers/golden.js';
 
 const { onnx } = onnxProto;
 const GRAPHS: GraphKind[] = ['naive', 'optimized'];
@@ -31,6 +42,23 @@ const BACKENDS: Record<string, () => InferenceBackend> = {
 };
 
 const exports = new Map<string, Uint8Array>();
+const pooledCache = new Map<string, Float64Array>();
+
+/** The float64 reference's pooled features (computed once per variant and image set: it is slow). */
+function pooled(variant: GoldenVariant, checkpoint: string, data: Float32Array, batch: number): Float64Array {
+  const cacheKey = `${variant}/${batch}`;
+  let features = pooledCache.get(cacheKey);
+  if (!features) {
+    const { stateDict } = readCheckpoint(new Uint8Array(readFileSync(checkpoint)));
+    const reference = referenceOutputs(stateDict, variant, data, batch);
+    expect(
+      maxAbsDiff(Float32Array.from(reference.logits), rows(readGolden(variant).logits, 1000, [0, 3])),
+    ).toBeLessThan(1e-4);
+    features = reference.embedding;
+    pooledCache.set(cacheKey, features);
+  }
+  return features;
+}
 const key = (variant: string, graph: GraphKind) => `${variant}/${graph}`;
 
 beforeAll(() => {
@@ -53,7 +81,11 @@ describe('exported model interface', () => {
           v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue)),
         ]);
       expect(signature(graphProto.input)).toEqual([['input', ['N', 3, 224, 224]]]);
-      expect(signature(graphProto.output)).toEqual([['logits', ['N', 1000]]]);
+      const width = efficientVitLayout(variant).head.inFeatures; // M0/M1: 192, M5: 384
+      expect(signature(graphProto.output)).toEqual([
+        ['logits', ['N', 1000]],
+        ['embedding', ['N', width]],
+      ]);
       expect(Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]))).toMatchObject({ variant, graph });
       expect(model.docString).toContain(graph);
       // Every BatchNorm2d is folded away; only the naive graph keeps the head's BatchNorm1d.
@@ -110,6 +142,17 @@ describe.each(Object.keys(BACKENDS))('%s', (backendName) => {
         }
       },
     );
+
+    it.each(GRAPHS)("%s graph: the embedding output is the float64 reference's pooled features", async (graph) => {
+      const images = [0, 3];
+      const { data, dims } = goldenBatch(golden, images);
+      const out = await sessions.get(key(variant, graph))!.run(data, dims);
+      const expected = pooled(variant, golden.checkpointPath, data, images.length);
+      expect(out.embedding?.dims).toEqual([images.length, efficientVitLayout(variant).head.inFeatures]);
+      expect(maxAbsDiff(out.embedding!.data, Float32Array.from(expected))).toBeLessThan(GOLDEN_TOLERANCE);
+      // The reference's logits from the same pass are PyTorch's: the pooled features are the official model's.
+      expect(maxAbsDiff(out.data, rows(golden.logits, 1000, images))).toBeLessThan(GOLDEN_TOLERANCE);
+    });
 
     it('optimized graph matches the naive graph: logits within 1e-4, top-5 identical', async () => {
       const { data, dims } = goldenBatch(golden, [0, 1, 2, 3, 4, 5, 6, 7]);

@@ -96,11 +96,13 @@ describe('models build --precisions fp32,fp16 (m0)', () => {
     expect(graph.input!.map((v) => [v.name, v.type!.tensorType!.elemType])).toEqual([['input', TensorDataType.FLOAT]]);
     expect(graph.output!.map((v) => [v.name, v.type!.tensorType!.elemType])).toEqual([
       ['logits', TensorDataType.FLOAT],
+      ['embedding', TensorDataType.FLOAT],
     ]);
     const types = new Set(graph.initializer!.map((t) => t.dataType));
     expect(types.has(TensorDataType.FLOAT)).toBe(false);
     expect(types.has(TensorDataType.FLOAT16)).toBe(true);
-    expect(graph.node!.filter((n) => n.opType === 'Cast')).toHaveLength(2);
+    // One after the input, one before each output (logits, embedding).
+    expect(graph.node!.filter((n) => n.opType === 'Cast')).toHaveLength(3);
   });
 
   it('keeps the golden top-5 of fp32 on the 8 golden images', async () => {

@@ -48,6 +48,7 @@ describe('models build (m0 from the synthetic .pth)', () => {
       expect(model.preprocessing).toEqual(IMAGENET_PREPROCESSING);
       expect(model.input).toEqual({ name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' });
       expect(model.output).toEqual({ name: 'logits', shape: ['N', 1000], dtype: 'float32' });
+      expect(model.embedding).toEqual({ name: 'embedding', shape: ['N', 192], dtype: 'float32' });
       expect(model.labels).toBe('imagenet-1k');
       expect(model.opset).toBe(17);
       expect(model.graph).toBe('optimized');
@@ -66,6 +67,10 @@ describe('models build (m0 from the synthetic .pth)', () => {
     const int8 = built.find((b) => b.entry.precision === 'int8')!;
     expect(fp32.check.maxAbsDiffVsReference).toBeLessThan(1e-3);
     expect(int8.check.agreement!.minCosine).toBeGreaterThan(0.98);
+    // The embedding is checked like the logits, and int8's embedding cosine vs fp32 is recorded.
+    expect(fp32.entry.verified.notes?.embeddingMaxAbsDiffVsReference).toBeLessThan(1e-3);
+    expect(int8.check.agreement!.embeddingMinCosine).toBeGreaterThan(0.99);
+    expect(int8.entry.verified.notes?.embeddingMinCosineVsFp32).toBe(int8.check.agreement!.embeddingMinCosine);
   });
 
   it('the built fp32 file reproduces the golden logits', async () => {

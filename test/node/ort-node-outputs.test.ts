@@ -10,7 +10,7 @@ import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { createOrtNodeBackend, ownedOutputs } from '../../worker/inference/ort-node.js';
 import { goldenBatch, readGolden } from '../helpers/golden.js';
 
-it('writes the same logits as a plain run into a buffer it owns, for every batch size', async () => {
+it('writes the same logits and embedding as a plain run into a buffer it owns, for every batch size', async () => {
   const golden = readGolden('m0');
   const onnx = exportOnnx(readCheckpoint(readFileSync(golden.checkpointPath), golden.checkpointPath).stateDict, 'm0', {
     graph: 'optimized',
@@ -26,6 +26,10 @@ it('writes the same logits as a plain run into a buffer it owns, for every batch
       expect(output.data).toEqual(expected.data);
       expect(ownedOutputs.has(output.data)).toBe(true);
       expect(ownedOutputs.has(expected.data)).toBe(false);
+      // The embedding output is bound the same way.
+      expect(output.embedding?.dims).toEqual([images.length, 192]);
+      expect(output.embedding!.data).toEqual(expected.embedding!.data);
+      expect(ownedOutputs.has(output.embedding!.data)).toBe(true);
     }
   } finally {
     await Promise.all([plain.release(), preallocated.release()]);

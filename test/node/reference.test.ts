@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { expectedParameters, validateStateDict, type Variant } from '../../models/efficientvit.js';
 import { CheckpointError, readCheckpoint, type StateDict } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
-import { referenceForward } from '../../models/toolchain/reference.js';
+import { referenceForward, referenceOutputs } from '../../models/toolchain/reference.js';
 import type { InferenceBackend } from '../../worker/inference/backend.js';
 import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
 import { GOLDEN_VARIANTS, goldenBatch, maxAbsDiff, readGolden, rows, topK } from '../helpers/golden.js';
@@ -47,14 +47,14 @@ describe('optimized export vs reference on synthetic weights (M2–M5)', () => {
   });
 
   it.each(['m2', 'm3', 'm4', 'm5'] as Variant[])(
-    '%s: onnxruntime-web logits within 1e-3 of the reference, top-5 identical',
+    '%s: onnxruntime-web logits and embedding (the pooled features) within 1e-3 of the reference, top-5 identical',
     async (variant) => {
       const { data, dims } = goldenBatch(readGolden('m0'), IMAGES);
       const stateDict = syntheticStateDict(variant, {
         seed: 20230607 + variant.charCodeAt(1),
         calibration: { data, batch: IMAGES.length },
       });
-      const reference = referenceForward(stateDict, variant, data, IMAGES.length);
+      const { logits: reference, embedding } = referenceOutputs(stateDict, variant, data, IMAGES.length);
       // The synthetic weights must tell images apart, or top-5 agreement would say little.
       const referenceTop5 = topK(reference, 1000);
       expect(referenceTop5[0][0]).not.toBe(referenceTop5[1][0]);
@@ -65,6 +65,10 @@ describe('optimized export vs reference on synthetic weights (M2–M5)', () => {
         expect(out.dims).toEqual([IMAGES.length, 1000]);
         expect(maxAbsDiff(out.data, reference)).toBeLessThan(1e-3);
         expect(topK(out.data, 1000)).toEqual(referenceTop5);
+        // C = the last stage's width: M2 224, M3 320, M4 384, M5 384.
+        const width = { m2: 224, m3: 320, m4: 384, m5: 384 }[variant as 'm2'];
+        expect(out.embedding?.dims).toEqual([IMAGES.length, width]);
+        expect(maxAbsDiff(out.embedding!.data, embedding)).toBeLessThan(1e-3);
       } finally {
         await session.release();
       }

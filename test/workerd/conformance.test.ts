@@ -8,6 +8,7 @@ import { env } from 'cloudflare:workers';
 import { expect, inject, it } from 'vitest';
 import { defineConformanceSuite } from '../conformance/cases.js';
 import { defineConfigCases } from '../conformance/config.cases.js';
+import { defineEmbedCases } from '../conformance/embed.cases.js';
 import { defineErrorCases } from '../conformance/errors.cases.js';
 import { defineServiceCases } from '../conformance/service.cases.js';
 import { defineOpenApiSuite } from '../conformance/openapi.cases.js';
@@ -27,6 +28,7 @@ const target = (): ConformanceTarget => ({
   send: (request) => SELF.fetch(request),
   file: fixture,
   tinyModels: inject('tinyModels'),
+  referenceEmbeddings: inject('referenceEmbeddings'),
   withConfig: async (overrides) => appWith(overrides),
 });
 
@@ -40,3 +42,4 @@ defineErrorCases(target);
 defineServiceCases(target);
 defineConfigCases(target);
 defineOpenApiSuite(target, () => inject('imageOrigin'));
+defineEmbedCases(target);

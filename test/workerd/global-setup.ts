@@ -6,7 +6,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
+import { referenceEmbeddings, writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
 import { startImageOrigin } from '../helpers/image-origin.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -35,6 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     writeAtomically(path.join(testModelsDir, name), bytes),
   );
   project.provide('goldenBuildErrors', goldenBuildErrors);
+  project.provide('referenceEmbeddings', { m0: referenceEmbeddings('m0'), m1: referenceEmbeddings('m1') });
 
   project.provide('tinyModels', [
     { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },

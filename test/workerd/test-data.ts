@@ -8,5 +8,6 @@ declare module 'vitest' {
     tinyModels: TinyModelInfo[];
     /** Per golden variant: undefined when its model was built, else why it could not be. */
     goldenBuildErrors: Record<string, string | undefined>;
+    referenceEmbeddings: Record<'m0' | 'm1', number[][]>;
   }
 }

@@ -8,6 +8,8 @@
  * a time; requests that arrive meanwhile have already waited, so they run as soon as it finishes (no second window).
  */
 
+import type { OutputTensor, RunResult } from '../inference/backend.js';
+
 export interface BatchingOptions {
   /** How long the first waiting request holds the batch open for others, in milliseconds. */
   windowMs: number;
@@ -45,16 +47,13 @@ export class QueueFullError extends Error {
 }
 
 /** One inference call: input row-major with dims [N, ...item]; output row-major with dims [N, ...]. */
-export type RunBatch = (
-  input: Float32Array,
-  dims: readonly number[],
-) => Promise<{ data: Float32Array; dims: number[] }>;
+export type RunBatch = (input: Float32Array, dims: readonly number[]) => Promise<RunResult>;
 
 interface Waiting {
   input: Float32Array;
   dims: readonly number[];
   rows: number;
-  resolve(result: { data: Float32Array; dims: number[] }): void;
+  resolve(result: RunResult): void;
   reject(error: unknown): void;
 }
 
@@ -91,7 +90,7 @@ export class DynamicBatcher {
   }
 
   /** Queues one request of dims[0] images; resolves with its own output rows. */
-  submit(input: Float32Array, dims: readonly number[]): Promise<{ data: Float32Array; dims: number[] }> {
+  submit(input: Float32Array, dims: readonly number[]): Promise<RunResult> {
     const rows = dims[0];
     const itemSize = dims.slice(1).reduce((product, size) => product * size, 1);
     if (!(Number.isInteger(rows) && rows >= 1) || input.length !== rows * itemSize) {
@@ -176,7 +175,7 @@ export class DynamicBatcher {
     }
 
     const started = performance.now();
-    let output: { data: Float32Array; dims: number[] };
+    let output: RunResult;
     try {
       output = await this.runBatch(input, [rows, ...itemDims]);
       if (output.dims[0] !== rows || output.data.length % rows !== 0) {
@@ -193,12 +192,17 @@ export class DynamicBatcher {
       this.counters.largestBatch = Math.max(this.counters.largestBatch, rows);
     }
 
-    const rowSize = output.data.length / rows;
     let row = 0;
     for (const request of batch) {
       // A copy per request, so one response never holds (or sees) another request's rows.
-      const data = batch.length === 1 ? output.data : output.data.slice(row * rowSize, (row + request.rows) * rowSize);
-      request.resolve({ data, dims: [request.rows, ...output.dims.slice(1)] });
+      const rowsOf = (tensor: OutputTensor): OutputTensor => {
+        const rowSize = tensor.data.length / rows;
+        const data =
+          batch.length === 1 ? tensor.data : tensor.data.slice(row * rowSize, (row + request.rows) * rowSize);
+        return { data, dims: [request.rows, ...tensor.dims.slice(1)] };
+      };
+      const logits = rowsOf(output);
+      request.resolve(output.embedding ? { ...logits, embedding: rowsOf(output.embedding) } : logits);
       row += request.rows;
     }
   }

@@ -5,6 +5,7 @@
 import type { Preprocessing } from '../../models/manifest.js';
 import { ApiError } from '../errors.js';
 import type { Clock } from '../http/timing.js';
+import type { OutputTensor } from '../inference/backend.js';
 import type { LoadedModel } from '../models/registry.js';
 import { topK, type Prediction } from './top-k.js';
 
@@ -48,6 +49,8 @@ export type ImageOutcome =
   | {
       ok: true;
       predictions: Prediction[];
+      /** The L2-normalised pooled features; only with `embed` (then `predictions` is empty). */
+      embedding?: Float32Array;
       timing: ImageTiming;
       /** The image's row of the model input (a view of the batch tensor); only with `keepInputs`. */
       input?: Float32Array;
@@ -82,6 +85,8 @@ export async function classifyImages(options: {
   clock: Clock;
   /** Hand back each image's model input (for `include=input`). */
   keepInputs?: boolean;
+  /** Answer with each image's embedding (the model's second output, L2-normalised) instead of its top-k. */
+  embed?: boolean;
 }): Promise<BatchOutcome> {
   const { images, support, clock, preprocessing, inputSize, maxPixels, maxDecodeBytes } = options;
   const job: ImageJob = {
@@ -151,10 +156,12 @@ export async function classifyImages(options: {
     throw new ApiError('model-unavailable', `model ${model.entry.name} returned non-finite logits`);
   }
   const logits = output.data;
+  const embeddings = options.embed ? checkedEmbeddings(model, output.embedding, rows) : undefined;
 
   const outcomes = slots.map((slot): ImageOutcome => {
     if ('error' in slot) return { ok: false, error: slot.error };
     const row = logits.subarray(slot.row * model.classes, (slot.row + 1) * model.classes);
+    if (embeddings) return { ok: true, predictions: [], embedding: embeddings[slot.row], timing: slot.timing };
     const predictions = topK(row, options.topK, model.labels);
     const input = options.keepInputs
       ? tensor.subarray(slot.row * imageElements, (slot.row + 1) * imageElements)
@@ -162,4 +169,29 @@ export async function classifyImages(options: {
     return { ok: true, predictions, timing: slot.timing, ...(input ? { input } : {}) };
   });
   return { images: outcomes, inference_ms: inferenceMs, model_wait_ms: modelWaitMs, model };
+}
+
+/** The embedding rows of a run, each scaled to unit L2 norm; a model without the output is the request's 501. */
+function checkedEmbeddings(model: LoadedModel, embedding: OutputTensor | undefined, rows: number): Float32Array[] {
+  const dims = model.entry.embedding?.shape[1];
+  if (!embedding || dims === undefined) {
+    throw new ApiError('no-embedding', `model ${model.entry.name} was built without an embedding output; rebuild it`, {
+      extensions: { model: model.entry.name },
+    });
+  }
+  if (embedding.dims.length !== 2 || embedding.dims[0] !== rows || embedding.dims[1] !== dims) {
+    throw new ApiError(
+      'model-unavailable',
+      `model ${model.entry.name} returned an embedding of shape [${embedding.dims}], expected [${rows}, ${dims}]`,
+    );
+  }
+  return Array.from({ length: rows }, (_, row) => l2Normalized(embedding.data.subarray(row * dims, (row + 1) * dims)));
+}
+
+/** A copy of `v` with unit L2 norm (summed in float64); all zeros stays all zeros. */
+export function l2Normalized(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (const x of v) sum += x * x;
+  const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  return Float32Array.from(v, (x) => x * scale);
 }

@@ -10,10 +10,24 @@ export interface InferenceBackend {
   load(model: Uint8Array): Promise<ModelSession>;
 }
 
+/** A float32 tensor, row-major. */
+export interface OutputTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** The logits (the model's first output) and, for models that have it, the `embedding` output [N, C]. */
+export interface RunResult extends OutputTensor {
+  embedding?: OutputTensor;
+}
+
+/** The second graph output's name (models/toolchain/export): the pooled features before the classifier head. */
+export const EMBEDDING_OUTPUT = 'embedding';
+
 export interface ModelSession {
   readonly inputName: string;
   readonly outputName: string;
-  /** Run a float32 NCHW batch (`dims` = [N, C, H, W]); returns the first output, row-major, and its dims. */
-  run(input: Float32Array, dims: readonly number[]): Promise<{ data: Float32Array; dims: number[] }>;
+  /** Run a float32 NCHW batch (`dims` = [N, C, H, W]); the logits and the embedding, when the graph has one. */
+  run(input: Float32Array, dims: readonly number[]): Promise<RunResult>;
   release(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { InferenceBackend, ModelSession } from './backend.js';
+import { EMBEDDING_OUTPUT, type InferenceBackend, type ModelSession } from './backend.js';
 import { wrapSession } from './session.js';
 
 export type NodeDevice = 'cpu' | 'cuda';
@@ -36,18 +36,26 @@ export const ownedOutputs = new WeakSet<Float32Array>();
 function withPreallocatedOutputs(session: ort.InferenceSession, classes: number): ModelSession {
   const [inputName] = session.inputNames;
   const [outputName] = session.outputNames;
+  // The second output (models/toolchain/export), bound the same way when the graph declares its width.
+  const embeddingDims = declaredWidth(session, EMBEDDING_OUTPUT);
   return {
     inputName,
     outputName,
     async run(input, dims) {
       const data = new Float32Array(dims[0] * classes);
       const feeds = { [inputName]: new ort.Tensor('float32', input, dims) };
-      const fetches = { [outputName]: new ort.Tensor('float32', data, [dims[0], classes]) };
+      const fetches: Record<string, ort.Tensor> = { [outputName]: new ort.Tensor('float32', data, [dims[0], classes]) };
+      const embedding = embeddingDims === undefined ? undefined : new Float32Array(dims[0] * embeddingDims);
+      if (embedding) fetches[EMBEDDING_OUTPUT] = new ort.Tensor('float32', embedding, [dims[0], embeddingDims!]);
       const results = await session.run(feeds, fetches);
       const outDims = [...results[outputName].dims];
       results[outputName].dispose?.();
       ownedOutputs.add(data);
-      return { data, dims: outDims };
+      if (!embedding) return { data, dims: outDims };
+      const embeddingOutDims = [...results[EMBEDDING_OUTPUT].dims];
+      results[EMBEDDING_OUTPUT].dispose?.();
+      ownedOutputs.add(embedding);
+      return { data, dims: outDims, embedding: { data: embedding, dims: embeddingOutDims } };
     },
     release: () => session.release(),
   };
@@ -55,7 +63,12 @@ function withPreallocatedOutputs(session: ort.InferenceSession, classes: number)
 
 /** The logits' class count when the graph declares it ([N, classes]). */
 function declaredClasses(session: ort.InferenceSession): number | undefined {
-  const [metadata] = session.outputMetadata;
+  return declaredWidth(session, session.outputNames[0]);
+}
+
+/** The second dimension of output `name` when the graph declares it as [N, width]. */
+function declaredWidth(session: ort.InferenceSession, name: string): number | undefined {
+  const metadata = session.outputMetadata[session.outputNames.indexOf(name)];
   if (!metadata?.isTensor || metadata.shape.length !== 2) return undefined;
   const classes = metadata.shape[1];
   return typeof classes === 'number' ? classes : undefined;

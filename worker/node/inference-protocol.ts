@@ -6,6 +6,6 @@ export type ThreadRequest =
 
 export type ThreadReply =
   | { id: number; ok: true; session: number; inputName: string; outputName: string }
-  | { id: number; ok: true; data: Float32Array; dims: number[] }
+  | { id: number; ok: true; data: Float32Array; dims: number[]; embedding?: { data: Float32Array; dims: number[] } }
   | { id: number; ok: true }
   | { id: number; ok: false; message: string };

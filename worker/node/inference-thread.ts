@@ -33,8 +33,13 @@ async function handle(request: ThreadRequest): Promise<[ThreadReply, TransferLis
     case 'run': {
       const output = await session(request.session).run(request.input, request.dims);
       // A copy we own, so it can be moved to the other thread without copying again (preallocated outputs already are).
-      const data = ownedOutputs.has(output.data) ? output.data : output.data.slice();
-      return [{ id: request.id, ok: true, data, dims: output.dims }, [data.buffer as ArrayBuffer]];
+      const owned = (data: Float32Array) => (ownedOutputs.has(data) ? data : data.slice());
+      const data = owned(output.data);
+      const embedding = output.embedding && { data: owned(output.embedding.data), dims: output.embedding.dims };
+      return [
+        { id: request.id, ok: true, data, dims: output.dims, ...(embedding ? { embedding } : {}) },
+        embedding ? [data.buffer as ArrayBuffer, embedding.data.buffer as ArrayBuffer] : [data.buffer as ArrayBuffer],
+      ];
     }
     case 'release': {
       const released = session(request.session);

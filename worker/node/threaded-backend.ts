@@ -5,7 +5,7 @@
  * inference thread (and onnxruntime's own intra-op threads) compute.
  */
 import { Worker, type TransferListItem } from 'node:worker_threads';
-import type { InferenceBackend, ModelSession } from '../inference/backend.js';
+import type { InferenceBackend, ModelSession, RunResult } from '../inference/backend.js';
 import type { NodeDevice, OrtNodeOptions } from '../inference/ort-node.js';
 import type { ThreadReply, ThreadRequest } from './inference-protocol.js';
 import { threadBootstrap } from './thread-bootstrap.js';
@@ -98,11 +98,9 @@ export async function createThreadedOrtNodeBackend(
           const moved = new Float32Array(input);
           const output = (await call({ op: 'run', session: reply.session, input: moved, dims: [...dims] }, [
             moved.buffer,
-          ])) as {
-            data: Float32Array;
-            dims: number[];
-          };
-          return { data: output.data, dims: output.dims };
+          ])) as RunResult;
+          const logits = { data: output.data, dims: output.dims };
+          return output.embedding ? { ...logits, embedding: output.embedding } : logits;
         },
         release: () => call({ op: 'release', session: reply.session }).then(() => undefined),
       };

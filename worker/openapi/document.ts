@@ -5,6 +5,7 @@
 import type { ProblemCode } from '../errors.js';
 import { classifyOperation } from '../routes/classify.js';
 import { docsOperation } from '../routes/docs.js';
+import { embedOperation } from '../routes/embed.js';
 import { healthOperation } from '../routes/health.js';
 import { modelsOperation } from '../routes/models.js';
 import { openApiOperation } from '../routes/openapi.js';
@@ -15,7 +16,15 @@ import type { Json, RouteOperation } from './types.js';
 
 /** A function, not a constant: routes/openapi.ts imports this module, so its operation is not ready at load time. */
 export function operations(): readonly RouteOperation[] {
-  return [classifyOperation, modelsOperation, healthOperation, pageOperation, docsOperation, openApiOperation];
+  return [
+    classifyOperation,
+    embedOperation,
+    modelsOperation,
+    healthOperation,
+    pageOperation,
+    docsOperation,
+    openApiOperation,
+  ];
 }
 
 /** What any route can answer: a wrong method (405 with Allow), a bug, a misconfigured Worker (every request). */

@@ -77,6 +77,54 @@ const BATCH_RESULT: Json = {
   },
 };
 
+const EMBEDDING: Json = {
+  oneOf: [
+    { type: 'array', items: { type: 'number' }, description: 'float32 values, L2-normalised' },
+    { type: 'string', contentEncoding: 'base64', description: 'encoding=base64: little-endian float32 bytes' },
+  ],
+};
+
+const EMBED_RESULT: Json = {
+  type: 'object',
+  required: ['model', 'dims', 'embedding', 'timing'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', description: "the model's stable id" },
+    dims: { type: 'integer', minimum: 1 },
+    encoding: { const: 'base64' },
+    embedding: EMBEDDING,
+    timing: ref('schemas', 'Timing'),
+  },
+};
+
+const EMBED_BATCH_RESULT: Json = {
+  type: 'object',
+  required: ['model', 'dims', 'results', 'timing'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string' },
+    dims: { type: 'integer', minimum: 1 },
+    encoding: { const: 'base64' },
+    results: {
+      type: 'array',
+      description: 'one per image, in request order',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          filename: { type: 'string' },
+          url: { type: 'string' },
+          embedding: EMBEDDING,
+          timing: IMAGE_TIMING,
+          error: ref('schemas', 'Problem'),
+        },
+        oneOf: [{ required: ['embedding', 'timing'] }, { required: ['error'] }],
+      },
+    },
+    timing: ref('schemas', 'Timing'),
+  },
+};
+
 const PREPROCESSING: Json = {
   type: 'object',
   required: ['resizeShortSide', 'interpolation', 'centerCrop', 'mean', 'std', 'colorSpace', 'layout'],
@@ -99,7 +147,7 @@ const MODEL: Json = {
     name: { type: 'string', description: 'the API name (?model=)' },
     id: { type: 'string' },
     variant: { type: 'string' },
-    precision: { type: 'string', enum: ['fp32', 'int8'] },
+    precision: { type: 'string', enum: ['fp32', 'int8', 'fp16'] },
     bytes: { type: 'integer', minimum: 0 },
     sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
     source: {
@@ -123,6 +171,10 @@ const MODEL: Json = {
     preprocessing: PREPROCESSING,
     default: { type: 'boolean' },
     loaded: { type: 'boolean', description: 'whether this instance has created the session' },
+    embedding_dims: {
+      type: ['integer', 'null'],
+      description: 'width of /v1/embed answers; null: built without the embedding output',
+    },
   },
 };
 
@@ -144,6 +196,8 @@ export const COMPONENT_SCHEMAS: Record<string, Json> = {
   Timing: TIMING,
   ClassifyResult: CLASSIFY_RESULT,
   BatchResult: BATCH_RESULT,
+  EmbedResult: EMBED_RESULT,
+  EmbedBatchResult: EMBED_BATCH_RESULT,
   Model: MODEL,
   Models: MODELS,
 };

@@ -2,18 +2,9 @@
 import type { Context, Hono } from 'hono';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
-import { ApiError, problemTitle, problemType } from '../errors.js';
+import { problemTitle, problemType } from '../errors.js';
 import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
-import { fetchImage } from '../fetch/fetch-image.js';
-import {
-  bodyKind,
-  IMAGE_FIELD,
-  readImageUrls,
-  readMultipartImages,
-  readSingleImage,
-  type UploadedImage,
-} from '../http/body.js';
-import { bodyLimit } from '../http/body-limit.js';
+import { bodyKind, IMAGE_FIELD, type UploadedImage } from '../http/body.js';
 import { checkTopKFits, DEFAULT_TOP_K, INCLUDE_VALUES, MAX_TOP_K, parseClassifyParams } from '../http/params.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
@@ -22,6 +13,7 @@ import { inputToRgb } from '../preprocess/transform.js';
 import type { ImageOutcome } from '../classify/pipeline.js';
 import type { Preprocessing } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
+import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
 
@@ -173,14 +165,14 @@ export const classifyOperation: RouteOperation = {
   },
 };
 
-function serverTiming(c: Context, timings: StageTimings): void {
+export function serverTiming(c: Context, timings: StageTimings): void {
   for (const [stage, name] of Object.entries(SERVER_TIMING_NAMES) as [keyof StageTimings, string][]) {
     const ms = timings[stage];
     if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
   }
 }
 
-function roundTimings<T extends object>(timings: T): T {
+export function roundTimings<T extends object>(timings: T): T {
   return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
 }
 
@@ -190,44 +182,11 @@ async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Pr
   return { input: pngDataUrl(await encodePng(inputToRgb(image.input, preprocessing))) };
 }
 
-/** An image to classify, or why it could not be had (a batch URL that failed to fetch is answered in its slot). */
-type Input = UploadedImage | { error: ApiError; url: string };
-
-export function registerClassifyRoute(
-  app: Hono,
-  { registry, config, images, clock, background, resultCache, urlFetcher }: RouteContext,
-): void {
-  /** The images of a JSON body, fetched concurrently; a single URL's failure is the request's. */
-  async function fetchInputs(request: Request): Promise<{ inputs: Input[]; batch: boolean }> {
-    const { urls, batch } = await readImageUrls(request, config.maxBatch);
-    const fetched = await Promise.allSettled(
-      urls.map((url) =>
-        fetchImage(url, {
-          policy: config.fetchAllowedHosts,
-          maxBytes: config.maxBodyBytes,
-          timeoutMs: config.fetchTimeoutMs,
-          fetcher: urlFetcher,
-        }),
-      ),
-    );
-    const inputs = fetched.map((result, index): Input => {
-      if (result.status === 'fulfilled') return { bytes: result.value, url: urls[index] };
-      if (!batch || !(result.reason instanceof ApiError)) throw result.reason;
-      return { error: result.reason, url: urls[index] };
-    });
-    return { inputs, batch };
-  }
-
+export function registerClassifyRoute(app: Hono, routes: RouteContext): void {
+  const { registry, config, images, clock, background, resultCache } = routes;
   app.post(
     '/v1/classify',
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: () => {
-        throw new ApiError('body-too-large', `the request body is larger than ${config.maxBodyBytes} bytes`, {
-          extensions: { limit: config.maxBodyBytes },
-        });
-      },
-    }),
+    imageBodyLimit(routes),
     timing({ total: false, enabled: (c) => c.res.status === 200 }),
     async (c) => {
       const started = clock();
@@ -249,12 +208,7 @@ export function registerClassifyRoute(
       const model = () => lease.then((held) => held.value);
       try {
         const fetchStarted = clock();
-        const { inputs, batch } =
-          kind === 'json'
-            ? await fetchInputs(c.req.raw)
-            : kind === 'multipart'
-              ? { inputs: await readMultipartImages(c.req.raw, config.maxBatch), batch: true }
-              : { inputs: [await readSingleImage(c.req.raw)], batch: false };
+        const { inputs, batch } = await readInputs(c.req.raw, kind, routes);
         const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
 
         // One image: its answer may already be cached (same bytes, same model file, same top_k).
@@ -339,12 +293,7 @@ export function registerClassifyRoute(
         return c.json({
           model: entry.id,
           results: outcome.images.map((image, index) => {
-            const input = inputs[index];
-            const filename = 'filename' in input ? input.filename : undefined;
-            const source = {
-              ...(filename ? { filename } : {}),
-              ...('url' in input && input.url ? { url: input.url } : {}),
-            };
+            const source = inputSource(inputs[index]);
             return image.ok
               ? {
                   ...source,

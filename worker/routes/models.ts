@@ -82,6 +82,8 @@ export function registerModelsRoute(app: Hono, { registry, config, execution }: 
         input: model.input,
         labels: model.labels,
         classes: model.output.shape[1],
+        // Width of /v1/embed's vectors; null for a build from before embeddings (501 no-embedding).
+        embedding_dims: model.embedding?.shape[1] ?? null,
         preprocessing: model.preprocessing,
         default: model.name === config.defaultModel,
         loaded: registry.isLoaded(model.name),

@@ -3,6 +3,12 @@ import type { StateDict } from '../../state-dict.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
 import { foldConvBn, type FoldedConv } from './fold.js';
 
+/** The two graph outputs both exporters produce: the logits and the pooled features before the head. */
+export interface GraphOutputs {
+  logits: string;
+  embedding: string;
+}
+
 /** An ONNX Conv (with bias) for a folded convolution; its weights become float32 initializers. */
 export function convNode(g: GraphBuilder, x: string, folded: FoldedConv): string {
   const { spec } = folded;

@@ -1,6 +1,8 @@
 /**
  * EfficientViT state dict (official keys) → fp32 ONNX bytes. Input `input` float32 [N, 3, 224, 224] with symbolic
- * batch 'N', output `logits` float32 [N, 1000]. Two graphs compute the same function:
+ * batch 'N', outputs `logits` float32 [N, 1000] and `embedding` float32 [N, C]: the pooled features before the head's
+ * BatchNorm (C = the last stage's width), raw — the service L2-normalises them, so the graph output stays exactly the
+ * official model's pooled features (what the float64 reference checks and a linear probe wants). Two graphs compute the same function:
  * - 'naive': a direct translation of the PyTorch eval graph (the baseline);
  * - 'optimized': restructured for onnxruntime-web's wasm kernels (see optimized.ts).
  */
@@ -20,6 +22,7 @@ export interface ExportOptions {
 export const EXPORT_OPSET = 17;
 export const INPUT_NAME = 'input';
 export const OUTPUT_NAME = 'logits';
+export const EMBEDDING_NAME = 'embedding';
 
 export function exportOnnx(stateDict: StateDict, variant: Variant, options: ExportOptions): Uint8Array {
   const sd = validateStateDict(stateDict, variant);
@@ -28,13 +31,23 @@ export function exportOnnx(stateDict: StateDict, variant: Variant, options: Expo
   const g = new GraphBuilder(`efficientvit_${variant}_${options.graph}`);
   const input = g.addInput(INPUT_NAME, 'float32', ['N', config.inChannels, config.imageSize, config.imageSize]);
   const build = options.graph === 'optimized' ? buildOptimizedGraph : buildNaiveGraph;
-  const logits = build(g, sd, layout, input, OUTPUT_NAME);
-  if (logits !== OUTPUT_NAME) throw new Error(`output name '${OUTPUT_NAME}' was taken inside the graph`);
+  const { logits, embedding } = build(g, sd, layout, input, { logits: OUTPUT_NAME, embedding: EMBEDDING_NAME });
+  if (logits !== OUTPUT_NAME || embedding !== EMBEDDING_NAME)
+    throw new Error(`output names '${OUTPUT_NAME}', '${EMBEDDING_NAME}' were taken inside the graph`);
+  // logits first: a session's first output stays the logits for readers that know only one output.
   g.addOutput(logits, 'float32', ['N', config.numClasses]);
+  g.addOutput(embedding, 'float32', ['N', layout.head.inFeatures]);
   return g.toBytes({
     opset: EXPORT_OPSET,
     producerName: 'efficientvit-edge',
     docString: `EfficientViT-${variant.toUpperCase()} (Liu et al., CVPR 2023), ${options.graph} graph, BatchNorm folded, fp32`,
-    metadata: { architecture: 'efficientvit', variant, graph: options.graph, input: INPUT_NAME, output: OUTPUT_NAME },
+    metadata: {
+      architecture: 'efficientvit',
+      variant,
+      graph: options.graph,
+      input: INPUT_NAME,
+      output: OUTPUT_NAME,
+      embedding: EMBEDDING_NAME,
+    },
   });
 }

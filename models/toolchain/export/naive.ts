@@ -13,17 +13,17 @@ import {
 } from '../../efficientvit.js';
 import type { StateDict } from '../../state-dict.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
-import { convNode, patchEmbedding } from './conv-node.js';
+import { convNode, patchEmbedding, type GraphOutputs } from './conv-node.js';
 import { float64, foldConvBn, plainConv } from './fold.js';
 
-/** Adds the model from `input` on; the logits tensor is named `output`. */
+/** Adds the model from `input` on; the logits and pooled-feature tensors get the names in `outputs`. */
 export function buildNaiveGraph(
   g: GraphBuilder,
   sd: StateDict,
   layout: EfficientVitLayout,
   input: string,
-  output: string,
-): string {
+  outputs: GraphOutputs,
+): GraphOutputs {
   let x = patchEmbedding(g, sd, layout, input);
   for (const layer of layout.layers) {
     g.scoped(layer.prefix, () => {
@@ -45,7 +45,7 @@ export function buildNaiveGraph(
       }
     });
   }
-  const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: 1 });
+  const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: 1 }, outputs.embedding);
   const { head } = layout;
   const bn = g.node(
     'BatchNormalization',
@@ -58,7 +58,7 @@ export function buildNaiveGraph(
     ],
     { epsilon: { f: BATCH_NORM_EPS } },
   );
-  return g.node(
+  const logits = g.node(
     'Gemm',
     [
       bn,
@@ -66,8 +66,9 @@ export function buildNaiveGraph(
       g.addFloatInitializer('head.l.bias', float64(sd, 'head.l.bias'), [head.numClasses]),
     ],
     { transB: 1 },
-    output,
+    outputs.logits,
   );
+  return { logits, embedding: pooled };
 }
 
 function patchMerging(g: GraphBuilder, sd: StateDict, layer: PatchMergingLayer, x: string): string {

@@ -19,16 +19,16 @@ import { attentionBiasIndices, type EfficientVitLayout, type ResidualAttentionLa
 import type { StateDict } from '../../state-dict.js';
 import type { GraphBuilder } from '../onnx/graph-builder.js';
 import { float64, foldBnLinear, foldConvBn, plainConv, type FoldedConv } from './fold.js';
-import { convNode, patchEmbedding } from './conv-node.js';
+import { convNode, patchEmbedding, type GraphOutputs } from './conv-node.js';
 
-/** Adds the model from `input` on; the logits tensor is named `output`. */
+/** Adds the model from `input` on; the logits and pooled-feature tensors get the names in `outputs`. */
 export function buildOptimizedGraph(
   g: GraphBuilder,
   sd: StateDict,
   layout: EfficientVitLayout,
   input: string,
-  output: string,
-): string {
+  outputs: GraphOutputs,
+): GraphOutputs {
   let x = patchEmbedding(g, sd, layout, input);
   for (const layer of layout.layers) {
     g.scoped(layer.prefix, () => {
@@ -57,9 +57,9 @@ export function buildOptimizedGraph(
       }
     });
   }
-  const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: 1 });
+  const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: 1 }, outputs.embedding);
   const head = foldBnLinear(sd, layout.head.prefix);
-  return g.node(
+  const logits = g.node(
     'Gemm',
     [
       pooled,
@@ -67,8 +67,9 @@ export function buildOptimizedGraph(
       g.addFloatInitializer('head.bias', head.bias, [head.dims[0]]),
     ],
     { transB: 1 },
-    output,
+    outputs.logits,
   );
+  return { logits, embedding: pooled };
 }
 
 /** x + dwconv(x) == dwconv'(x) with 1 added at each channel's centre tap (stride 1, 'same' padding). */

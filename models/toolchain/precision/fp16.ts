@@ -70,7 +70,11 @@ export function convertToFp16(fp32Onnx: Uint8Array): Uint8Array {
     if (output.type?.tensorType?.elemType !== TensorDataType.FLOAT) continue;
     const name = output.name ?? '';
     const half = namer.fresh(`${name}_fp16`);
-    for (const node of graph.node ?? []) node.output = (node.output ?? []).map((out) => (out === name ? half : out));
+    // Nodes inside the graph that read an output (the head's Gemm reads `embedding`) keep reading the float16 tensor.
+    for (const node of graph.node ?? []) {
+      node.output = (node.output ?? []).map((out) => (out === name ? half : out));
+      node.input = (node.input ?? []).map((input) => (input === name ? half : input));
+    }
     boundary.push(makeNode('Cast', namer.fresh(`${name}_Cast`), [half], [name], [intAttr('to', TensorDataType.FLOAT)]));
   }
   const available = [...(graph.input ?? []).map((v) => v.name ?? ''), ...graph.initializer.map((t) => t.name ?? '')];

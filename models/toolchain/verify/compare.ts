@@ -23,6 +23,23 @@ export interface AgreementMetrics {
    * how far apart the leading classes are, i.e. how much error the top-1 agreement can absorb.
    */
   medianReferenceMargin: number;
+  /** Cosine of the two models' `embedding` outputs (mean, min over images), when both have one. */
+  embeddingMeanCosine?: number;
+  embeddingMinCosine?: number;
+}
+
+/** cos(a, b); 1 for two zero vectors (identical), 0 when only one is zero. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  if (na === 0 && nb === 0) return 1;
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /** Indices of the k largest values, largest first; ties keep the lower index first. */
@@ -115,13 +132,27 @@ export async function compareModels(
   images: readonly ImageInput[],
 ): Promise<AgreementMetrics> {
   const rows: { candidate: Float32Array; reference: Float32Array }[] = [];
+  const embeddingCosines: number[] = [];
+  let bothEmbed = true;
   for (const image of images) {
     const batch = asBatch(image);
-    const c = rowsOf(await candidate.run(batch.data, batch.dims));
-    const r = rowsOf(await reference.run(batch.data, batch.dims));
+    const cOut = await candidate.run(batch.data, batch.dims);
+    const rOut = await reference.run(batch.data, batch.dims);
+    const c = rowsOf(cOut);
+    const r = rowsOf(rOut);
     if (c.length !== r.length || c[0].length !== r[0].length)
       throw new Error('the two models disagree on the output shape');
     c.forEach((row, i) => rows.push({ candidate: row, reference: r[i] }));
+    if (cOut.embedding && rOut.embedding) {
+      const re = rowsOf(rOut.embedding);
+      rowsOf(cOut.embedding).forEach((row, i) => embeddingCosines.push(cosine(row, re[i])));
+    } else bothEmbed = false;
   }
-  return agreementOf(rows);
+  const metrics = agreementOf(rows);
+  if (!bothEmbed || embeddingCosines.length === 0) return metrics;
+  return {
+    ...metrics,
+    embeddingMeanCosine: embeddingCosines.reduce((a, b) => a + b, 0) / embeddingCosines.length,
+    embeddingMinCosine: Math.min(...embeddingCosines),
+  };
 }
