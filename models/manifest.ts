@@ -68,6 +68,14 @@ export interface Manifest {
   models: ManifestModel[];
 }
 
+/**
+ * Whether a model was built from the synthetic test fixtures (../shared/fixtures/checkpoints, named
+ * `*.synthetic.*`): random weights whose predictions mean nothing, never to be deployed as the service.
+ */
+export function isSyntheticSource(source: ManifestModel['source']): boolean {
+  return /synthetic/i.test(source.checkpoint);
+}
+
 export const IMAGENET_PREPROCESSING: Preprocessing = Object.freeze({
   resizeShortSide: 256,
   interpolation: 'bicubic',

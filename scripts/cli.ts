@@ -3,22 +3,22 @@
  * `npm run models -- build` and `npm start`).
  */
 import { readdir } from 'node:fs/promises';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import path from 'node:path';
 import type { Variant } from '../models/efficientvit.js';
 import type { Precision } from '../models/manifest.js';
 import { buildModels, type BuildEvent } from '../models/toolchain/build.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
 import { formatTable } from '../models/toolchain/table.js';
-import { UsageError } from '../worker/node/cli.js';
-import { formatCliError } from './cli-error.js';
+import { formatCliError, runCli, UsageError, UserError } from '../worker/node/cli-run.js';
 import { checkpointCacheDir, publishToTarget, targetDir } from '../models/toolchain/targets.js';
 
-/** A mistake in how a command was called: one class for every CLI, the Node server's included. */
-export { UsageError };
+/** The one mechanism for help, exit codes and error lines: worker/node/cli-run.ts (the Node server uses it too). */
+export { runCli, UsageError, UserError };
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|gif)$/i;
 
-/** Prints a failure as scripts/cli-error.ts formats it (one `error:` line for the user's mistakes) and returns 1. */
+/** Prints a failure as worker/node/cli-run.ts formats it (one `error:` line for the user's mistakes) and returns 1. */
 export function printCliError(error: unknown): number {
   console.error(formatCliError(error, [UsageError]));
   return 1;
@@ -46,26 +46,23 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
   const verificationImages = options.imagesDir
     ? await preprocessImageFiles(splitCalibrationSet(await realImages(options.imagesDir)).heldOut.slice(0, 4))
     : undefined;
-  let lastDownloadLog = 0;
-  const onEvent = (event: BuildEvent) => {
-    if (event.kind === 'stage') return void process.stderr.write(`[${event.variant}] ${event.stage}\n`);
-    const now = Date.now();
-    if (now - lastDownloadLog < 500 && event.received !== event.total) return;
-    lastDownloadLog = now;
-    const share = event.total ? ` (${((100 * event.received) / event.total).toFixed(0)}%)` : '';
-    process.stderr.write(`[${event.variant}] downloading ${(event.received / 1e6).toFixed(1)} MB${share}\n`);
-  };
   const outDir = options.outDir ?? targetDir('node');
-  const built = await buildModels({
-    variants: options.variants,
-    precisions: options.precisions,
-    outDir,
-    cacheDir: options.outDir ? undefined : checkpointCacheDir(),
-    checkpointsDir: options.checkpointsDir,
-    verificationImages,
-    graph: options.naive ? 'naive' : 'optimized',
-    onEvent,
-  });
+  const progress = buildProgress(options.variants);
+  let built;
+  try {
+    built = await buildModels({
+      variants: options.variants,
+      precisions: options.precisions,
+      outDir,
+      cacheDir: options.outDir ? undefined : checkpointCacheDir(),
+      checkpointsDir: options.checkpointsDir,
+      verificationImages,
+      graph: options.naive ? 'naive' : 'optimized',
+      onEvent: progress.onEvent,
+    });
+  } finally {
+    progress.stop();
+  }
   const written = [outDir];
   if (!options.outDir) {
     const published = await publishToTarget(
@@ -95,4 +92,54 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
   console.log(
     `\nwrote ${written.map((dir) => path.join(path.relative(process.cwd(), dir), 'manifest.json')).join(', ')}${verificationImages ? '' : ' (checked on synthetic inputs; pass --images DIR for real ones)'}`,
   );
+}
+
+/**
+ * Build progress on stderr: on a terminal, bars (one for the build, one per download) redrawn in place; otherwise
+ * (CI logs, pipes) plain lines, downloads at most twice a second.
+ */
+export function buildProgress(
+  variants: readonly Variant[],
+  stream: NodeJS.WriteStream = process.stderr,
+): { onEvent(event: BuildEvent): void; stop(): void } {
+  const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  if (!stream.isTTY) {
+    let lastDownloadLog = 0;
+    return {
+      onEvent(event) {
+        if (event.kind === 'stage') return void stream.write(`[${event.variant}] ${event.stage}\n`);
+        const now = Date.now();
+        if (now - lastDownloadLog < 500 && event.received !== event.total) return;
+        lastDownloadLog = now;
+        const share = event.total ? ` (${((100 * event.received) / event.total).toFixed(0)}%)` : '';
+        stream.write(`[${event.variant}] downloading ${megabytes(event.received)}${share}\n`);
+      },
+      stop() {},
+    };
+  }
+  const bars = new MultiBar(
+    { stream, hideCursor: true, clearOnComplete: false, format: ' {name} [{bar}] {percentage}% | {detail}' },
+    Presets.shades_classic,
+  );
+  const build = bars.create(variants.length, 0, { name: 'build   ', detail: `${variants.length} variant(s)` });
+  const downloads = new Map<Variant, SingleBar>();
+  return {
+    onEvent(event) {
+      if (event.kind === 'stage') {
+        if (event.stage === 'done') build.increment(1, { detail: `${event.variant} done` });
+        else build.update({ detail: `${event.variant}: ${event.stage}` });
+        return;
+      }
+      let bar = downloads.get(event.variant);
+      if (!bar) {
+        bar = bars.create(event.total ?? 1, 0, { name: event.variant.padEnd(8), detail: '' });
+        downloads.set(event.variant, bar);
+      }
+      if (event.total) bar.setTotal(event.total);
+      bar.update(event.received, {
+        detail: `${megabytes(event.received)}${event.total ? ` of ${megabytes(event.total)}` : ''}`,
+      });
+    },
+    stop: () => bars.stop(),
+  };
 }

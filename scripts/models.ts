@@ -19,7 +19,7 @@ import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
 import { targetDir } from '../models/toolchain/targets.js';
-import { printCliError, realImages, runBuild, UsageError } from './cli.js';
+import { realImages, runBuild, runCli, UsageError, UserError } from './cli.js';
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
 
 const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';
@@ -46,11 +46,11 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositio
 async function main(argv: string[]): Promise<void> {
   const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   const command = positionals[0];
-  if (flags.help || !command) return console.log(USAGE);
+  if (!command) throw new UsageError('no command (build, convert or verify)');
   if (command === 'build') return build(flags);
   if (command === 'convert') return convert(flags);
   if (command === 'verify') return verify(flags);
-  throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (build, convert or verify)`);
 }
 
 const USAGE = `usage:
@@ -93,7 +93,7 @@ async function build(flags: Flags): Promise<void> {
 
 async function convert(flags: Flags): Promise<void> {
   if (!flags.checkpoint || !flags.variant || !flags.out)
-    throw new UsageError(`convert needs --checkpoint, --variant and --out\n\n${USAGE}`);
+    throw new UsageError('convert needs --checkpoint, --variant and --out');
   const [variant] = parseVariants(flags.variant, []);
   // Checked (finite weights, fp32 vs the float64 reference) before anything is written.
   const { onnx } = await convertCheckpoint(new Uint8Array(readFileSync(flags.checkpoint)), {
@@ -111,7 +111,7 @@ async function convert(flags: Flags): Promise<void> {
 async function verify(flags: Flags): Promise<void> {
   const dir = path.resolve(flags.out ?? targetDir('node'));
   const manifest = await readManifest(dir);
-  if (!manifest) throw new UsageError(`${dir}/manifest.json not found: run \`npm run models -- build\` first`);
+  if (!manifest) throw new UserError(`${dir}/manifest.json not found: run \`npm run models -- build\` first`);
   const images = imageDir(flags);
   if (!images) throw new UsageError(`verify compares models on real images: pass --images DIR or set ${IMAGES_ENV}`);
   // Held-out half only: the same split quantization would calibrate on, so no image is judged that tuned a model.
@@ -146,7 +146,5 @@ async function verify(flags: Flags): Promise<void> {
 }
 
 if (process.argv[1] === import.meta.filename) {
-  main(process.argv.slice(2)).catch((error: unknown) => {
-    process.exitCode = printCliError(error);
-  });
+  void runCli(USAGE, main);
 }

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
 import { UsageError } from '../worker/node/cli.js';
 import type { LocalEdge } from './local-edge.js';
-import { formatCliError } from './cli-error.js';
+import { formatCliError } from '../worker/node/cli-run.js';
 
 /** scripts/cli.ts's printCliError, without importing the toolchain it also holds. */
 function printCliError(error: unknown): number {

@@ -12,7 +12,14 @@ import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { readCheckpoint } from './checkpoint/index.js';
 import { EMBEDDING_NAME, exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } from './export/index.js';
 import { upsertManifest } from './manifest-file.js';
-import { obtainCheckpoint } from './checkpoint/obtain.js';
+import {
+  cachedCheckpointPath,
+  isFile,
+  obtainCheckpoint,
+  officialCheckpointUrl,
+  type ObtainOptions,
+} from './checkpoint/obtain.js';
+import { DownloadError } from './download.js';
 import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
 import { compareModels, type AgreementMetrics } from './verify/index.js';
 import { checkAgainstReference, ModelCheckError } from './verify/reference-check.js';
@@ -29,6 +36,8 @@ export interface BuildOptions {
   verificationImages?: readonly Float32Array[];
   graph?: GraphKind;
   onEvent?: (event: BuildEvent) => void;
+  /** Where checkpoints are downloaded from; default the official release. */
+  checkpointUrl?: (variant: Variant) => string;
 }
 
 export type BuildEvent =
@@ -62,42 +71,81 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
     if (!SUPPORTED_PRECISIONS.includes(p))
       throw new Error(`precision ${p} is not built (supported: ${SUPPORTED_PRECISIONS.join(', ')})`);
   }
-  await mkdir(options.outDir, { recursive: true });
-  await writeAtomically(path.join(options.outDir, `${IMAGENET_1K_ID}.labels.json`), JSON.stringify(IMAGENET_1K));
   const inputs = options.verificationImages?.length ? options.verificationImages.slice(0, 4) : syntheticInputs(2);
   const backend = createOrtNodeBackend({ device: 'cpu', threads: 1 });
   const emit = options.onEvent ?? (() => {});
   const graph = options.graph ?? 'optimized';
   const built: BuiltModel[] = [];
 
+  // Every checkpoint is found, read and checked against its variant before anything is converted, so a missing
+  // or wrong one fails the build in seconds and before it has written a single file.
+  const sources = [];
+  const obtain: Omit<ObtainOptions, 'onProgress'> = {
+    checkpointsDir: options.checkpointsDir,
+    cacheDir: options.cacheDir ?? path.join(options.outDir, '.cache', 'checkpoints'),
+    checkpointUrl: options.checkpointUrl,
+  };
   for (const variant of options.variants) {
     emit({ kind: 'stage', variant, stage: 'checkpoint' });
     const checkpoint = await obtainCheckpoint(variant, {
-      checkpointsDir: options.checkpointsDir,
-      cacheDir: options.cacheDir ?? path.join(options.outDir, '.cache', 'checkpoints'),
+      ...obtain,
       onProgress: (received, total) => emit({ kind: 'download', variant, received, total }),
+    }).catch(async (error: unknown) => {
+      if (error instanceof DownloadError && error.code === 'offline')
+        throw await offlineError(error, options.variants, obtain);
+      throw error;
     });
     const { stateDict, format } = readCheckpoint(checkpoint.bytes, checkpoint.source);
     const weights = validateStateDict(stateDict, variant);
-    const source = { checkpoint: checkpoint.source, sha256: checkpoint.sha256, format };
+    sources.push({ variant, weights, source: { checkpoint: checkpoint.source, sha256: checkpoint.sha256, format } });
+  }
 
+  await mkdir(options.outDir, { recursive: true });
+  await writeAtomically(path.join(options.outDir, `${IMAGENET_1K_ID}.labels.json`), JSON.stringify(IMAGENET_1K));
+  for (const { variant, weights, source } of sources) {
     emit({ kind: 'stage', variant, stage: 'export fp32' });
     const fp32 = exportOnnx(weights, variant, { graph });
     emit({ kind: 'stage', variant, stage: 'check fp32 against the float64 reference' });
     const reference = await checkAgainstReference(backend, fp32, weights, variant, inputs.slice(0, 2));
     const maxAbsDiffVsReference = reference.maxAbsDiff;
+    const models: BuiltModel[] = [];
+    let int8: Uint8Array | undefined;
+    let agreement: AgreementMetrics | undefined;
+    if (options.precisions.includes('int8')) {
+      emit({ kind: 'stage', variant, stage: 'quantize int8' });
+      int8 = await quantizeModel(fp32, [], EDGE_RECIPE);
+      emit({ kind: 'stage', variant, stage: 'check int8 against fp32' });
+      agreement = await agreementWith(backend, int8, fp32, inputs);
+    }
+    let fp16: { bytes: Uint8Array; agreement: AgreementMetrics } | undefined;
+    if (options.precisions.includes('fp16')) {
+      emit({ kind: 'stage', variant, stage: 'convert fp16' });
+      const bytes = convertToFp16(fp32);
+      emit({ kind: 'stage', variant, stage: 'check fp16 against fp32' });
+      // On the CPU provider, which runs fp16 ops it has no kernel for through inserted fp32 casts: this measures the
+      // weights' rounding; scripts/gpu-check.sh repeats the comparison with CUDA's fp16 arithmetic.
+      const fp16Agreement = await agreementWith(backend, bytes, fp32, inputs);
+      // The gate is the top-1 class: on the build's few inputs (synthetic ones, without --images) near-ties at rank 5
+      // swap under any rounding. Top-5 equality is checked on the golden images (test/node/fp16.test.ts) and shown
+      // by \`npm run models -- verify\`.
+      if (fp16Agreement.top1Agreement < 1) {
+        throw new ModelCheckError(
+          'reference-mismatch',
+          `${modelId(variant, 'fp16')} changes the top-1 class of fp32 (agreement ${fp16Agreement.top1Agreement}, ` +
+            `max |Δlogit| ${fp16Agreement.maxAbsDiff}): not written`,
+        );
+      }
+      fp16 = { bytes, agreement: fp16Agreement };
+    }
+    // Written only once every check passed, and entered in the manifest right away: no ONNX file without an entry.
     if (options.precisions.includes('fp32')) {
       const entry = await writeModel(options.outDir, variant, 'fp32', fp32, source, graph, {
         maxAbsDiffVsReference,
         embeddingMaxAbsDiffVsReference: reference.embeddingMaxAbsDiff,
       });
-      built.push({ entry, check: { maxAbsDiffVsReference } });
+      models.push({ entry, check: { maxAbsDiffVsReference } });
     }
-    if (options.precisions.includes('int8')) {
-      emit({ kind: 'stage', variant, stage: 'quantize int8' });
-      const int8 = await quantizeModel(fp32, [], EDGE_RECIPE);
-      emit({ kind: 'stage', variant, stage: 'check int8 against fp32' });
-      const agreement = await agreementWith(backend, int8, fp32, inputs);
+    if (int8 && agreement) {
       const entry = await writeModel(options.outDir, variant, 'int8', int8, source, graph, {
         top1AgreementVsFp32: agreement.top1Agreement,
         minCosineVsFp32: agreement.minCosine,
@@ -105,42 +153,49 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
           ? { embeddingMinCosineVsFp32: agreement.embeddingMinCosine }
           : {}),
       });
-      built.push({ entry, check: { agreement } });
+      models.push({ entry, check: { agreement } });
     }
-    if (options.precisions.includes('fp16')) {
-      emit({ kind: 'stage', variant, stage: 'convert fp16' });
-      const fp16 = convertToFp16(fp32);
-      emit({ kind: 'stage', variant, stage: 'check fp16 against fp32' });
-      // On the CPU provider, which runs fp16 ops it has no kernel for through inserted fp32 casts: this measures the
-      // weights' rounding; scripts/gpu-check.sh repeats the comparison with CUDA's fp16 arithmetic.
-      const agreement = await agreementWith(backend, fp16, fp32, inputs);
-      // The gate is the top-1 class: on the build's few inputs (synthetic ones, without --images) near-ties at rank 5
-      // swap under any rounding. Top-5 equality is checked on the golden images (test/node/fp16.test.ts) and shown
-      // by \`npm run models -- verify\`.
-      if (agreement.top1Agreement < 1) {
-        throw new ModelCheckError(
-          'reference-mismatch',
-          `${modelId(variant, 'fp16')} changes the top-1 class of fp32 (agreement ${agreement.top1Agreement}, ` +
-            `max |Δlogit| ${agreement.maxAbsDiff}): not written`,
-        );
-      }
-      const entry = await writeModel(options.outDir, variant, 'fp16', fp16, source, graph, {
-        maxAbsDiffVsFp32: agreement.maxAbsDiff,
-        top1AgreementVsFp32: agreement.top1Agreement,
-        top5OverlapVsFp32: agreement.top5Overlap,
-        minCosineVsFp32: agreement.minCosine,
-        ...(agreement.embeddingMinCosine !== undefined
-          ? { embeddingMinCosineVsFp32: agreement.embeddingMinCosine }
+    if (fp16) {
+      const entry = await writeModel(options.outDir, variant, 'fp16', fp16.bytes, source, graph, {
+        maxAbsDiffVsFp32: fp16.agreement.maxAbsDiff,
+        top1AgreementVsFp32: fp16.agreement.top1Agreement,
+        top5OverlapVsFp32: fp16.agreement.top5Overlap,
+        minCosineVsFp32: fp16.agreement.minCosine,
+        ...(fp16.agreement.embeddingMinCosine !== undefined
+          ? { embeddingMinCosineVsFp32: fp16.agreement.embeddingMinCosine }
           : {}),
       });
-      built.push({ entry, check: { agreement } });
+      models.push({ entry, check: { agreement: fp16.agreement } });
     }
+    await upsertManifest(
+      options.outDir,
+      models.map((b) => b.entry),
+    );
+    emit({ kind: 'stage', variant, stage: 'done' });
+    built.push(...models);
   }
-  await upsertManifest(
-    options.outDir,
-    built.map((b) => b.entry),
-  );
   return built;
+}
+
+/** Offline: every checkpoint this build still lacks, by URL, and where to put each one. */
+async function offlineError(
+  cause: DownloadError,
+  variants: readonly Variant[],
+  obtain: Omit<ObtainOptions, 'onProgress'>,
+): Promise<DownloadError> {
+  const lines = [];
+  for (const variant of variants) {
+    const url = (obtain.checkpointUrl ?? officialCheckpointUrl)(variant);
+    const file = cachedCheckpointPath(obtain.cacheDir, url);
+    if (!(await isFile(file))) lines.push(`  ${url}\n    → ${file}`);
+  }
+  const reason = cause.message.split('. ')[0];
+  return new DownloadError(
+    'offline',
+    `${reason}. Fetch on a machine with network access:\n${lines.join('\n')}\n` +
+      'then rerun (the build uses these files as downloaded), or put them in any folder and pass ' +
+      '`--checkpoints DIR` (or EFFICIENTVIT_CHECKPOINTS=DIR).',
+  );
 }
 
 async function agreementWith(

@@ -99,9 +99,11 @@ export async function downloadFile(
       if (signal?.aborted) throw new DownloadError('aborted', `${url}: download aborted`);
       if (!(error instanceof RetryableError)) throw error;
       lastError = error;
+      // No route, no DNS, nothing listening: retrying only delays the message that says what to do instead.
+      if (offlineCode(error.cause)) break;
     }
   }
-  const offline = errorCodes(lastError?.cause).find((code) => OFFLINE_CODES.has(code));
+  const offline = offlineCode(lastError?.cause);
   if (offline) {
     throw new DownloadError('offline', `Cannot reach ${new URL(url).host} (${offline}). ${OFFLINE_HINT}`);
   }
@@ -222,6 +224,10 @@ function retryAfterMs(value: string | null): number | undefined {
   if (/^\d+$/.test(value)) return Number(value) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function offlineCode(error: unknown): string | undefined {
+  return errorCodes(error).find((code) => OFFLINE_CODES.has(code));
 }
 
 /** `code`s along an error's cause chain (undici wraps socket errors: TypeError('fetch failed', { cause })). */

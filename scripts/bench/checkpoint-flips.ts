@@ -10,6 +10,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 type Convert = (bytes: Uint8Array, options: { variant: 'm0' }) => Promise<{ onnx: Uint8Array }>;
 

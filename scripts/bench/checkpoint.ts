@@ -25,6 +25,9 @@ import {
   withFirstFloat,
 } from '../../test/helpers/hostile-checkpoints.js';
 import { formatTable } from '../../models/toolchain/table.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../..');

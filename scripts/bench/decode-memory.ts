@@ -34,6 +34,9 @@ import type { ImageFormat } from '../../worker/image/types.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
 import { formatTable } from '../../models/toolchain/table.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTO = path.resolve(here, '../../../shared/images/photos/safe-landing-5120x2880.jpg');

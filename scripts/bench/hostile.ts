@@ -18,6 +18,9 @@ import type { ImageDecoder } from '../../worker/image/decode.js';
 import { craftGif, literalCodes, solidCodes } from '../../test/helpers/hostile-gif.js';
 import { grayPng, oneByteIdatPng, tallPng } from '../../test/helpers/hostile-png.js';
 import { bundleWorker } from './workerd.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({

@@ -31,6 +31,9 @@ import { exifOrientation } from '../../worker/image/exif.js';
 import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/image/jpeg.js';
 import { toUprightRgb } from '../../worker/image/orientation.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PHOTOS = path.resolve(here, '../../../shared/images/photos');

@@ -10,7 +10,7 @@
  * other processes stretch wall time far more than the CPU time the inference itself consumes. Other model kinds
  * (e.g. int8) join the table as more `BenchEntry` rows with a `baseline`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,9 @@ import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { EDGE_RECIPE, quantizeModel } from '../../models/toolchain/quantize/index.js';
 import { formatTable } from '../../models/toolchain/table.js';
 import { measureLatencies, type LatencyStats } from '../../models/toolchain/verify/latency.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 export interface BenchEntry {
   /** Row label, unique, e.g. 'm0 optimized fp32'. */
@@ -178,6 +181,7 @@ function parseArgs(argv: string[]) {
     backends: ['wasm', 'node'] as BackendName[],
     checkpoints: DEFAULT_CHECKPOINTS,
     json: false,
+    jsonFile: undefined as string | undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -203,8 +207,11 @@ function parseArgs(argv: string[]) {
           if (b !== 'wasm' && b !== 'node') throw new Error(`unknown backend '${b}' (wasm, node)`);
           return b;
         });
-    } else if (flag === '--json') options.json = true;
-    else throw new Error(`unknown option ${flag}`);
+    } else if (flag === '--json') {
+      // `--json FILE` writes the JSON there (what bench:report reads); a bare `--json` prints it.
+      options.json = true;
+      if (argv[i + 1] && !argv[i + 1].startsWith('--')) options.jsonFile = path.resolve(argv[++i]);
+    } else throw new Error(`unknown option ${flag}`);
   }
   return options;
 }
@@ -247,10 +254,14 @@ async function main() {
     node: process.version,
     loadavg: os.loadavg(),
   };
-  if (options.json) {
-    console.log(
-      JSON.stringify({ machine, runs: options.runs, warmup: options.warmup, batch: 1, threads: 1, rows }, null, 2),
-    );
+  const json = JSON.stringify(
+    { machine, runs: options.runs, warmup: options.warmup, batch: 1, threads: 1, rows },
+    null,
+    2,
+  );
+  if (options.jsonFile) writeFileSync(options.jsonFile, `${json}\n`);
+  if (options.json && !options.jsonFile) {
+    console.log(json);
   } else {
     console.log(
       `batch 1, 1 thread, ${options.warmup} warm-up + ${options.runs} interleaved runs; ${machine.cpu} ×${machine.cpus}, load ${machine.loadavg.map((l) => l.toFixed(1)).join(' ')}`,

@@ -40,6 +40,9 @@ import { readCheckpoint, type StateDict } from '../../models/toolchain/checkpoin
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { resolveThreads } from '../../worker/node/server.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const sharedRoot = path.resolve(repoRoot, '../shared');

@@ -16,6 +16,9 @@ import { createImageDecoder } from '../../worker/image/decode.js';
 import type { RgbImage } from '../../worker/image/types.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { centerCropOffset, preprocess, resizedSize } from '../../worker/preprocess/transform.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 // ---- before: the previous implementation, kept verbatim as the baseline ----
 

@@ -26,6 +26,9 @@ import { quantizeModel, RECIPES } from '../../models/toolchain/quantize/index.js
 import { simulateQuantization } from '../../models/toolchain/quantize/simulate.js';
 import { readFloatTensor } from '../../models/toolchain/quantize/tensors.js';
 import { quantizeWeightsOnly } from '../../models/toolchain/quantize/weight-only.js';
+import { exitOnHelp } from '../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shared = path.resolve(repoRoot, '../shared');

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../models/state-dict.js';
 import { convertCheckpoint } from '../../models/toolchain/convert.js';
 import { ModelCheckError } from '../../models/toolchain/verify/reference-check.js';
-import { formatCliError } from '../../scripts/cli-error.js';
+import { formatCliError } from '../../worker/node/cli-run.js';
 import { checkpointsDir, repoRoot } from '../helpers/golden.js';
 import { flipBit, pthWithValue, safetensorsOffset } from '../helpers/hostile-checkpoints.js';
 

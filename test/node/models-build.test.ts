@@ -113,7 +113,7 @@ describe('models CLI errors', () => {
 
   it('rejects an unknown variant', async () => {
     const result = await cli(['build', '--variants', 'm9']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('error: unknown variant m9');
   });
 

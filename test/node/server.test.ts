@@ -182,6 +182,23 @@ function heldRequest(
 }
 
 describe('the start:node entry in a child process', () => {
+  it('--device auto on a host without the CUDA provider: one info line, no native library error', async () => {
+    const { child, output, url, exited } = spawnEntry(
+      ['--port', '0', '--host', '127.0.0.1', '--device', 'auto', '--models', modelsDir],
+      { CUDA_VISIBLE_DEVICES: '', DEFAULT_MODEL: 'm0-fp32' },
+    );
+    try {
+      await url;
+      // onnxruntime's own "Failed to load library libonnxruntime_providers_shared.so" must not reach the user.
+      expect(output()).not.toMatch(/Failed to load library/);
+      expect(output().match(/device cpu \(requested auto\)/g)).toHaveLength(1);
+      expect(output()).toMatch(/info: device cpu \(requested auto\): cpu is the fallback: cuda failed \(.+\)/);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+
   it('--device cuda with no usable GPU falls back to CPU, logs why, and shows it in /v1/models', async () => {
     // No visible GPU: the fallback happens on any machine, GPU host or not.
     const { child, output, url, exited } = spawnEntry(
@@ -263,10 +280,9 @@ describe('the start:node entry in a child process', () => {
     }
   });
 
-  it('refuses bad flags with a usage message and exit code 2', async () => {
+  it('refuses bad flags with one error line pointing at --help, and exit code 2', async () => {
     const { output, exited } = spawnEntry(['--device', 'tpu']);
     expect(await exited).toBe(2);
-    expect(output()).toMatch(/--device must be one of cpu, cuda, auto/);
-    expect(output()).toMatch(/usage: npm run start:node/);
+    expect(output().trim()).toBe('error: --device must be one of cpu, cuda, auto, got "tpu" (--help for usage)');
   });
 });

@@ -3,23 +3,26 @@
  * Same app, routes, errors and limits as the Worker; onnxruntime-node instead of onnxruntime-web, optional dynamic
  * batching, and a graceful stop on SIGTERM/SIGINT that answers every request already received before exiting 0.
  */
-import { parseNodeCli, UsageError, USAGE } from '../node/cli.js';
+import { parseNodeCli, USAGE } from '../node/cli.js';
+import { EXIT_USAGE, formatCliError, isUsageError, UsageError, wantsHelp } from '../node/cli-run.js';
 import { StartupError } from '../node/readiness.js';
 import { consoleLogger, startNodeServer } from '../node/server.js';
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseNodeCli(process.argv.slice(2), process.env, process.cwd());
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.help) {
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
     console.log(USAGE);
     return 0;
   }
+  let parsed;
+  try {
+    parsed = parseNodeCli(argv, process.env, process.cwd());
+  } catch (error) {
+    if (!isUsageError(error)) throw error;
+    console.error(formatCliError(error, [UsageError]));
+    return EXIT_USAGE;
+  }
+  if (parsed.help) return 0;
 
   const server = await startNodeServer({ ...parsed.options, log: consoleLogger });
   return new Promise<number>((resolve) => {
@@ -39,15 +42,13 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    // A known reason (e.g. DEFAULT_MODEL not built) is the whole message; anything else gets its stack.
+    // A known reason (e.g. DEFAULT_MODEL not built) is the whole message.
     if (error instanceof StartupError) {
       consoleLogger('error', `cannot start: ${error.message}`);
       process.exit(1);
     }
-    consoleLogger(
-      'error',
-      `failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
+    // A missing models folder or a taken port is one line (its stack only with DEBUG=1); a bug keeps its stack.
+    consoleLogger('error', `failed to start: ${formatCliError(error).replace(/^error: /, '')}`);
     process.exit(1);
   },
 );

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_BATCHING, checkBatchingOptions } from '../batching/batcher.js';
 import { parseConfig, type ConfigVars } from '../config.js';
 import { DEVICE_REQUESTS, type DeviceRequest } from './device.js';
+import { UsageError } from './cli-run.js';
 import { NODE_SERVER_DEFAULTS, type NodeServerOptions } from './server.js';
 
 export const USAGE = `usage: npm run start:node -- [options]
@@ -35,12 +36,7 @@ environment: MAX_BODY_BYTES, MAX_MEGAPIXELS, MAX_BATCH, DEFAULT_MODEL (default: 
 all are; one that is not built stops the start), API_TOKEN,
 CORS_ORIGINS, as for the Worker (docs/api.md).`;
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 type NodeEnv = ConfigVars &
   Partial<

@@ -72,12 +72,19 @@ export async function chooseDevice<B extends DeviceBackend>(
   /** Read only when a device has to be tried. */
   probeModel: () => Promise<ProbeModel | undefined>,
   createBackend: (device: NodeDevice) => Promise<B>,
+  /** Why a device cannot work, known without asking onnxruntime (whose own failure prints a red native error). */
+  unavailable: (device: NodeDevice) => string | undefined = () => undefined,
 ): Promise<DeviceChoice<B>> {
   const candidates = DEVICE_CANDIDATES[requested];
   const attempts: DeviceAttempt[] = [];
   for (const [index, device] of candidates.entries()) {
-    const backend = await createBackend(device);
     const last = index === candidates.length - 1;
+    const missing = last ? undefined : unavailable(device);
+    if (missing) {
+      attempts.push({ device, ok: false, error: missing });
+      continue;
+    }
+    const backend = await createBackend(device);
     if (last) {
       attempts.push({ device, ok: true });
       const passedOver = attempts.filter((attempt) => !attempt.ok);

@@ -18,6 +18,7 @@ import { loadImageWasmModules } from '../image/wasm-node.js';
 import type { ModelFiles } from '../models/files.js';
 import { checkManifest } from '../../models/manifest-check.js';
 import { MANIFEST_FILE } from '../../models/manifest.js';
+import { deviceUnavailable } from './cuda-provider.js';
 import { chooseDevice, FALLBACK_LOG_LEVEL, type DeviceChoice, type DeviceRequest, type ProbeModel } from './device.js';
 import { createFsModelFiles } from './fs-model-files.js';
 import { refuseFp16Models } from './fp16-files.js';
@@ -169,6 +170,7 @@ export async function startNodeServer(
     options.device,
     () => (probe ??= probeModel(files, config.defaultModel, log)),
     (device) => createThreadedOrtNodeBackend({ device, threads }),
+    deviceUnavailable,
   );
   probe = undefined; // the probe model's bytes are not needed any more
   log(

@@ -17,7 +17,16 @@ export interface ObtainOptions {
   /** Where downloads are kept between runs. */
   cacheDir: string;
   onProgress?: (received: number, total: number | undefined) => void;
+  /** Where each variant's checkpoint is downloaded from; default the official release (tests use a local server). */
+  checkpointUrl?: (variant: Variant) => string;
 }
+
+/** The file a download of `url` is cached as. */
+export function cachedCheckpointPath(cacheDir: string, url: string): string {
+  return path.join(cacheDir, path.basename(new URL(url).pathname));
+}
+
+export const officialCheckpointUrl = (variant: Variant): string => OFFICIAL_CHECKPOINT_URLS[variant];
 
 export class MissingCheckpointError extends Error {
   readonly code = 'missing-checkpoint';
@@ -36,14 +45,14 @@ export async function obtainCheckpoint(variant: Variant, options: ObtainOptions)
     const bytes = new Uint8Array(await readFile(file));
     return { source: path.resolve(file), bytes, sha256: await sha256Hex(bytes) };
   }
-  const url = OFFICIAL_CHECKPOINT_URLS[variant];
-  const cached = path.join(options.cacheDir, path.basename(new URL(url).pathname));
+  const url = (options.checkpointUrl ?? officialCheckpointUrl)(variant);
+  const cached = cachedCheckpointPath(options.cacheDir, url);
   if (!(await isFile(cached))) await downloadFile(url, cached, { onProgress: options.onProgress });
   const bytes = new Uint8Array(await readFile(cached));
   return { source: url, bytes, sha256: await sha256Hex(bytes) };
 }
 
-async function isFile(file: string): Promise<boolean> {
+export async function isFile(file: string): Promise<boolean> {
   try {
     return (await stat(file)).isFile();
   } catch {

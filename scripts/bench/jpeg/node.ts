@@ -16,6 +16,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJpegDecoder, type ScaleDenom } from '../../../wasm/jpeg/index.js';
 import { loadJpegWasmModule } from '../../../wasm/jpeg/node.js';
+import { exitOnHelp } from '../../../worker/node/cli-run.js';
+
+exitOnHelp(import.meta.url);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const photos = path.resolve(here, '../../../../shared/images/photos');

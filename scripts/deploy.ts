@@ -1,0 +1,70 @@
+/**
+ * `npm run deploy`: `wrangler deploy` of the Worker and its models (docs/deploy.md), after checking what would
+ * go out. It refuses a build whose models come from the synthetic test fixtures (their predictions mean nothing)
+ * unless --force, and files over Cloudflare's per-asset limit always.
+ */
+import { spawnSync } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isSyntheticSource } from '../models/manifest.js';
+import { readManifest } from '../models/toolchain/manifest-file.js';
+import { EDGE_ASSET_LIMIT_BYTES, targetDir } from '../models/toolchain/targets.js';
+import { runCli, UserError } from './cli.js';
+
+const USAGE = `usage: npm run deploy -- [--dry-run] [--force] [--models DIR] [-- WRANGLER_ARGS…]
+
+  --dry-run     check the build and print the wrangler command, deploy nothing (no network)
+  --force       deploy even models built from the synthetic test fixtures
+  --models DIR  the Worker's assets folder (default models/build/edge, as wrangler.toml says)
+  -- …          passed to \`wrangler deploy\` (e.g. -- --env staging)
+
+Build with the real checkpoints first: \`npm run models -- build\` (docs/deploy.md).`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      models: { type: 'string' },
+    },
+  });
+  const dir = path.resolve(values.models ?? targetDir('edge'));
+  const manifest = await readManifest(dir);
+  if (!manifest || manifest.models.length === 0)
+    throw new UserError(`${dir}/manifest.json lists no models: build them first (\`npm run models -- build\`)`);
+
+  const synthetic = manifest.models.filter((model) => isSyntheticSource(model.source));
+  if (synthetic.length > 0 && !values.force) {
+    throw new UserError(
+      `${synthetic.map((m) => m.name).join(', ')} in ${dir} come from synthetic test fixtures ` +
+        `(${synthetic[0].source.checkpoint}): their predictions mean nothing. Build from the official checkpoints ` +
+        '(`npm run models -- build`, docs/deploy.md) or pass --force',
+    );
+  }
+  for (const model of manifest.models) {
+    const { size } = await stat(path.join(dir, model.file)).catch(() => {
+      throw new UserError(`${model.file}, listed in ${dir}/manifest.json, is missing: rebuild the models`);
+    });
+    if (size > EDGE_ASSET_LIMIT_BYTES)
+      throw new UserError(`${model.file} is ${(size / 2 ** 20).toFixed(1)} MiB, over Cloudflare's 25 MiB per asset`);
+  }
+
+  const command = ['wrangler', 'deploy', ...positionals];
+  for (const model of manifest.models)
+    console.log(
+      `${model.name.padEnd(8)} ${model.file} ${(model.bytes / 1e6).toFixed(2)} MB ← ${model.source.checkpoint}`,
+    );
+  if (synthetic.length > 0) console.log('warning: deploying synthetic fixtures (--force)');
+  if (values['dry-run']) {
+    console.log(`dry run: would run npx ${command.join(' ')}`);
+    return 0;
+  }
+  // wrangler runs [build] (the demo page) and uploads the script and the assets folder named in wrangler.toml.
+  const result = spawnSync('npx', command, { stdio: 'inherit' });
+  return result.status ?? 1;
+}
+
+void runCli(USAGE, main);
