@@ -82,7 +82,13 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
         });
       }
       const parameters = (paths['/v1/classify'].post as { parameters: { name: string }[] }).parameters;
-      expect(parameters.map((parameter) => parameter.name)).toEqual(['model', 'top_k', 'include', 'Cache-Control']);
+      expect(parameters.map((parameter) => parameter.name)).toEqual([
+        'model',
+        'top_k',
+        'include',
+        'fallback',
+        'Cache-Control',
+      ]);
     });
 
     it('client.classify: one image, a 200 that matches ClassifyResult', async () => {

@@ -45,14 +45,9 @@ it('renders every operation of the document, with no CSP violation and no other 
   expect(response?.status()).toBe(200);
   await page.locator('.opblock-summary-path', { hasText: '/v1/classify' }).waitFor();
   const paths = await page.locator('.opblock-summary-path').allTextContents();
-  expect(paths.map((text) => text.trim()).sort()).toEqual([
-    '/',
-    '/docs',
-    '/healthz',
-    '/openapi.json',
-    '/v1/classify',
-    '/v1/models',
-  ]);
+  const document = (await (await fetch(`${server!.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  expect(Object.keys(document.paths)).toContain('/v1/classify');
+  expect(paths.map((text) => text.trim()).sort()).toEqual(Object.keys(document.paths).sort());
   await expect(page.locator('.title').first().textContent()).resolves.toContain('EfficientViT at the edge');
   expect(problems).toEqual([]);
   expect(elsewhere).toEqual([]);
