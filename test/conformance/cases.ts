@@ -11,6 +11,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pngCodec } from '../../worker/image/png.js';
+import { expectProblem } from './http.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
 
 /** Probabilities from our preprocessing + fp32 onnxruntime vs the softmax of the official float64 logits. */
@@ -83,17 +84,6 @@ function withJpegDimensions(jpeg: Uint8Array, width: number, height: number): Ui
     offset += 2 + length;
   }
   throw new Error('no JPEG frame header found');
-}
-
-async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = JSON.parse(text) as Record<string, unknown>;
-  expect(problem).toMatchObject({ type: PROBLEM_TYPE_PREFIX + code, status, code });
-  expect(typeof problem.title).toBe('string');
-  expect(typeof problem.detail).toBe('string');
-  return problem;
 }
 
 function multipart(parts: { bytes: Uint8Array; filename: string }[], field = 'image'): FormData {

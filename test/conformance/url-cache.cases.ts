@@ -4,24 +4,15 @@
  * http and a loopback address are allowed for it and for nothing else). Runtime-neutral.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem } from './http.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
 
-const PROBLEM_TYPE_PREFIX = 'tag:efficientvit-edge,2026:problem:';
 const IMAGE = 'images/imagenet-sample/n01440764_tench.JPEG';
 const OTHER_IMAGE = 'images/imagenet-sample/n01560419_bulbul.JPEG';
 
 interface Prediction {
   index: number;
   score: number;
-}
-
-async function expectProblem(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
-  const text = await response.text();
-  expect(response.status, text).toBe(status);
-  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  const problem = JSON.parse(text) as Record<string, unknown>;
-  expect(problem).toMatchObject({ type: PROBLEM_TYPE_PREFIX + code, status, code });
-  return problem;
 }
 
 /** `origin()`: the image origin's base URL, http://127.0.0.1:PORT. */

@@ -18,10 +18,16 @@ function badParameter(parameter: string, detail: string): ApiError {
   return new ApiError('bad-parameter', detail, { extensions: { parameter } });
 }
 
-/** `model` (API name, defaults to the configured default) and `top_k` (integer 1..1000, default 5). */
-export function parseClassifyParams(query: URLSearchParams, defaultModel: string): ClassifyParams {
+/** `model`: an API name, or the configured default when absent; present but empty is a bad parameter. */
+export function parseModelParam(query: URLSearchParams, defaultModel: string): string {
   const model = query.get('model');
   if (model !== null && model.trim() === '') throw badParameter('model', 'model must not be empty');
+  return model ?? defaultModel;
+}
+
+/** `model` (parseModelParam) and `top_k` (integer 1..1000, default 5). */
+export function parseClassifyParams(query: URLSearchParams, defaultModel: string): ClassifyParams {
+  const model = parseModelParam(query, defaultModel);
   const rawTopK = query.get('top_k');
   let topK = DEFAULT_TOP_K;
   if (rawTopK !== null) {
@@ -34,7 +40,7 @@ export function parseClassifyParams(query: URLSearchParams, defaultModel: string
     topK = Number(rawTopK);
     if (topK < 1 || topK > MAX_TOP_K) throw badParameter('top_k', `top_k must be from 1 to ${MAX_TOP_K}, got ${topK}`);
   }
-  return { model: model ?? defaultModel, topK, include: parseInclude(query.get('include')) };
+  return { model, topK, include: parseInclude(query.get('include')) };
 }
 
 function parseInclude(raw: string | null): ReadonlySet<Include> {

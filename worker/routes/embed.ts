@@ -8,6 +8,7 @@ import { timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { ApiError } from '../errors.js';
 import { bodyKind, type UploadedImage } from '../http/body.js';
+import { parseModelParam } from '../http/params.js';
 import type { StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { ref } from '../openapi/problems.js';
@@ -52,9 +53,7 @@ export const embedOperation: RouteOperation = {
 export type EmbedEncoding = (typeof EMBED_ENCODINGS)[number];
 
 function parseEmbedParams(query: URLSearchParams, defaultModel: string): { model: string; encoding: EmbedEncoding } {
-  const model = query.get('model');
-  if (model !== null && model.trim() === '')
-    throw new ApiError('bad-parameter', 'model must not be empty', { extensions: { parameter: 'model' } });
+  const model = parseModelParam(query, defaultModel);
   const encoding = query.get('encoding') ?? 'json';
   if (!(EMBED_ENCODINGS as readonly string[]).includes(encoding)) {
     throw new ApiError(
@@ -63,7 +62,7 @@ function parseEmbedParams(query: URLSearchParams, defaultModel: string): { model
       { extensions: { parameter: 'encoding' } },
     );
   }
-  return { model: model ?? defaultModel, encoding: encoding as EmbedEncoding };
+  return { model, encoding: encoding as EmbedEncoding };
 }
 
 /** Little-endian float32 bytes as base64 (btoa: available in workerd, browsers and Node alike). */

@@ -3,7 +3,7 @@
  * origin, the origin's models too (`runs: 'origin'`), from its own listing (cached briefly by the origin client).
  */
 import type { Hono } from 'hono';
-import type { ManifestModel } from '../../models/manifest.js';
+import { isSyntheticSource, type ManifestModel } from '../../models/manifest.js';
 import type { RouteContext } from './context.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
@@ -58,8 +58,7 @@ export const modelsOperation: RouteOperation = {
 
 /** Where each model's weights came from, in words a client can show. */
 function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fixture' | 'checkpoint'; note: string } {
-  const synthetic = /synthetic/i.test(source.checkpoint);
-  return synthetic
+  return isSyntheticSource(source)
     ? {
         kind: 'synthetic-fixture',
         note: 'random "trained-looking" test weights, not trained on ImageNet: predictions are meaningless',
