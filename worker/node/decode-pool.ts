@@ -12,7 +12,7 @@ import type { ImageJob, ImageSupport, ImageTiming } from '../classify/pipeline.j
 import { ApiError } from '../errors.js';
 import type { Clock } from '../http/timing.js';
 import type { DecodeReply, DecodeRequest } from './decode-protocol.js';
-import { threadBootstrap } from './thread-bootstrap.js';
+import { threadBootstrap, threadStarted } from './thread-bootstrap.js';
 
 export interface DecodePoolOptions {
   threads: number;
@@ -63,22 +63,12 @@ const DEPTH = 2;
 
 const ENTRY = new URL('./decode-thread.ts', import.meta.url);
 
-function startThread(): Promise<Worker> {
+async function startThread(): Promise<Worker> {
   const worker = new Worker(threadBootstrap(ENTRY), { eval: true });
-  return new Promise<Worker>((resolve, reject) => {
-    const failed = (error: Error) =>
-      reject(new Error(`a decode thread did not start: ${error.message}`, { cause: error }));
-    const exited = (code: number) => failed(new Error(`it exited with code ${code}`));
-    worker.once('error', failed);
-    worker.once('exit', exited);
-    worker.once('message', () => {
-      worker.off('error', failed);
-      worker.off('exit', exited);
-      // Requests in flight keep the process alive, not idle threads: they never hold up a stopping server.
-      worker.unref();
-      resolve(worker);
-    });
-  });
+  await threadStarted(worker, 'a decode thread');
+  // Requests in flight keep the process alive, not idle threads: they never hold up a stopping server.
+  worker.unref();
+  return worker;
 }
 
 function fromReply(reply: DecodeReply): ImageTiming {

@@ -3,7 +3,27 @@
  * a worker's entry before any `--import` loader applies to it, so a small script registers tsx in the thread first,
  * then imports the real entry. Start it with `new Worker(threadBootstrap(url), { eval: true })`.
  */
+import type { Worker } from 'node:worker_threads';
+
 export function threadBootstrap(entry: URL): string {
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   return `import(${tsx}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); });`;
+}
+
+/**
+ * Resolves when the thread posts its first message (it has loaded what it needs); rejects, naming `what`, if it errors
+ * or exits first, so a broken setup fails at start rather than on a request.
+ */
+export function threadStarted(worker: Worker, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (error: Error) => reject(new Error(`${what} did not start: ${error.message}`, { cause: error }));
+    const exited = (code: number) => failed(new Error(`it exited with code ${code}`));
+    worker.once('error', failed);
+    worker.once('exit', exited);
+    worker.once('message', () => {
+      worker.off('error', failed);
+      worker.off('exit', exited);
+      resolve();
+    });
+  });
 }

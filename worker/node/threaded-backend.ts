@@ -8,7 +8,7 @@ import { Worker, type TransferListItem } from 'node:worker_threads';
 import type { InferenceBackend, ModelSession, RunResult } from '../inference/backend.js';
 import type { NodeDevice, OrtNodeOptions } from '../inference/ort-node.js';
 import type { ThreadReply, ThreadRequest } from './inference-protocol.js';
-import { threadBootstrap } from './thread-bootstrap.js';
+import { threadBootstrap, threadStarted } from './thread-bootstrap.js';
 
 export interface ThreadedBackend extends InferenceBackend {
   /** Stops the thread; its sessions are gone and later calls fail. */
@@ -26,18 +26,7 @@ export async function createThreadedOrtNodeBackend(
     eval: true,
     workerData: options,
   });
-  await new Promise<void>((resolve, reject) => {
-    const failed = (error: Error) =>
-      reject(new Error(`the inference thread did not start: ${error.message}`, { cause: error }));
-    const exited = (code: number) => failed(new Error(`it exited with code ${code}`));
-    worker.once('error', failed);
-    worker.once('exit', exited);
-    worker.once('message', () => {
-      worker.off('error', failed);
-      worker.off('exit', exited);
-      resolve();
-    });
-  });
+  await threadStarted(worker, 'the inference thread');
   const pending = new Map<number, Pending>();
   let whenDrained: (() => void) | undefined;
   // The thread keeps the process alive only while it owes an answer, so it never holds up a stopping server.
