@@ -17,12 +17,15 @@ export default defineConfig({
         },
       },
       {
-        // The production wrangler.toml (entry, assets binding, flags), with the test models (written by the global
+        // The production wrangler.toml (assets binding, flags), with the test models (written by the global
         // setup, never into models/), small limits and the FIXTURES binding (test/workerd/fixtures-binding.ts)
         // swapped in. A function, so it runs after globalSetup.
         plugins: [
           cloudflareTest(() => ({
             wrangler: { configPath: './wrangler.toml' },
+            // The handler without the start-up session: the deployed entry (cloudflare.ts) bundles the default
+            // model, which slows the test bundle; test/node/startup-session.test.ts runs that entry in workerd.
+            main: './worker/entries/workerd.ts',
             miniflare: {
               assets: { directory: fileURLToPath(new URL('.cache/test-models', import.meta.url)), binding: 'MODELS' },
               bindings: {

@@ -4,13 +4,34 @@
  * unless --force, and files over Cloudflare's per-asset limit always.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isSyntheticSource } from '../models/manifest.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { EDGE_ASSET_LIMIT_BYTES, targetDir } from '../models/toolchain/targets.js';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { parseConfig, type ConfigVars } from '../worker/config.js';
 import { runCli, UserError } from './cli.js';
+import { REPO_ROOT } from './local-edge.js';
+
+/**
+ * The file worker/entries/startup-model.ts bundles for the start-up session, against DEFAULT_MODEL's file: a
+ * mismatch is not wrong (the session is then not adopted) but spends start-up time for nothing, so say so.
+ */
+function startupModelLine(manifestModels: { name: string; file: string }[]): string {
+  const source = readFileSync(path.join(REPO_ROOT, 'worker/entries/startup-model.ts'), 'utf8');
+  const bundled = /from '([^']+\.onnx)'/.exec(source)?.[1];
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(REPO_ROOT, 'wrangler.toml'));
+  const defaultModel = parseConfig((workerOptions.bindings ?? {}) as ConfigVars).defaultModel;
+  const file = manifestModels.find((model) => model.name === defaultModel)?.file;
+  if (bundled && file && path.basename(bundled) === file) return `start-up session: ${defaultModel} (${file}, bundled)`;
+  return (
+    `warning: worker/entries/startup-model.ts bundles ${bundled ?? 'no model'}, but DEFAULT_MODEL ${defaultModel} ` +
+    `is ${file ?? 'not in the manifest'}: point it at DEFAULT_MODEL's file, or the start-up session is wasted`
+  );
+}
 
 const USAGE = `usage: npm run deploy -- [--dry-run] [--force] [--models DIR] [-- WRANGLER_ARGS…]
 
@@ -57,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(
       `${model.name.padEnd(8)} ${model.file} ${(model.bytes / 1e6).toFixed(2)} MB ← ${model.source.checkpoint}`,
     );
+  console.log(startupModelLine(manifest.models));
   if (synthetic.length > 0) console.log('warning: deploying synthetic fixtures (--force)');
   if (values['dry-run']) {
     console.log(`dry run: would run npx ${command.join(' ')}`);

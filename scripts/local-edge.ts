@@ -6,7 +6,7 @@
  * after an over-limit upload whose client left on the 413, and grows), and one workerd process per instance.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -36,19 +36,54 @@ export interface BundleOptions {
    * writes into the user's models/build; default: models/build.
    */
   buildRoot?: string;
+  /**
+   * Another entry module to bundle instead of wrangler.toml's `main` (relative to `root`): bench:edge compares
+   * worker/entries/workerd.ts, the handler without the start-up session.
+   */
+  entry?: string;
 }
 
-/** Bundles worker/entries/workerd.ts with `wrangler deploy --dry-run --outdir` and returns Miniflare options for it. */
+/**
+ * Bundles the deployed entry (wrangler.toml `main`) with `wrangler deploy --dry-run --outdir` and returns Miniflare
+ * options for it. The session the entry creates at start-up is the served folder's default model
+ * (startupModelModule), not whatever models/build/edge holds.
+ */
 export async function bundleEdgeWorker(options: BundleOptions): Promise<MiniflareOptions> {
   if (!existsSync(path.join(options.modelsDir, 'manifest.json')))
     throw new UsageError(`${options.modelsDir}: no manifest.json (build models with \`npm run models -- build\`)`);
   rmSync(options.outDir, { recursive: true, force: true });
   const root = options.root ?? REPO_ROOT;
+  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'), undefined, {
+    overrides: { assets: { directory: options.modelsDir } },
+  });
+  const { modulesRules: _rules, bindings, ...rest } = workerOptions;
+  const vars = { ...(bindings as Record<string, unknown>), ...options.vars };
+  const startupModule = startupModelModule(options.modelsDir, vars, `${options.outDir}.startup`);
+  // `wrangler deploy --alias` does not reach the bundler (wrangler 4.86), wrangler.toml's [alias] does: a copy of the
+  // config with one, beside the original so that its relative paths mean the same; one per bundle, so that
+  // concurrent bundles (tests, benchmarks) never share it.
+  const config = path.join(root, `.wrangler-bundle-${process.pid}-${++bundleCount}.toml`);
+  writeFileSync(
+    config,
+    `${readFileSync(path.join(root, 'wrangler.toml'), 'utf8')}\n# scripts/local-edge.ts: the served folder's start-up model\n` +
+      `[alias]\n${JSON.stringify(STARTUP_MODEL_IMPORT)} = ${JSON.stringify(startupModule)}\n`,
+  );
   try {
     // --assets: wrangler checks the folder exists, and the one in wrangler.toml need not (tests, --models).
     await promisify(execFile)(
       process.execPath,
-      [WRANGLER_BIN, 'deploy', '--dry-run', '--outdir', options.outDir, '--assets', options.modelsDir],
+      [
+        WRANGLER_BIN,
+        'deploy',
+        ...(options.entry ? [options.entry] : []),
+        '--config',
+        config,
+        '--dry-run',
+        '--outdir',
+        options.outDir,
+        '--assets',
+        options.modelsDir,
+      ],
       {
         cwd: root,
         env: {
@@ -62,28 +97,67 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
   } catch (error) {
     const output = (error as { stderr?: string; stdout?: string }).stderr || (error as { stdout?: string }).stdout;
     throw new Error(`wrangler deploy --dry-run failed:\n${output ?? String(error)}`);
+  } finally {
+    rmSync(config, { force: true });
   }
-  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'), undefined, {
-    overrides: { assets: { directory: options.modelsDir } },
-  });
-  // wrangler names the bundle after the entry: worker/entries/workerd.ts → workerd.js.
-  const bundle = `${path.basename(main ?? 'workerd.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
-  // The bundle's modules are listed: Miniflare cannot resolve its wasm imports statically.
-  const { modulesRules: _rules, bindings, ...rest } = workerOptions;
+  // wrangler names the bundle after the entry: worker/entries/cloudflare.ts → cloudflare.js.
+  const bundle = `${path.basename(options.entry ?? main ?? 'cloudflare.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
+  // The bundle's modules are listed: Miniflare cannot resolve its wasm and data imports statically.
+  const files = readdirSync(options.outDir);
   const modules = [
     { type: 'ESModule' as const, path: path.join(options.outDir, bundle) },
-    ...readdirSync(options.outDir)
+    ...files
       .filter((file) => file.endsWith('.wasm'))
       .map((file) => ({ type: 'CompiledWasm' as const, path: path.join(options.outDir, file) })),
+    ...files
+      .filter((file) => file.endsWith('.onnx'))
+      .map((file) => ({ type: 'Data' as const, path: path.join(options.outDir, file) })),
   ];
   return {
     ...rest,
     name: options.name ?? 'efficientvit-edge',
-    bindings: { ...bindings, ...options.vars },
+    bindings: vars,
     modules,
     modulesRoot: options.outDir,
     cf: false,
   } as MiniflareOptions;
+}
+
+/** How worker/entries/cloudflare.ts imports the start-up model (replaced through wrangler's [alias]). */
+const STARTUP_MODEL_IMPORT = './startup-model.js';
+let bundleCount = 0;
+
+/**
+ * Writes, in `dir`, the module that stands in for worker/entries/startup-model.ts: the served folder's DEFAULT_MODEL
+ * file as a Data module, or no bytes (no start-up session) when the folder has no such model.
+ */
+function startupModelModule(modelsDir: string, vars: Record<string, unknown>, dir: string): string {
+  let defaultModel = DEFAULT_CONFIG.defaultModel;
+  try {
+    defaultModel = parseConfig(vars as ConfigVars).defaultModel;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error; // the worker answers every request with it anyway
+  }
+  let file: string | undefined;
+  try {
+    const manifest = JSON.parse(readFileSync(path.join(modelsDir, 'manifest.json'), 'utf8')) as {
+      models?: { name?: unknown; file?: unknown }[];
+    };
+    const entry = manifest.models?.find((model) => model.name === defaultModel);
+    if (typeof entry?.file === 'string' && existsSync(path.join(modelsDir, entry.file))) file = entry.file;
+  } catch {
+    // An unreadable manifest is the worker's to report (503 model-unavailable); start-up just creates nothing.
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const module = path.join(dir, 'startup-model.js');
+  writeFileSync(
+    module,
+    file
+      ? `export { default } from ${JSON.stringify(path.resolve(modelsDir, file))};\n`
+      : 'export default new ArrayBuffer(0);\n',
+  );
+  return module;
 }
 
 export interface LocalEdge {

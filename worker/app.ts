@@ -16,7 +16,7 @@ import type { InferenceBackend } from './inference/backend.js';
 import { type RequestLog, requestLogger } from './http/request-log.js';
 import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './models/files.js';
-import { ModelRegistry, type SessionWrapper } from './models/registry.js';
+import { ModelRegistry, type SessionWrapper, type StartupModel } from './models/registry.js';
 import { registerClassifyRoute } from './routes/classify.js';
 import { registerEmbedRoute } from './routes/embed.js';
 import type { RouteContext } from './routes/context.js';
@@ -42,6 +42,11 @@ export interface AppDeps {
    * registry's serialized session, so it may merge concurrent requests while the session still sees one call at a time.
    */
   wrapSession?: SessionWrapper;
+  /**
+   * A session the entry created before the first request (workerd: at isolate start-up); the registry adopts it for
+   * the model whose file it was created from.
+   */
+  startup?: StartupModel;
   /** How this host runs the models (device and why, threads, batching), shown in /v1/models as `execution`. */
   execution?: () => Record<string, unknown>;
   /**
@@ -66,6 +71,7 @@ export function createApp(deps: AppDeps): Hono {
     wrapSession: deps.wrapSession,
     maxLoaded: config.maxLoadedModels,
     clock,
+    startup: deps.startup,
   });
   const background = deps.background ?? (() => undefined);
   const app = new Hono();

@@ -4,3 +4,9 @@ declare module '*.wasm' {
   const module: WebAssembly.Module;
   export default module;
 }
+
+// An ONNX file imported by the script is a Data module (wrangler.toml [[rules]]): worker/entries/startup-model.ts.
+declare module '*.onnx' {
+  const bytes: ArrayBuffer;
+  export default bytes;
+}

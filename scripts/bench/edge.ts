@@ -56,7 +56,7 @@ import { buildModels, modelName } from '../../models/toolchain/build.js';
 import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../../models/toolchain/manifest-file.js';
 import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
-import { bundleWorker, freePort, statusMiB, workerdDescendants } from './workerd.js';
+import { bundleWorker, cpuMs, freePort, statusMiB, workerdDescendants } from './workerd.js';
 import { formatTable } from '../../models/toolchain/table.js';
 import { UsageError } from '../cli.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
@@ -448,45 +448,76 @@ async function runCell(
 
 // ---- cold starts and mixed traffic ----
 
+/**
+ * The two entries whose cold starts are compared: the deployed one (wrangler.toml `main`, the default model's
+ * session created at isolate start-up) and its baseline, the same handler creating it on the first request.
+ */
+const COLD_ENTRIES = [
+  { name: 'start-up session', entry: undefined },
+  { name: 'on first request', entry: 'worker/entries/workerd.ts' },
+] as const;
+
 interface ColdStarts {
   image: ImageKey;
   model: string;
+  entry: string;
+  /** Spawn → ready, and the workerd process's CPU time when ready (start-up work, against the 1 s limit). */
   startupMs: number[];
+  startupCpuMs: number[];
   /** Per fresh process: the cold request (end to end, and its stages), then requests 2–5 end to end. */
   runs: { e2eMs: number; modelWaitMs: number; sessionMs: number; firstRunMs: number; nextMs: number[] }[];
 }
 
 const FOLLOWING_REQUESTS = 4;
 
+/**
+ * `count` fresh workerd processes per entry, the entries alternating process by process so that load drift hits both
+ * alike: each answers one cold request and then requests 2–5.
+ */
 async function runColdStarts(
   count: number,
-  miniflareOptions: MiniflareOptions,
+  variants: readonly { name: string; options: MiniflareOptions }[],
   image: ImageKey,
   entry: ManifestModel,
   bytes: Uint8Array,
-): Promise<ColdStarts> {
-  const result: ColdStarts = { image, model: entry.name, startupMs: [], runs: [] };
+): Promise<ColdStarts[]> {
+  const results = variants.map(
+    (variant): ColdStarts => ({
+      image,
+      model: entry.name,
+      entry: variant.name,
+      startupMs: [],
+      startupCpuMs: [],
+      runs: [],
+    }),
+  );
   for (let i = 0; i < count; i++) {
-    const startedAt = performance.now();
-    const miniflare = new Miniflare(miniflareOptions);
-    try {
-      const url = await miniflare.ready;
-      result.startupMs.push(performance.now() - startedAt);
-      const cold = await classifyOverHttp(url, entry.name, bytes);
-      const nextMs: number[] = [];
-      for (let j = 0; j < FOLLOWING_REQUESTS; j++) nextMs.push((await classifyOverHttp(url, entry.name, bytes)).e2eMs);
-      result.runs.push({
-        e2eMs: cold.e2eMs,
-        modelWaitMs: cold.timing.model_wait_ms ?? 0,
-        sessionMs: cold.timing.session_ms ?? 0,
-        firstRunMs: cold.timing.inference_ms,
-        nextMs,
-      });
-    } finally {
-      await miniflare.dispose();
+    for (const [v, variant] of variants.entries()) {
+      const result = results[v];
+      const startedAt = performance.now();
+      const miniflare = new Miniflare(variant.options);
+      try {
+        const url = await miniflare.ready;
+        result.startupMs.push(performance.now() - startedAt);
+        const [pid] = workerdDescendants(process.pid);
+        result.startupCpuMs.push(pid === undefined ? NaN : cpuMs(pid));
+        const cold = await classifyOverHttp(url, entry.name, bytes);
+        const nextMs: number[] = [];
+        for (let j = 0; j < FOLLOWING_REQUESTS; j++)
+          nextMs.push((await classifyOverHttp(url, entry.name, bytes)).e2eMs);
+        result.runs.push({
+          e2eMs: cold.e2eMs,
+          modelWaitMs: cold.timing.model_wait_ms ?? 0,
+          sessionMs: cold.timing.session_ms ?? 0,
+          firstRunMs: cold.timing.inference_ms,
+          nextMs,
+        });
+      } finally {
+        await miniflare.dispose();
+      }
     }
   }
-  return result;
+  return results;
 }
 
 interface MixedPhase {
@@ -616,8 +647,10 @@ function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefine
           return {
             image: IMAGES[c.image].label,
             model: c.model,
+            entry: c.entry,
             n: c.runs.length,
             'start ms': round(median(c.startupMs), 0),
+            'start CPU ms': mp(c.startupCpuMs),
             'cold e2e': mp(c.runs.map((r) => r.e2eMs)),
             model_wait: mp(c.runs.map((r) => r.modelWaitMs)),
             session: mp(c.runs.map((r) => r.sessionMs)),
@@ -636,6 +669,10 @@ function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefine
     );
     console.log(
       'req N: median over processes, end to end; worst of 2–5 ×warm: per process the slowest of requests 2–5 over the warm p50, median / max.',
+    );
+    console.log(
+      'entry: start-up session = the deployed entry (default model created at isolate start-up); on first request = its baseline.\n' +
+        'start CPU ms: the workerd process (runtime, Miniflare and the worker) when ready; the difference between the entries is the start-up session.',
     );
   }
   if (mixed) {
@@ -735,11 +772,8 @@ async function main(): Promise<void> {
     name: WORKER_NAME,
     log,
   });
-  // Repeated identical requests are what the bench sends: the result cache would answer all but the first.
-  const miniflareOptions = {
-    ...bundled,
-    bindings: { ...(bundled as { bindings?: Record<string, unknown> }).bindings, RESULT_CACHE: 'off' },
-  } as typeof bundled;
+  // bundleWorker turns the result cache off: the bench sends the same image again and again.
+  const miniflareOptions = bundled;
   const support = createImageSupport(await loadImageWasmModules());
   const nativeBackend = createOrtNodeBackend({ device: 'cpu', threads: options.nodeThreads });
   const wasmBackend = await createOrtWebBackendForNode();
@@ -770,9 +804,22 @@ async function main(): Promise<void> {
   const coldImage = options.images[0];
   const coldBytes = new Uint8Array(readFileSync(path.join(sharedRoot, IMAGES[coldImage].file)));
   if (options.cold > 0) {
+    const variants = [];
+    for (const cold of COLD_ENTRIES) {
+      const bundle = cold.entry
+        ? await bundleWorker({
+            modelsDir: options.modelsDir,
+            outDir: path.join(WORK_DIR, 'dist-baseline'),
+            name: WORKER_NAME,
+            entry: cold.entry,
+            log,
+          })
+        : miniflareOptions;
+      variants.push({ name: cold.name, options: bundle });
+    }
     for (const entry of entries) {
-      log(`cold starts: ${options.cold} × ${entry.name}`);
-      colds.push(await runColdStarts(options.cold, miniflareOptions, coldImage, entry, coldBytes));
+      log(`cold starts: ${options.cold} × ${entry.name} × ${variants.length} entries, alternating`);
+      colds.push(...(await runColdStarts(options.cold, variants, coldImage, entry, coldBytes)));
     }
   }
   let mixed: Mixed | undefined;

@@ -18,14 +18,17 @@ export async function bundleWorker(options: {
   name: string;
   /** The checkout whose worker and wrangler.toml to bundle (default: this one; benchmarks compare another). */
   root?: string;
+  /** Another entry than wrangler.toml's `main` (BundleOptions.entry). */
+  entry?: string;
   log?: (message: string) => void;
 }): Promise<MiniflareOptions> {
-  options.log?.('bundling the worker (wrangler deploy --dry-run)');
+  options.log?.(`bundling the worker${options.entry ? ` (${options.entry})` : ''} (wrangler deploy --dry-run)`);
   return bundleEdgeWorker({
     modelsDir: options.modelsDir,
     outDir: options.outDir,
     name: options.name,
     root: options.root,
+    entry: options.entry,
     buildRoot: path.join(options.outDir, '..', 'build'),
     vars: { RESULT_CACHE: 'off' },
   });
@@ -54,6 +57,15 @@ export function workerdDescendants(root: number): number[] {
   }
   return found;
 }
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux; clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name (which may hold spaces): utime and stime are the 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A process's resident (VmRSS) or peak resident (VmHWM) memory, from /proc (Linux). */
 export function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {

@@ -227,7 +227,22 @@ describe('npm run deploy -- --dry-run', () => {
     const result = await cli('scripts/deploy.ts', ['--dry-run', '--models', edge]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^m0 +efficientvit_m0\.int8\.onnx [\d.]+ MB ← https:\/\//);
+    expect(result.stdout).toContain('start-up session: m0 (efficientvit_m0.int8.onnx, bundled)');
     expect(result.stdout).not.toContain('warning');
+  });
+
+  it('warns when the start-up session would be for another file than DEFAULT_MODEL', async () => {
+    const file = path.join(edge, 'manifest.json');
+    const manifest: Manifest = JSON.parse(readFileSync(file, 'utf8'));
+    const renamed = { ...manifest, models: manifest.models.map((m) => ({ ...m, file: 'renamed.onnx' })) };
+    const other = mkdtempSync(path.join(scratch, 'edge-renamed-'));
+    writeFileSync(path.join(other, 'manifest.json'), JSON.stringify(renamed));
+    writeFileSync(path.join(other, 'renamed.onnx'), readFileSync(path.join(edge, manifest.models[0].file)));
+    const result = await cli('scripts/deploy.ts', ['--dry-run', '--force', '--models', other]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /warning: worker\/entries\/startup-model\.ts bundles .*efficientvit_m0\.int8\.onnx, but DEFAULT_MODEL m0 is renamed\.onnx/,
+    );
   });
 
   it('no build at all', async () => {

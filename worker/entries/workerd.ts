@@ -1,7 +1,8 @@
 /**
- * The Cloudflare Workers entry: imports the wasm modules (precompiled by the runtime) and maps `env` to the app's
- * dependencies. Nothing heavy runs at global scope: the app is built on the first request, and onnxruntime and the
- * decoders instantiate their wasm on first use.
+ * The Workers handler: imports the wasm modules (precompiled by the runtime) and maps `env` to the app's dependencies.
+ * Nothing heavy runs here at global scope: the app is built on the first request, and onnxruntime and the decoders
+ * instantiate their wasm on first use. The deployed entry, cloudflare.ts, adds a session created at start-up; the
+ * tests run this one (its default export), which bundles no model.
  */
 import type { Hono } from 'hono';
 import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
@@ -14,6 +15,7 @@ import { ConfigError, parseConfig, type ConfigVars } from '../config.js';
 import { ApiError, problemResponse } from '../errors.js';
 import { createOrtWebBackend } from '../inference/ort-web.js';
 import { createFetchModelFiles } from '../models/files.js';
+import type { StartupModel } from '../models/registry.js';
 import { createOriginClient } from '../origin/client.js';
 import { type OriginVars, parseOriginConfig } from '../origin/config.js';
 
@@ -23,10 +25,11 @@ export interface Env extends ConfigVars, OriginVars {
 }
 
 /** The dependencies for one isolate; exported so tests can build the same app with another config. */
-export function workerdDeps(env: Env): AppDeps {
+export function workerdDeps(env: Env, startup?: StartupModel): AppDeps {
   const origin = parseOriginConfig(env);
   return {
     ...(origin ? { origin: createOriginClient(origin) } : {}),
+    ...(startup ? { startup } : {}),
     backend: createOrtWebBackend(ortWasm),
     files: createFetchModelFiles(env.MODELS),
     images: createImageSupport({ jpeg: jpegWasm, webp: webpWasm }),
@@ -47,12 +50,12 @@ export function workerdDeps(env: Env): AppDeps {
 }
 
 /** One app per isolate, built on the first request (env is only known then); a bad config answers every request. */
-export function createWorkerdHandler(): ExportedHandler<Env> {
+export function createWorkerdHandler(startup?: StartupModel): ExportedHandler<Env> {
   let app: Hono | undefined;
   return {
     fetch(request, env, ctx) {
       try {
-        app ??= createApp(workerdDeps(env));
+        app ??= createApp(workerdDeps(env, startup));
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         return problemResponse(new ApiError('invalid-config', error.message));

@@ -40,6 +40,16 @@ export function takeLoadTiming(model: LoadedModel): ModelLoadTiming | undefined 
   return timing;
 }
 
+/**
+ * A session created before any request (workerd: at isolate start-up, from a model bundled into the script), with
+ * the bytes it was created from. The registry adopts it for the manifest entry those bytes match (size and sha256),
+ * so a fresh isolate's first request finds its model ready; when no entry matches, it is released unused.
+ */
+export interface StartupModel {
+  bytes: Uint8Array;
+  session: Promise<ModelSession>;
+}
+
 /** A request's hold on a loaded model: the session is not released while any lease on it is out. */
 export type ModelLease = Lease<LoadedModel>;
 
@@ -53,6 +63,8 @@ export interface RegistryOptions {
   maxLoaded?: number;
   /** For the load stages; performance.now by default. */
   clock?: () => number;
+  /** A session created at start-up, adopted by the first load of the model it was created from. */
+  startup?: StartupModel;
 }
 
 function errorText(error: unknown): string {
@@ -84,6 +96,8 @@ export class ModelRegistry {
   private readonly models: Residency<LoadedModel>;
   private readonly wrapSession?: SessionWrapper;
   private readonly clock: () => number;
+  /** Unclaimed until the first load of a model of its size checks it; then undefined either way. */
+  private startup?: StartupModel;
 
   constructor(
     private readonly files: ModelFiles,
@@ -92,6 +106,7 @@ export class ModelRegistry {
   ) {
     this.wrapSession = options.wrapSession;
     this.clock = options.clock ?? (() => performance.now());
+    this.startup = options.startup;
     this.models = new Residency(
       options.maxLoaded ?? Infinity,
       // The name was checked by find() before it reaches acquire().
@@ -105,11 +120,14 @@ export class ModelRegistry {
     return this.manifests.get(MANIFEST_FILE, async () => {
       const json = await this.readJson(MANIFEST_FILE);
       if (json === null) throw unavailable(`no models are deployed: ${MANIFEST_FILE} was not found`);
+      let manifest: Manifest;
       try {
-        return checkManifest(json);
+        manifest = checkManifest(json);
       } catch (error) {
         throw unavailable(`${MANIFEST_FILE} is invalid: ${errorText(error)}`, undefined, error);
       }
+      this.releaseUnmatchedStartup(manifest);
+      return manifest;
     });
   }
 
@@ -143,9 +161,42 @@ export class ModelRegistry {
     });
   }
 
+  /** A start-up session no manifest entry can be (no entry of its size) holds wasm memory for nothing. */
+  private releaseUnmatchedStartup(manifest: Manifest): void {
+    const startup = this.startup;
+    if (!startup || manifest.models.some((model) => model.bytes === startup.bytes.byteLength)) return;
+    this.startup = undefined;
+    startup.session.then((session) => session.release()).catch(() => undefined);
+  }
+
+  /**
+   * The start-up session when it was created from this entry's file (same size and sha256), else undefined; a
+   * start-up session that failed is forgotten, and the entry loads from its file as usual.
+   */
+  private async adoptStartup(
+    entry: ManifestModel,
+  ): Promise<{ session: ModelSession; integrityMs: number } | undefined> {
+    const startup = this.startup;
+    if (!startup || startup.bytes.byteLength !== entry.bytes) return undefined;
+    this.startup = undefined;
+    const checkStarted = this.clock();
+    const matches = (await sha256Hex(startup.bytes)) === entry.sha256;
+    const integrityMs = this.clock() - checkStarted;
+    const session = await startup.session.catch(() => undefined);
+    if (matches && session) return { session, integrityMs };
+    session?.release().catch(() => undefined);
+    return undefined;
+  }
+
   private async createModel(entry: ManifestModel): Promise<LoadedModel> {
     const classes = entry.output.shape[1];
     const labels = await this.labels(entry.labels, classes, entry.name);
+    const adopted = await this.adoptStartup(entry);
+    if (adopted) {
+      // Nothing was read or created for this request: the start-up did it.
+      const loadTiming = { model_read_ms: 0, integrity_ms: adopted.integrityMs, session_ms: 0 };
+      return this.loadedModel(entry, adopted.session, labels, loadTiming);
+    }
     const readStarted = this.clock();
     const bytes = await this.files.read(entry.file).catch((error: unknown) => {
       throw unavailable(`reading ${entry.file} failed: ${errorText(error)}`, entry.name, error);
@@ -178,12 +229,21 @@ export class ModelRegistry {
       integrity_ms: sessionStarted - checkStarted,
       session_ms: this.clock() - sessionStarted,
     };
+    return this.loadedModel(entry, session, labels, loadTiming);
+  }
+
+  private loadedModel(
+    entry: ManifestModel,
+    session: ModelSession,
+    labels: ClassLabel[],
+    loadTiming: ModelLoadTiming,
+  ): LoadedModel {
     const serialized = serializeRuns(session);
     return {
       entry,
       session: this.wrapSession ? this.wrapSession(serialized, entry) : serialized,
       labels,
-      classes,
+      classes: entry.output.shape[1],
       loadTiming,
     };
   }
