@@ -58,7 +58,7 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
   });
   const { modulesRules: _rules, bindings, ...rest } = workerOptions;
   const vars = { ...(bindings as Record<string, unknown>), ...options.vars };
-  const startupModule = startupModelModule(options.modelsDir, vars, `${options.outDir}.startup`);
+  const startupModule = startupModelModule(options.modelsDir, vars, path.resolve(`${options.outDir}.startup`));
   // `wrangler deploy --alias` does not reach the bundler (wrangler 4.86), wrangler.toml's [alias] does: a copy of the
   // config with one, beside the original so that its relative paths mean the same; one per bundle, so that
   // concurrent bundles (tests, benchmarks) never share it.

@@ -58,12 +58,27 @@ export function workerdDescendants(root: number): number[] {
   return found;
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux; clock ticks of 10 ms). */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name (which may hold spaces): utime and stime are the 14th and 15th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+/**
+ * CPU time (user + system, ms) a process's threads have used so far, from /proc (Linux; clock ticks of 10 ms): V8's
+ * background threads (wasm compilation and tier-up, GC) apart from the rest, where workerd runs the isolate itself.
+ */
+export function cpuMs(pid: number): { isolate: number; v8Background: number } {
+  const total = { isolate: 0, v8Background: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // After the parenthesised name (which may hold spaces), utime and stime are the 12th and 13th fields.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    if (name.startsWith('V8 ')) total.v8Background += ms;
+    else total.isolate += ms;
+  }
+  return total;
 }
 const CLOCK_TICKS_PER_SECOND = 100;
 
