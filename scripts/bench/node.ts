@@ -41,6 +41,9 @@ import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { resolveThreads } from '../../worker/node/server.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { availableParallelism } from 'node:os';
+import { type CpuAccount, startCpuWindow } from './proc-cpu.js';
+import { type CpuRow, type CpuSummary, cpuTables, ratioBound, sizingLine, summarizeCpu } from './cpu-report.js';
 
 exitOnHelp(import.meta.url);
 
@@ -345,6 +348,8 @@ interface Measurement {
   failed: number;
   /** Mean images per inference call during the run (batching on only). */
   meanBatch?: number;
+  /** CPU time over the run, by the server's threads, the client and the rest of the machine (Linux only). */
+  cpu?: CpuAccount;
 }
 
 function loadImages(): Buffer[] {
@@ -567,7 +572,10 @@ async function main(): Promise<void> {
           for (const [index, config] of configs.entries()) {
             const server = servers[index];
             const before = await serverCounters(server, variant);
+            const idle = servers.filter((other) => other !== server).map((other) => other.child.pid!);
+            const window = startCpuWindow(server.child.pid!, idle, availableParallelism());
             const result = await measure(server.url, images, concurrency, options.durationS);
+            const cpu = window.end();
             await waitIdle(server);
             const after = await serverCounters(server, variant);
             const meanBatch =
@@ -578,12 +586,14 @@ async function main(): Promise<void> {
               after.decoded > before.decoded
                 ? (after.decodeBusyMs - before.decodeBusyMs) / (after.decoded - before.decoded)
                 : undefined;
-            measurements.push({ variant, ...config, concurrency, round, ...result, meanBatch, decodeMsPerImage });
+            measurements.push({ variant, ...config, concurrency, round, ...result, meanBatch, decodeMsPerImage, cpu });
             console.log(
               `${variant} c=${concurrency} ${configLabel(config)} round ${round + 1}: ${result.imagesPerSecond.toFixed(1)} img/s, ` +
                 `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failed} failed` +
                 `${meanBatch ? `, mean batch ${meanBatch.toFixed(1)}` : ''}` +
-                `${decodeMsPerImage ? `, ${decodeMsPerImage.toFixed(1)} ms/image per decode thread` : ''}`,
+                `${decodeMsPerImage ? `, ${decodeMsPerImage.toFixed(1)} ms/image per decode thread` : ''}` +
+                `${cpu ? `, cores busy: server ${(cpu.server.total / cpu.wallS).toFixed(2)}, client ${(cpu.client / cpu.wallS).toFixed(2)}` : ''}` +
+                `${cpu?.machine !== undefined ? `, machine ${(cpu.machine / cpu.wallS).toFixed(2)} of ${cpu.cores}` : ''}`,
             );
           }
         }
@@ -597,6 +607,7 @@ async function main(): Promise<void> {
   // ---- report ----
   const rows: string[] = [];
   const summary: Record<string, unknown>[] = [];
+  const cpuRows: CpuRow[] = [];
   rows.push(
     '| model | concurrency | batching | decode threads | img/s (median) | p50 ms | p99 ms | mean batch | img/s per decode thread | failed | vs first row |',
   );
@@ -622,7 +633,14 @@ async function main(): Promise<void> {
           meanBatch: batches.length ? median(batches) : undefined,
           decodeImagesPerSecondPerThread: decodeMs.length ? 1000 / median(decodeMs) : undefined,
           failed: runs.reduce((total, m) => total + m.failed, 0),
+          cpu: summarizeCpu(runs),
         };
+        cpuRows.push({
+          label: `${modelName(variant)} c=${concurrency} ${configLabel(config)}`,
+          imagesPerSecond: stats.imagesPerSecond,
+          cpu: stats.cpu,
+          decodeWallMs: decodeMs.length ? median(decodeMs) : undefined,
+        });
         first ??= stats.imagesPerSecond;
         const ratio = stats.imagesPerSecond / first;
         summary.push({ variant, concurrency, ...config, ...stats, ratio });
@@ -651,15 +669,28 @@ async function main(): Promise<void> {
         `| ${modelName(row.variant)} | ${row.batch} | ${row.ms.toFixed(1)} | ${row.imagesPerSecond.toFixed(1)} |`,
       );
   }
+  const cpuReport = cpuTables(cpuRows);
+  if (cpuReport) console.log(`\n${cpuReport}`);
   console.log(`\ncontext:\n${REFERENCE_FIGURES.map((line) => `- ${line}`).join('\n')}`);
   console.log(
     'sizing: a host serves about min(decode threads × img/s per decode thread, inference img/s at the batch size ' +
       'reached, the HTTP thread), each measured above',
   );
+  // Per model, from the runs with a decode pool (decoding on the HTTP thread would fold decode into http).
+  for (const variant of options.variants) {
+    const line = sizingLine(
+      modelName(variant),
+      (summary as { variant: string; decodeThreads: string; cpu?: CpuSummary }[])
+        .filter((row) => row.variant === variant && row.decodeThreads !== '0' && row.cpu)
+        .map((row) => row.cpu!),
+    );
+    if (line) console.log(`- ${line}`);
+  }
 
   type Row = { variant: string; concurrency: number; batching: boolean; decodeThreads: string } & {
     imagesPerSecond: number;
     p99Ms: number;
+    cpu?: CpuSummary;
   };
   const find = (variant: string, concurrency: number, batching: boolean, decodeThreads?: string) =>
     (summary as Row[]).find(
@@ -687,6 +718,19 @@ async function main(): Promise<void> {
       `target (${DECODE_TARGET.variant}, c=${DECODE_TARGET.concurrency}, batching on: ${DECODE_TARGET.to} decode threads ≥ ` +
         `${DECODE_TARGET.minRatio}× the img/s of ${DECODE_TARGET.from}): ${ratio.toFixed(2)}× → ${ratio >= DECODE_TARGET.minRatio ? 'met' : 'NOT met'}`,
     );
+    if (one.cpu && two.cpu) {
+      // The measurement that bounds it: what the cores allow at the CPU each image costs.
+      const bound = ratioBound({ ...one, cpu: one.cpu }, { ...two, cpu: two.cpu });
+      const free = (value: number | undefined) =>
+        value === undefined ? '' : ` (${value.toFixed(2)}× on the cores other jobs left)`;
+      console.log(
+        `CPU bound on ${one.cpu.cores} cores: ${DECODE_TARGET.from} decode thread${DECODE_TARGET.from === '1' ? '' : 's'} kept ${one.cpu.coresBusy.server!.toFixed(2)} (server) + ` +
+          `${one.cpu.coresBusy.client!.toFixed(2)} (client) cores busy at ${one.cpu.msPerImage.total.toFixed(1)} CPU ms/image; ` +
+          `${DECODE_TARGET.to} can reach at most ${bound.atOwnCost.toFixed(2)}× of ${DECODE_TARGET.from}${free(bound.atOwnCostFree)} at their own ` +
+          `${two.cpu.msPerImage.total.toFixed(1)} CPU ms/image, ${bound.atFromCost.toFixed(2)}×${free(bound.atFromCostFree)} if a thread more cost no CPU → ` +
+          `${DECODE_TARGET.minRatio}× ${bound.atFromCost >= DECODE_TARGET.minRatio ? 'is within the bound' : 'is beyond what these cores allow'}`,
+      );
+    }
   }
   if (options.json)
     writeFileSync(
