@@ -11,7 +11,10 @@
  *
  * Every combination of --batching and --decode-threads is one server; each measurement interleaves all of them. The
  * report adds what sizes a host: each decode thread's img/s (its decode + preprocess time per image, read from the
- * servers) and onnxruntime's own img/s per batch size (in this process, no HTTP or decoding).
+ * servers) and onnxruntime's own img/s per batch size (in this process, no HTTP or decoding). On Linux it also accounts
+ * each run's CPU (proc-cpu.ts, cpu-report.ts): the server's threads by role (HTTP, inference, decode, V8/libuv), the
+ * bench's own (autocannon) and the rest of the machine, as cores busy and CPU ms per image, and the ceiling
+ * img/s ≤ cores ÷ CPU seconds per image next to each img/s: what more threads can reach on this machine's cores.
  *   npm run bench:node -- --decoders [--rounds 5]
  *
  * --decoders instead compares, for the Node build, the service's decoders (worker/image, WebAssembly) with sharp
