@@ -95,6 +95,30 @@ export function ratioBound(
   };
 }
 
+/** The decode-threads target against the CPU bound, in words: whether more threads can reach `minRatio` on these cores. */
+export function boundLine(
+  minRatio: number,
+  from: { label: string; imagesPerSecond: number; cpu: CpuSummary },
+  to: { label: string; imagesPerSecond: number; cpu: CpuSummary },
+): string {
+  const bound = ratioBound(from, to);
+  const cores = from.cpu.cores;
+  const busy = (cpu: CpuSummary) => (cpu.coresBusy.server ?? 0) + (cpu.coresBusy.client ?? 0);
+  const left = (value: number | undefined) =>
+    value === undefined ? '' : ` (${value.toFixed(2)}× on the cores other jobs left)`;
+  const wanted = minRatio * from.imagesPerSecond;
+  const best = Math.max(bound.atOwnCost, bound.atFromCost);
+  return (
+    `CPU bound on ${cores} cores: ${from.label} ${from.imagesPerSecond.toFixed(1)} img/s kept ${busy(from.cpu).toFixed(2)} cores busy ` +
+    `(server + client) at ${from.cpu.msPerImage.total.toFixed(1)} CPU ms/image; ${to.label} ${to.imagesPerSecond.toFixed(1)} img/s ` +
+    `kept ${busy(to.cpu).toFixed(2)} at ${to.cpu.msPerImage.total.toFixed(1)} ms/image. At most ${bound.atOwnCost.toFixed(2)}× ` +
+    `at the second's CPU per image${left(bound.atOwnCostFree)}, ${bound.atFromCost.toFixed(2)}× at the first's${left(bound.atFromCostFree)}. ` +
+    `${minRatio}× = ${wanted.toFixed(1)} img/s needs ≤ ${((1000 * cores) / wanted).toFixed(1)} CPU ms/image on ${cores} cores, ` +
+    `or ${((wanted * to.cpu.msPerImage.total) / 1000).toFixed(2)} cores at the measured ${to.cpu.msPerImage.total.toFixed(1)} → ` +
+    `${best >= minRatio ? 'within the bound' : 'beyond what these cores allow'}`
+  );
+}
+
 const fixed = (value: number | undefined, digits: number) => (value === undefined ? '–' : value.toFixed(digits));
 
 export interface CpuRow {
@@ -150,12 +174,12 @@ export function sizingLine(model: string, cpus: CpuSummary[]): string | undefine
   const decode = ms('decode');
   const http = ms('http');
   const other = ms('other');
+  const host = decode + http + other;
   return (
-    `${model}: decode ${decode.toFixed(1)} CPU ms/image → decode cores = target img/s × ${decode.toFixed(1)} ÷ 1000 ` +
-    `(1,000 img/s: ${decode.toFixed(1)} cores, ${Math.floor(1000 / decode)} img/s per decode core); ` +
-    `HTTP thread ${http.toFixed(1)} ms/image → one process tops out near ${Math.floor(1000 / http)} img/s (one event loop), ` +
-    `more needs more processes; V8/libuv threads ${other.toFixed(1)} ms/image; ` +
-    `inference on the CPU provider ${ms('inference').toFixed(1)} ms/image (a GPU host's is the CPU that feeds the GPU); ` +
-    `client ${ms('client').toFixed(1)} ms/image (on another machine in production)`
+    `${model}: CPU ms per image: decode ${decode.toFixed(1)}, HTTP thread ${http.toFixed(1)}, V8/libuv threads ${other.toFixed(1)} ` +
+    `(inference on the CPU provider ${ms('inference').toFixed(1)}, the client ${ms('client').toFixed(1)}: a GPU host has neither here). ` +
+    `For T img/s: decode cores = T × ${decode.toFixed(1)} ÷ 1000 (${Math.floor(1000 / decode)} img/s per decode core); ` +
+    `processes ≥ T × ${http.toFixed(1)} ÷ 1000 (one HTTP thread each, ≤ ${Math.floor(1000 / http)} img/s); ` +
+    `cores ≈ T × ${host.toFixed(1)} ÷ 1000 + what feeding the GPU costs (1,000 img/s: ${host.toFixed(1)} cores)`
   );
 }

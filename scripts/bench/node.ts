@@ -46,7 +46,7 @@ import { resolveThreads } from '../../worker/node/server.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
 import { availableParallelism } from 'node:os';
 import { type CpuAccount, startCpuWindow } from './proc-cpu.js';
-import { type CpuRow, type CpuSummary, cpuTables, ratioBound, sizingLine, summarizeCpu } from './cpu-report.js';
+import { boundLine, type CpuRow, type CpuSummary, cpuTables, sizingLine, summarizeCpu } from './cpu-report.js';
 
 exitOnHelp(import.meta.url);
 
@@ -721,19 +721,15 @@ async function main(): Promise<void> {
       `target (${DECODE_TARGET.variant}, c=${DECODE_TARGET.concurrency}, batching on: ${DECODE_TARGET.to} decode threads ≥ ` +
         `${DECODE_TARGET.minRatio}× the img/s of ${DECODE_TARGET.from}): ${ratio.toFixed(2)}× → ${ratio >= DECODE_TARGET.minRatio ? 'met' : 'NOT met'}`,
     );
-    if (one.cpu && two.cpu) {
-      // The measurement that bounds it: what the cores allow at the CPU each image costs.
-      const bound = ratioBound({ ...one, cpu: one.cpu }, { ...two, cpu: two.cpu });
-      const free = (value: number | undefined) =>
-        value === undefined ? '' : ` (${value.toFixed(2)}× on the cores other jobs left)`;
+    // The measurement that bounds it: what the cores allow at the CPU each image costs.
+    if (one.cpu && two.cpu)
       console.log(
-        `CPU bound on ${one.cpu.cores} cores: ${DECODE_TARGET.from} decode thread${DECODE_TARGET.from === '1' ? '' : 's'} kept ${one.cpu.coresBusy.server!.toFixed(2)} (server) + ` +
-          `${one.cpu.coresBusy.client!.toFixed(2)} (client) cores busy at ${one.cpu.msPerImage.total.toFixed(1)} CPU ms/image; ` +
-          `${DECODE_TARGET.to} can reach at most ${bound.atOwnCost.toFixed(2)}× of ${DECODE_TARGET.from}${free(bound.atOwnCostFree)} at their own ` +
-          `${two.cpu.msPerImage.total.toFixed(1)} CPU ms/image, ${bound.atFromCost.toFixed(2)}×${free(bound.atFromCostFree)} if a thread more cost no CPU → ` +
-          `${DECODE_TARGET.minRatio}× ${bound.atFromCost >= DECODE_TARGET.minRatio ? 'is within the bound' : 'is beyond what these cores allow'}`,
+        boundLine(
+          DECODE_TARGET.minRatio,
+          { label: `${DECODE_TARGET.from} decode thread(s)`, imagesPerSecond: one.imagesPerSecond, cpu: one.cpu },
+          { label: `${DECODE_TARGET.to} decode thread(s)`, imagesPerSecond: two.imagesPerSecond, cpu: two.cpu },
+        ),
       );
-    }
   }
   if (options.json)
     writeFileSync(
