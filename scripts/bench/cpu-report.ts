@@ -115,7 +115,24 @@ export function boundLine(
     `at the second's CPU per image${left(bound.atOwnCostFree)}, ${bound.atFromCost.toFixed(2)}× at the first's${left(bound.atFromCostFree)}. ` +
     `${minRatio}× = ${wanted.toFixed(1)} img/s needs ≤ ${((1000 * cores) / wanted).toFixed(1)} CPU ms/image on ${cores} cores, ` +
     `or ${((wanted * to.cpu.msPerImage.total) / 1000).toFixed(2)} cores at the measured ${to.cpu.msPerImage.total.toFixed(1)} → ` +
-    `${best >= minRatio ? 'within the bound' : 'beyond what these cores allow'}`
+    `${best >= minRatio ? 'within the bound' : 'beyond what these cores allow'}` +
+    noisy(from.cpu, to.cpu)
+  );
+}
+
+/** Other jobs' share of the cores above which a run says it was not measured on a quiet machine. */
+const QUIET_CORES = 0.1;
+
+/**
+ * A ratio measured while other jobs took cores says little about this machine (the baseline run loses cores, so the
+ * bound on all cores is loose): say so, next to the bound.
+ */
+function noisy(...cpus: CpuSummary[]): string {
+  const outside = cpus.map((cpu) => cpu.coresBusy.outside ?? 0);
+  if (Math.max(...outside) <= QUIET_CORES) return '';
+  return (
+    ` (NOT a quiet window: other jobs took ${outside.map((cores) => cores.toFixed(2)).join(' and ')} cores during ` +
+    "these runs; the ratio and the all-cores bound are not this machine's, rerun when the machine is quiet)"
   );
 }
 

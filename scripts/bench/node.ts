@@ -15,6 +15,7 @@
  * each run's CPU (proc-cpu.ts, cpu-report.ts): the server's threads by role (HTTP, inference, decode, V8/libuv), the
  * bench's own (autocannon) and the rest of the machine, as cores busy and CPU ms per image, and the ceiling
  * img/s ≤ cores ÷ CPU seconds per image next to each img/s: what more threads can reach on this machine's cores.
+ *   npm run bench:node -- --report FILE    (prints a --json FILE's report again, e.g. one a GPU host wrote)
  *   npm run bench:node -- --decoders [--rounds 5]
  *
  * --decoders instead compares, for the Node build, the service's decoders (worker/image, WebAssembly) with sharp
@@ -65,6 +66,8 @@ const TARGET = { variant: 'm5', concurrency: 32, minRatio: 1.5, maxP99Ms: 500 };
 const DECODE_TARGET = { variant: 'm0', concurrency: 16, from: '1', to: '2', minRatio: 1.4 };
 
 interface Options {
+  /** A --json file to print the report of again, measuring nothing. */
+  report?: string;
   decoders: boolean;
   modelsDir?: string;
   variants: Variant[];
@@ -101,6 +104,7 @@ function parseOptions(argv: string[]): Options {
       'decode-threads': { type: 'string', default: 'auto' },
       'inference-batches': { type: 'string', default: '1,16' },
       precision: { type: 'string', default: 'fp32' },
+      report: { type: 'string' },
     },
   });
   const list = (raw: string) =>
@@ -121,6 +125,7 @@ function parseOptions(argv: string[]): Options {
   const variants = list(values.variants!);
   for (const variant of variants) if (!isVariant(variant)) throw new Error(`unknown variant ${variant}`);
   return {
+    report: values.report,
     decoders: values.decoders!,
     modelsDir: values.models ? path.resolve(values.models) : undefined,
     variants: variants as Variant[],
@@ -227,6 +232,7 @@ interface ServerConfig {
   batching: boolean;
   decodeThreads: string;
 }
+const threadsLabel = (threads: string) => `${threads} decode thread${threads === '1' ? '' : 's'}`;
 const configLabel = (config: ServerConfig) =>
   `batching ${config.batching ? 'on ' : 'off'} decode ${config.decodeThreads}`;
 
@@ -539,6 +545,13 @@ async function measureInference(
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options.decoders) return benchDecoders(options);
+  if (options.report) {
+    const saved = JSON.parse(readFileSync(options.report, 'utf8')) as Partial<SavedRun> &
+      Omit<SavedRun, 'precision' | 'imageCount'>;
+    benchPrecision = saved.precision ?? 'fp32';
+    report({ ...saved, precision: benchPrecision, imageCount: saved.imageCount ?? loadImages().length });
+    return;
+  }
   let modelsDir = options.modelsDir;
   if (!modelsDir) {
     modelsDir = path.join(repoRoot, '.cache', 'bench-models');
@@ -606,8 +619,33 @@ async function main(): Promise<void> {
     }
   }
   const inference = await measureInference(options, modelsDir);
+  const saved: SavedRun = {
+    options,
+    precision: benchPrecision,
+    devices: [...devices],
+    imageCount: images.length,
+    measurements,
+    inference,
+  };
+  const summary = report(saved);
+  if (options.json) writeFileSync(options.json, JSON.stringify({ ...saved, summary }, null, 2));
+}
 
-  // ---- report ----
+/** What a run measured, as --json writes it and --report reads it back. */
+interface SavedRun {
+  options: Options;
+  precision: 'fp32' | 'fp16';
+  devices: string[];
+  imageCount: number;
+  measurements: Measurement[];
+  inference: Awaited<ReturnType<typeof measureInference>>;
+}
+
+/** Prints the tables, the CPU accounting, sizing and the targets for one run; returns the summary rows. */
+function report({ options, devices, imageCount, measurements, inference }: SavedRun): Record<string, unknown>[] {
+  const configs: ServerConfig[] = options.decodeThreads.flatMap((decodeThreads) =>
+    options.batching.map((batching) => ({ batching, decodeThreads })),
+  );
   const rows: string[] = [];
   const summary: Record<string, unknown>[] = [];
   const cpuRows: CpuRow[] = [];
@@ -656,10 +694,10 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `\n${[...devices].join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`,
+    `\n${devices.join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`,
   );
   console.log(
-    `${options.durationS} s per run, ${options.rounds} round(s), ${images.length} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`,
+    `${options.durationS} s per run, ${options.rounds} round(s), ${imageCount} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`,
   );
   console.log(rows.join('\n'));
   if (inference.length) {
@@ -726,16 +764,12 @@ async function main(): Promise<void> {
       console.log(
         boundLine(
           DECODE_TARGET.minRatio,
-          { label: `${DECODE_TARGET.from} decode thread(s)`, imagesPerSecond: one.imagesPerSecond, cpu: one.cpu },
-          { label: `${DECODE_TARGET.to} decode thread(s)`, imagesPerSecond: two.imagesPerSecond, cpu: two.cpu },
+          { label: threadsLabel(DECODE_TARGET.from), imagesPerSecond: one.imagesPerSecond, cpu: one.cpu },
+          { label: threadsLabel(DECODE_TARGET.to), imagesPerSecond: two.imagesPerSecond, cpu: two.cpu },
         ),
       );
   }
-  if (options.json)
-    writeFileSync(
-      options.json,
-      JSON.stringify({ options, devices: [...devices], measurements, summary, inference }, null, 2),
-    );
+  return summary;
 }
 
 main().catch((error: unknown) => {

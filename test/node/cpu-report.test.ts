@@ -7,12 +7,12 @@ import { boundLine, ratioBound, summarizeCpu } from '../../scripts/bench/cpu-rep
 import type { CpuAccount } from '../../scripts/bench/proc-cpu.js';
 
 /** A 10 s run on 2 cores: the server used 15 CPU s, the client 1, other jobs 2, over `ok` images. */
-const account = (decode: number): CpuAccount => ({
+const account = (decode: number, machine = 18.5): CpuAccount => ({
   wallS: 10,
   server: { http: 3, inference: 4, decode, other: 8 - decode, total: 15 },
   client: 1,
   idleServers: 0.5,
-  machine: 18.5,
+  machine,
   cores: 2,
 });
 
@@ -46,8 +46,18 @@ describe('ratioBound and boundLine', () => {
     const bound = ratioBound(one, two);
     expect(bound.atFromCost).toBeCloseTo(1.25, 9); // 2 cores ÷ 16 ms = 125 img/s
     expect(bound.atOwnCost).toBeCloseTo(2000 / 12.8 / 100, 9); // 12.8 ms/image: 156 img/s
-    expect(boundLine(1.4, one, two)).toMatch(/within the bound$/);
-    expect(boundLine(1.6, one, two)).toMatch(/beyond what these cores allow$/);
+    expect(boundLine(1.4, one, two)).toContain('→ within the bound');
+    expect(boundLine(1.6, one, two)).toContain('→ beyond what these cores allow');
     expect(boundLine(1.4, one, two)).toContain('1.4× = 140.0 img/s needs ≤ 14.3 CPU ms/image on 2 cores');
+  });
+
+  it('says when other jobs took cores during the runs, and not when the machine was quiet', () => {
+    const run = (machine: number) => ({
+      label: 'run',
+      imagesPerSecond: 100,
+      cpu: summarizeCpu([{ ok: 1000, cpu: account(6, machine) }])!,
+    });
+    expect(boundLine(1.4, run(18.5), run(18.5))).toContain('NOT a quiet window: other jobs took 0.20 and 0.20 cores');
+    expect(boundLine(1.4, run(16.5), run(16.5))).not.toContain('quiet');
   });
 });
