@@ -11,7 +11,11 @@
  *
  * Every combination of --batching and --decode-threads is one server; each measurement interleaves all of them. The
  * report adds what sizes a host: each decode thread's img/s (its decode + preprocess time per image, read from the
- * servers) and onnxruntime's own img/s per batch size (in this process, no HTTP or decoding).
+ * servers) and onnxruntime's own img/s per batch size (in this process, no HTTP or decoding). On Linux it also accounts
+ * each run's CPU (proc-cpu.ts, cpu-report.ts): the server's threads by role (HTTP, inference, decode, V8/libuv), the
+ * bench's own (autocannon) and the rest of the machine, as cores busy and CPU ms per image, and the ceiling
+ * img/s ≤ cores ÷ CPU seconds per image next to each img/s: what more threads can reach on this machine's cores.
+ *   npm run bench:node -- --report FILE    (prints a --json FILE's report again, e.g. one a GPU host wrote)
  *   npm run bench:node -- --decoders [--rounds 5]
  *
  * --decoders instead compares, for the Node build, the service's decoders (worker/image, WebAssembly) with sharp
@@ -41,6 +45,9 @@ import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
 import { resolveThreads } from '../../worker/node/server.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { availableParallelism } from 'node:os';
+import { type CpuAccount, startCpuWindow } from './proc-cpu.js';
+import { boundLine, type CpuRow, type CpuSummary, cpuTables, sizingLine, summarizeCpu } from './cpu-report.js';
 
 exitOnHelp(import.meta.url);
 
@@ -59,6 +66,8 @@ const TARGET = { variant: 'm5', concurrency: 32, minRatio: 1.5, maxP99Ms: 500 };
 const DECODE_TARGET = { variant: 'm0', concurrency: 16, from: '1', to: '2', minRatio: 1.4 };
 
 interface Options {
+  /** A --json file to print the report of again, measuring nothing. */
+  report?: string;
   decoders: boolean;
   modelsDir?: string;
   variants: Variant[];
@@ -95,6 +104,7 @@ function parseOptions(argv: string[]): Options {
       'decode-threads': { type: 'string', default: 'auto' },
       'inference-batches': { type: 'string', default: '1,16' },
       precision: { type: 'string', default: 'fp32' },
+      report: { type: 'string' },
     },
   });
   const list = (raw: string) =>
@@ -115,6 +125,7 @@ function parseOptions(argv: string[]): Options {
   const variants = list(values.variants!);
   for (const variant of variants) if (!isVariant(variant)) throw new Error(`unknown variant ${variant}`);
   return {
+    report: values.report,
     decoders: values.decoders!,
     modelsDir: values.models ? path.resolve(values.models) : undefined,
     variants: variants as Variant[],
@@ -221,6 +232,7 @@ interface ServerConfig {
   batching: boolean;
   decodeThreads: string;
 }
+const threadsLabel = (threads: string) => `${threads} decode thread${threads === '1' ? '' : 's'}`;
 const configLabel = (config: ServerConfig) =>
   `batching ${config.batching ? 'on ' : 'off'} decode ${config.decodeThreads}`;
 
@@ -345,6 +357,8 @@ interface Measurement {
   failed: number;
   /** Mean images per inference call during the run (batching on only). */
   meanBatch?: number;
+  /** CPU time over the run, by the server's threads, the client and the rest of the machine (Linux only). */
+  cpu?: CpuAccount;
 }
 
 function loadImages(): Buffer[] {
@@ -531,6 +545,13 @@ async function measureInference(
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (options.decoders) return benchDecoders(options);
+  if (options.report) {
+    const saved = JSON.parse(readFileSync(options.report, 'utf8')) as Partial<SavedRun> &
+      Omit<SavedRun, 'precision' | 'imageCount'>;
+    benchPrecision = saved.precision ?? 'fp32';
+    report({ ...saved, precision: benchPrecision, imageCount: saved.imageCount ?? loadImages().length });
+    return;
+  }
   let modelsDir = options.modelsDir;
   if (!modelsDir) {
     modelsDir = path.join(repoRoot, '.cache', 'bench-models');
@@ -567,7 +588,10 @@ async function main(): Promise<void> {
           for (const [index, config] of configs.entries()) {
             const server = servers[index];
             const before = await serverCounters(server, variant);
+            const idle = servers.filter((other) => other !== server).map((other) => other.child.pid!);
+            const window = startCpuWindow(server.child.pid!, idle, availableParallelism());
             const result = await measure(server.url, images, concurrency, options.durationS);
+            const cpu = window.end();
             await waitIdle(server);
             const after = await serverCounters(server, variant);
             const meanBatch =
@@ -578,12 +602,14 @@ async function main(): Promise<void> {
               after.decoded > before.decoded
                 ? (after.decodeBusyMs - before.decodeBusyMs) / (after.decoded - before.decoded)
                 : undefined;
-            measurements.push({ variant, ...config, concurrency, round, ...result, meanBatch, decodeMsPerImage });
+            measurements.push({ variant, ...config, concurrency, round, ...result, meanBatch, decodeMsPerImage, cpu });
             console.log(
               `${variant} c=${concurrency} ${configLabel(config)} round ${round + 1}: ${result.imagesPerSecond.toFixed(1)} img/s, ` +
                 `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.failed} failed` +
                 `${meanBatch ? `, mean batch ${meanBatch.toFixed(1)}` : ''}` +
-                `${decodeMsPerImage ? `, ${decodeMsPerImage.toFixed(1)} ms/image per decode thread` : ''}`,
+                `${decodeMsPerImage ? `, ${decodeMsPerImage.toFixed(1)} ms/image per decode thread` : ''}` +
+                `${cpu ? `, cores busy: server ${(cpu.server.total / cpu.wallS).toFixed(2)}, client ${(cpu.client / cpu.wallS).toFixed(2)}` : ''}` +
+                `${cpu?.machine !== undefined ? `, machine ${(cpu.machine / cpu.wallS).toFixed(2)} of ${cpu.cores}` : ''}`,
             );
           }
         }
@@ -593,10 +619,36 @@ async function main(): Promise<void> {
     }
   }
   const inference = await measureInference(options, modelsDir);
+  const saved: SavedRun = {
+    options,
+    precision: benchPrecision,
+    devices: [...devices],
+    imageCount: images.length,
+    measurements,
+    inference,
+  };
+  const summary = report(saved);
+  if (options.json) writeFileSync(options.json, JSON.stringify({ ...saved, summary }, null, 2));
+}
 
-  // ---- report ----
+/** What a run measured, as --json writes it and --report reads it back. */
+interface SavedRun {
+  options: Options;
+  precision: 'fp32' | 'fp16';
+  devices: string[];
+  imageCount: number;
+  measurements: Measurement[];
+  inference: Awaited<ReturnType<typeof measureInference>>;
+}
+
+/** Prints the tables, the CPU accounting, sizing and the targets for one run; returns the summary rows. */
+function report({ options, devices, imageCount, measurements, inference }: SavedRun): Record<string, unknown>[] {
+  const configs: ServerConfig[] = options.decodeThreads.flatMap((decodeThreads) =>
+    options.batching.map((batching) => ({ batching, decodeThreads })),
+  );
   const rows: string[] = [];
   const summary: Record<string, unknown>[] = [];
+  const cpuRows: CpuRow[] = [];
   rows.push(
     '| model | concurrency | batching | decode threads | img/s (median) | p50 ms | p99 ms | mean batch | img/s per decode thread | failed | vs first row |',
   );
@@ -622,7 +674,14 @@ async function main(): Promise<void> {
           meanBatch: batches.length ? median(batches) : undefined,
           decodeImagesPerSecondPerThread: decodeMs.length ? 1000 / median(decodeMs) : undefined,
           failed: runs.reduce((total, m) => total + m.failed, 0),
+          cpu: summarizeCpu(runs),
         };
+        cpuRows.push({
+          label: `${modelName(variant)} c=${concurrency} ${configLabel(config)}`,
+          imagesPerSecond: stats.imagesPerSecond,
+          cpu: stats.cpu,
+          decodeWallMs: decodeMs.length ? median(decodeMs) : undefined,
+        });
         first ??= stats.imagesPerSecond;
         const ratio = stats.imagesPerSecond / first;
         summary.push({ variant, concurrency, ...config, ...stats, ratio });
@@ -635,10 +694,10 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `\n${[...devices].join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`,
+    `\n${devices.join('\n')}; threads ${options.threads === '0' ? 'onnxruntime default' : options.threads}; batching window ${options.batchWindowMs} ms, max ${options.batchMax}`,
   );
   console.log(
-    `${options.durationS} s per run, ${options.rounds} round(s), ${images.length} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`,
+    `${options.durationS} s per run, ${options.rounds} round(s), ${imageCount} ImageNet sample JPEGs (~500×375) cycled, one image per request\n`,
   );
   console.log(rows.join('\n'));
   if (inference.length) {
@@ -651,15 +710,28 @@ async function main(): Promise<void> {
         `| ${modelName(row.variant)} | ${row.batch} | ${row.ms.toFixed(1)} | ${row.imagesPerSecond.toFixed(1)} |`,
       );
   }
+  const cpuReport = cpuTables(cpuRows);
+  if (cpuReport) console.log(`\n${cpuReport}`);
   console.log(`\ncontext:\n${REFERENCE_FIGURES.map((line) => `- ${line}`).join('\n')}`);
   console.log(
     'sizing: a host serves about min(decode threads × img/s per decode thread, inference img/s at the batch size ' +
       'reached, the HTTP thread), each measured above',
   );
+  // Per model, from the runs with a decode pool (decoding on the HTTP thread would fold decode into http).
+  for (const variant of options.variants) {
+    const line = sizingLine(
+      modelName(variant),
+      (summary as { variant: string; decodeThreads: string; cpu?: CpuSummary }[])
+        .filter((row) => row.variant === variant && row.decodeThreads !== '0' && row.cpu)
+        .map((row) => row.cpu!),
+    );
+    if (line) console.log(`- ${line}`);
+  }
 
   type Row = { variant: string; concurrency: number; batching: boolean; decodeThreads: string } & {
     imagesPerSecond: number;
     p99Ms: number;
+    cpu?: CpuSummary;
   };
   const find = (variant: string, concurrency: number, batching: boolean, decodeThreads?: string) =>
     (summary as Row[]).find(
@@ -687,12 +759,17 @@ async function main(): Promise<void> {
       `target (${DECODE_TARGET.variant}, c=${DECODE_TARGET.concurrency}, batching on: ${DECODE_TARGET.to} decode threads ≥ ` +
         `${DECODE_TARGET.minRatio}× the img/s of ${DECODE_TARGET.from}): ${ratio.toFixed(2)}× → ${ratio >= DECODE_TARGET.minRatio ? 'met' : 'NOT met'}`,
     );
+    // The measurement that bounds it: what the cores allow at the CPU each image costs.
+    if (one.cpu && two.cpu)
+      console.log(
+        boundLine(
+          DECODE_TARGET.minRatio,
+          { label: threadsLabel(DECODE_TARGET.from), imagesPerSecond: one.imagesPerSecond, cpu: one.cpu },
+          { label: threadsLabel(DECODE_TARGET.to), imagesPerSecond: two.imagesPerSecond, cpu: two.cpu },
+        ),
+      );
   }
-  if (options.json)
-    writeFileSync(
-      options.json,
-      JSON.stringify({ options, devices: [...devices], measurements, summary, inference }, null, 2),
-    );
+  return summary;
 }
 
 main().catch((error: unknown) => {

@@ -63,8 +63,12 @@ const DEPTH = 2;
 
 const ENTRY = new URL('./decode-thread.ts', import.meta.url);
 
-async function startThread(): Promise<Worker> {
-  const worker = new Worker(threadBootstrap(ENTRY), { eval: true });
+/** Decode thread i's OS name (see threadBootstrap): `decode-1`, `decode-2`, … (a replacement keeps its slot's). */
+export const decodeThreadName = (index: number) => `decode-${index + 1}`;
+
+async function startThread(index: number): Promise<Worker> {
+  const name = decodeThreadName(index);
+  const worker = new Worker(threadBootstrap(ENTRY, name), { eval: true, name });
   await threadStarted(worker, 'a decode thread');
   // Requests in flight keep the process alive, not idle threads: they never hold up a stopping server.
   worker.unref();
@@ -150,7 +154,7 @@ export async function createDecodePool(options: DecodePoolOptions): Promise<Deco
       if (closed) return retire(new Error('the decode pool was closed'));
       counters.restarts++;
       slot.ready = false; // out of dispatch's reach until its replacement runs
-      startThread().then((fresh) => {
+      startThread(slots.indexOf(slot)).then((fresh) => {
         slot.ready = true;
         slot.worker = fresh;
         attach(fresh, slot);
@@ -161,7 +165,7 @@ export async function createDecodePool(options: DecodePoolOptions): Promise<Deco
     worker.once('exit', died);
   }
 
-  for (const worker of await Promise.all(Array.from({ length: options.threads }, startThread))) {
+  for (const worker of await Promise.all(Array.from({ length: options.threads }, (_, index) => startThread(index)))) {
     const slot: Slot = { worker, tasks: new Map(), ready: true };
     slots.push(slot);
     attach(worker, slot);

@@ -15,6 +15,9 @@ export interface ThreadedBackend extends InferenceBackend {
   terminate(): Promise<void>;
 }
 
+/** The inference thread's OS name (see threadBootstrap). */
+export const INFERENCE_THREAD_NAME = 'inference';
+
 type Pending = { resolve(reply: ThreadReply): void; reject(error: Error): void };
 type RequestBody = ThreadRequest extends infer R ? (R extends ThreadRequest ? Omit<R, 'id'> : never) : never;
 
@@ -22,8 +25,9 @@ type RequestBody = ThreadRequest extends infer R ? (R extends ThreadRequest ? Om
 export async function createThreadedOrtNodeBackend(
   options: Required<Omit<OrtNodeOptions, 'preallocateOutputs'>> & OrtNodeOptions & { device: NodeDevice },
 ): Promise<ThreadedBackend> {
-  const worker = new Worker(threadBootstrap(new URL('./inference-thread.ts', import.meta.url)), {
+  const worker = new Worker(threadBootstrap(new URL('./inference-thread.ts', import.meta.url), INFERENCE_THREAD_NAME), {
     eval: true,
+    name: INFERENCE_THREAD_NAME,
     workerData: options,
   });
   await threadStarted(worker, 'the inference thread');
