@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MiniflareOptions } from 'miniflare';
 import { bundleEdgeWorker } from '../local-edge.js';
+import { readProcessCpu } from './proc-cpu.js';
 
 const _repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const _MiB = 2 ** 20;
@@ -59,28 +60,17 @@ export function workerdDescendants(root: number): number[] {
 }
 
 /**
- * CPU time (user + system, ms) a process's threads have used so far, from /proc (Linux; clock ticks of 10 ms): V8's
- * background threads (wasm compilation and tier-up, GC) apart from the rest, where workerd runs the isolate itself.
+ * CPU time (user + system, ms) a workerd process's threads have used so far (proc-cpu.ts): V8's background threads
+ * (wasm compilation and tier-up, GC) apart from the rest, where workerd runs the isolate itself.
  */
 export function cpuMs(pid: number): { isolate: number; v8Background: number } {
   const total = { isolate: 0, v8Background: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    // After the parenthesised name (which may hold spaces), utime and stime are the 12th and 13th fields.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    if (name.startsWith('V8 ')) total.v8Background += ms;
-    else total.isolate += ms;
+  for (const thread of readProcessCpu(pid)?.threads ?? []) {
+    if (thread.name.startsWith('V8 ')) total.v8Background += thread.cpuS * 1000;
+    else total.isolate += thread.cpuS * 1000;
   }
   return total;
 }
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A process's resident (VmRSS) or peak resident (VmHWM) memory, from /proc (Linux). */
 export function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
