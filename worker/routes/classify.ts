@@ -3,19 +3,14 @@
  * serve goes to the GPU origin when one is configured (worker/origin/), after the edge's own checks.
  */
 import type { Context, Hono } from 'hono';
+import * as v from 'valibot';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { problemTitle, problemType } from '../errors.js';
 import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
-import { type BodyKind, bodyKind, IMAGE_FIELD, type UploadedImage } from '../http/body.js';
-import {
-  checkTopKFits,
-  type ClassifyParams,
-  DEFAULT_TOP_K,
-  INCLUDE_VALUES,
-  MAX_TOP_K,
-  parseClassifyParams,
-} from '../http/params.js';
+import { type BodyKind, bodyKind, IMAGE_FIELD, ImageUrlsBody, type UploadedImage } from '../http/body.js';
+import { checkTopKFits, type Include, includeParam, modelParam, topKParam } from '../http/params.js';
+import { parseQuery } from '../http/validate.js';
 import { noteRequest } from '../http/request-log.js';
 import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
@@ -46,11 +41,36 @@ const EXAMPLE_TIMING = {
   total_ms: 39.4,
 };
 
-/** The OpenAPI description of the handler below (worker/openapi/document.ts); parameters from worker/http/params.ts. */
+/** The query's validator, and through it the document's parameters (worker/openapi/request.ts). */
+export const classifyQuery = v.object({
+  model: modelParam,
+  top_k: topKParam,
+  include: includeParam,
+  // Which edge models exist only the running service knows: parseFallback checks the name.
+  fallback: v.optional(
+    v.pipe(
+      v.string(),
+      v.description(
+        'an origin model: an edge model that answers if the origin fails (none: never), or ORIGIN_FALLBACK',
+      ),
+    ),
+  ),
+});
+
+export interface ClassifyParams {
+  model: string;
+  topK: number;
+  /** Extra fields per result; `input`: the 224×224 crop the model saw, as a PNG data: URL. */
+  include: ReadonlySet<Include>;
+}
+
+/** The OpenAPI description of the handler below (worker/openapi/document.ts). */
 export const classifyOperation: RouteOperation = {
   method: 'post',
   path: '/v1/classify',
   auth: true,
+  query: classifyQuery,
+  jsonBody: ImageUrlsBody,
   problems: [
     'bad-parameter',
     'empty-body',
@@ -75,33 +95,8 @@ export const classifyOperation: RouteOperation = {
   operation: {
     operationId: 'classify',
     summary: 'Classify one image (raw body or {url}) or a batch (multipart image fields or {urls})',
+    // The query parameters come from classifyQuery; a header has no validator (any Cache-Control is read).
     parameters: [
-      {
-        name: 'model',
-        in: 'query',
-        description: 'a model name from /v1/models; default: the configured DEFAULT_MODEL',
-        schema: { type: 'string', minLength: 1 },
-      },
-      {
-        name: 'top_k',
-        in: 'query',
-        description: "how many predictions, at most the model's class count",
-        schema: { type: 'integer', minimum: 1, maximum: MAX_TOP_K, default: DEFAULT_TOP_K },
-      },
-      {
-        name: 'include',
-        in: 'query',
-        description: 'comma-separated extras per image; input: the crop the model saw as a PNG data: URL',
-        schema: { type: 'string', pattern: `^(${INCLUDE_VALUES.join('|')})(,(${INCLUDE_VALUES.join('|')}))*$` },
-        explode: false,
-      },
-      {
-        name: 'fallback',
-        in: 'query',
-        description:
-          'an origin model: an edge model that answers if the origin fails (none: never), or ORIGIN_FALLBACK',
-        schema: { type: 'string' },
-      },
       {
         name: 'Cache-Control',
         in: 'header',
@@ -122,17 +117,8 @@ export const classifyOperation: RouteOperation = {
           },
           encoding: { [IMAGE_FIELD]: { contentType: 'image/*, application/octet-stream' } },
         },
+        // Its schema: ImageUrlsBody's.
         'application/json': {
-          schema: {
-            oneOf: [
-              { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } },
-              {
-                type: 'object',
-                required: ['urls'],
-                properties: { urls: { type: 'array', minItems: 1, items: { type: 'string', format: 'uri' } } },
-              },
-            ],
-          },
           examples: {
             url: { value: { url: 'https://images.example.com/cat.jpg' } },
             urls: { value: { urls: ['https://images.example.com/cat.jpg', 'https://images.example.com/dog.jpg'] } },
@@ -218,14 +204,19 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
     async (c) => {
       // Everything that can be rejected without the body is checked before reading it.
       const query = new URL(c.req.url).searchParams;
-      const params = parseClassifyParams(query, config.defaultModel);
+      const parsed = parseQuery(classifyQuery, query);
+      const params: ClassifyParams = {
+        model: parsed.model ?? config.defaultModel,
+        topK: parsed.top_k,
+        include: new Set(parsed.include),
+      };
       const target = await originFor(registry, origin, params.model);
       if (!target) {
         return classifyHere(c, { params, kind: bodyKind(c.req.header('content-type')), raw: c.req.raw });
       }
 
       const edgeModels = (await registry.manifest()).models.map((model) => model.name);
-      const fallbackModel = parseFallback(query, target.config.fallback, edgeModels);
+      const fallbackModel = parseFallback(parsed.fallback, target.config.fallback, edgeModels);
       const contentType = c.req.header('content-type');
       const kind = bodyKind(contentType);
       noteRequest(c, { model: params.model });

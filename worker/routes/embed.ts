@@ -4,39 +4,47 @@
  * Float32 values as JSON numbers, or `encoding=base64`: the little-endian float32 bytes, base64.
  */
 import type { Hono } from 'hono';
+import * as v from 'valibot';
 import { timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { ApiError } from '../errors.js';
-import { bodyKind, type UploadedImage } from '../http/body.js';
-import { parseModelParam } from '../http/params.js';
+import { bodyKind, ImageUrlsBody, type UploadedImage } from '../http/body.js';
+import { modelParam, shown } from '../http/params.js';
+import { parseQuery } from '../http/validate.js';
 import type { StageTimings } from '../http/timing.js';
 import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { ref } from '../openapi/problems.js';
-import type { Json, RouteOperation } from '../openapi/types.js';
+import type { RouteOperation } from '../openapi/types.js';
 import { classifyOperation, roundTimings, serverTiming } from './classify.js';
 import type { RouteContext } from './context.js';
 import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
 
 export const EMBED_ENCODINGS = ['json', 'base64'] as const;
 
+/** The query's validator, and through it the document's parameters (worker/openapi/request.ts). */
+export const embedQuery = v.object({
+  model: modelParam,
+  encoding: v.optional(
+    v.pipe(
+      v.picklist(EMBED_ENCODINGS, (issue) => `encoding must be json or base64, got ${shown(issue.input)}`),
+      v.description('json: float32 values as numbers; base64: their little-endian bytes'),
+    ),
+    'json',
+  ),
+});
+export type EmbedEncoding = (typeof EMBED_ENCODINGS)[number];
+
 /** The OpenAPI description of the handler below; the bodies are classify's (worker/routes/classify.ts). */
 export const embedOperation: RouteOperation = {
   method: 'post',
   path: '/v1/embed',
   auth: true,
+  query: embedQuery,
+  jsonBody: ImageUrlsBody,
   problems: [...classifyOperation.problems, 'no-embedding'],
   operation: {
     operationId: 'embed',
     summary: "Each image's embedding: the pooled features before the classifier head, L2-normalised",
-    parameters: [
-      (classifyOperation.operation.parameters as Json[])[0],
-      {
-        name: 'encoding',
-        in: 'query',
-        description: 'json: float32 values as numbers; base64: their little-endian bytes',
-        schema: { type: 'string', enum: [...EMBED_ENCODINGS], default: 'json' },
-      },
-    ],
     requestBody: classifyOperation.operation.requestBody,
     responses: {
       '200': {
@@ -50,20 +58,6 @@ export const embedOperation: RouteOperation = {
     },
   },
 };
-export type EmbedEncoding = (typeof EMBED_ENCODINGS)[number];
-
-function parseEmbedParams(query: URLSearchParams, defaultModel: string): { model: string; encoding: EmbedEncoding } {
-  const model = parseModelParam(query, defaultModel);
-  const encoding = query.get('encoding') ?? 'json';
-  if (!(EMBED_ENCODINGS as readonly string[]).includes(encoding)) {
-    throw new ApiError(
-      'bad-parameter',
-      `encoding must be json or base64, got ${JSON.stringify(encoding.slice(0, 32))}`,
-      { extensions: { parameter: 'encoding' } },
-    );
-  }
-  return { model, encoding: encoding as EmbedEncoding };
-}
 
 /** Little-endian float32 bytes as base64 (btoa: available in workerd, browsers and Node alike). */
 export function float32Base64(values: Float32Array): string {
@@ -83,7 +77,8 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
     timing({ total: false, enabled: (c) => c.res.status === 200 }),
     async (c) => {
       const started = clock();
-      const params = parseEmbedParams(new URL(c.req.url).searchParams, config.defaultModel);
+      const query = parseQuery(embedQuery, new URL(c.req.url).searchParams);
+      const params = { model: query.model ?? config.defaultModel, encoding: query.encoding };
       const entry = await registry.find(params.model);
       // An older build has no embedding output: said before the upload is read or the model loaded.
       if (!entry.embedding) {
