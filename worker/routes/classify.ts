@@ -7,7 +7,6 @@ import * as v from 'valibot';
 import { setMetric, timing } from 'hono/timing';
 import { classifyImages } from '../classify/pipeline.js';
 import { problemTitle, problemType } from '../errors.js';
-import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
 import { type BodyKind, bodyKind, IMAGE_FIELD, ImageUrlsBody, type UploadedImage } from '../http/body.js';
 import { checkTopKFits, type Include, includeParam, modelParam, topKParam } from '../http/params.js';
 import { parseQuery } from '../http/validate.js';
@@ -21,6 +20,7 @@ import type { Preprocessing } from '../../models/manifest.js';
 import { faultCode, isOriginFault, type JsonObject } from '../origin/client.js';
 import { FALLBACK_HEADER, type FallbackReport, fallbackHeader, parseFallback } from '../origin/fallback.js';
 import { edgeCheckedBody, forwardToOrigin, originFor } from '../origin/forward.js';
+import { answerCache } from './answer-cache.js';
 import type { RouteContext } from './context.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
@@ -196,7 +196,7 @@ async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Pr
 const isClassifyAnswer = (body: JsonObject) => Array.isArray(body.predictions) || Array.isArray(body.results);
 
 export function registerClassifyRoute(app: Hono, context: RouteContext): void {
-  const { registry, config, images, clock, background, resultCache, origin } = context;
+  const { registry, config, images, clock, background, origin } = context;
   app.post(
     '/v1/classify',
     imageBodyLimit(context),
@@ -286,35 +286,14 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
 
       // One image: its answer may already be cached (same bytes, same model file, same top_k).
       // include= asks for more than the cached answer holds: computed.
-      const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
-      const directives = cacheDirectives(c.req.header('cache-control'));
-      const only = inputs[0];
-      const cacheKey =
-        cache && 'bytes' in only
-          ? await resultCacheKey(only.bytes, {
-              modelSha256: entry.sha256,
-              topK: params.topK,
-              maxPixels: config.maxImagePixels,
-              maxDecodeBytes: config.maxDecodeBytes,
-            })
-          : undefined;
-      if (cache && cacheKey !== undefined) {
-        c.header('X-Cache', 'miss');
-        if (directives.read) {
-          const lookupStarted = clock();
-          const hit = await cache.get(cacheKey);
-          if (hit) {
-            c.header('X-Cache', 'hit');
-            const cacheMs = clock() - lookupStarted;
-            setMetric(c, 'cache', cacheMs, undefined, 2);
-            return c.json({
-              ...hit,
-              timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - started) },
-              ...fallback,
-            });
-          }
-        }
-      }
+      const cached = await answerCache(c, context, {
+        inputs,
+        batch,
+        cacheable: params.include.size === 0,
+        key: { endpoint: 'classify', modelSha256: entry.sha256, parameters: `top_k=${params.topK}` },
+        started,
+      });
+      if (cached.hit) return c.json({ ...cached.hit, ...fallback });
 
       const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
       const classified = await classifyImages({
@@ -359,12 +338,7 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
         const [image] = outcome.images;
         if (!image.ok) throw image.error;
         const answer = { model: entry.id, predictions: image.predictions };
-        if (cache && cacheKey !== undefined && directives.write) {
-          background(
-            c,
-            cache.put(cacheKey, answer).catch(() => undefined),
-          );
-        }
+        cached.store(answer);
         return c.json({ ...answer, timing: totals, ...crops[0], ...fallback });
       }
       return c.json({

@@ -16,6 +16,7 @@ import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
 import { classifyOperation, roundTimings, serverTiming } from './classify.js';
+import { answerCache } from './answer-cache.js';
 import type { RouteContext } from './context.js';
 import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
 
@@ -45,10 +46,12 @@ export const embedOperation: RouteOperation = {
   operation: {
     operationId: 'embed',
     summary: "Each image's embedding: the pooled features before the classifier head, L2-normalised",
+    parameters: classifyOperation.operation.parameters,
     requestBody: classifyOperation.operation.requestBody,
     responses: {
       '200': {
         description: 'One image: EmbedResult. A batch (multipart or urls): EmbedBatchResult, in request order.',
+        headers: (classifyOperation.operation.responses as { '200': { headers: unknown } })['200'].headers,
         content: {
           'application/json': {
             schema: { oneOf: [ref('schemas', 'EmbedResult'), ref('schemas', 'EmbedBatchResult')] },
@@ -97,6 +100,15 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
         const fetchStarted = clock();
         const { inputs, batch } = await readInputs(c.req.raw, kind, routes);
         const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
+        // As in classify: one image's embedding may be cached, under its own endpoint and encoding.
+        const cached = await answerCache(c, routes, {
+          inputs,
+          batch,
+          cacheable: true,
+          key: { endpoint: 'embed', modelSha256: entry.sha256, parameters: `encoding=${params.encoding}` },
+          started,
+        });
+        if (cached.hit) return c.json(cached.hit);
         const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
         const embedded = await classifyImages({
           images: uploads.map((upload) => upload.bytes),
@@ -133,7 +145,9 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
         if (!batch) {
           const [image] = outcomes;
           if (!image.ok) throw image.error;
-          return c.json({ ...common, embedding: encode(image.embedding!), timing: totals });
+          const answer = { ...common, embedding: encode(image.embedding!) };
+          cached.store(answer);
+          return c.json({ ...answer, timing: totals });
         }
         return c.json({
           ...common,
