@@ -5,13 +5,13 @@
 import type { Context } from 'hono';
 import { setMetric } from 'hono/timing';
 import { type AnswerKey, type CachedAnswer, cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
-import { roundMs } from '../http/timing.js';
+import { type CacheHitTimings, roundMs } from '../http/timing.js';
 import type { RouteContext } from './context.js';
 import type { Input } from './inputs.js';
 
 export interface AnswerCache {
   /** The stored answer with this request's timing (the lookup and the total); absent: compute it. */
-  hit?: CachedAnswer & { timing: { cache_ms: number; total_ms: number } };
+  hit?: CachedAnswer & { timing: CacheHitTimings };
   /** Keeps a computed answer (nothing for a request the cache does not cover, or one that says no-store). */
   store(answer: CachedAnswer): void;
 }

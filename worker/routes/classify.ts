@@ -4,15 +4,12 @@
  */
 import type { Context, Hono } from 'hono';
 import * as v from 'valibot';
-import { setMetric, timing } from 'hono/timing';
-import { classifyImages } from '../classify/pipeline.js';
+import { timing } from 'hono/timing';
 import { problemTitle, problemType } from '../errors.js';
-import { type BodyKind, bodyKind, IMAGE_FIELD, ImageUrlsBody, type UploadedImage } from '../http/body.js';
+import { type BodyKind, bodyKind, IMAGE_FIELD, ImageUrlsBody } from '../http/body.js';
 import { checkTopKFits, type Include, includeParam, modelParam, topKParam } from '../http/params.js';
 import { parseQuery } from '../http/validate.js';
 import { noteRequest } from '../http/request-log.js';
-import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
-import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { encodePng, pngDataUrl } from '../image/png-encode.js';
 import { inputToRgb } from '../preprocess/transform.js';
 import type { ImageOutcome } from '../classify/pipeline.js';
@@ -25,6 +22,7 @@ import type { RouteContext } from './context.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
 import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
+import { requestTimings, roundTimings, runImages, withModelLease } from './run-images.js';
 
 const single = { schema: ref('schemas', 'ClassifyResult') };
 const batch = { schema: ref('schemas', 'BatchResult') };
@@ -175,17 +173,6 @@ export const classifyOperation: RouteOperation = {
   },
 };
 
-export function serverTiming(c: Context, timings: StageTimings): void {
-  for (const [stage, name] of Object.entries(SERVER_TIMING_NAMES) as [keyof StageTimings, string][]) {
-    const ms = timings[stage];
-    if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
-  }
-}
-
-export function roundTimings<T extends object>(timings: T): T {
-  return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
-}
-
 /** `include=input`: the image's row of the model input, back as the 224×224 crop the model saw (a PNG data: URL). */
 async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Promise<{ input?: string }> {
   if (!image.ok || !image.input) return {};
@@ -196,7 +183,7 @@ async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Pr
 const isClassifyAnswer = (body: JsonObject) => Array.isArray(body.predictions) || Array.isArray(body.results);
 
 export function registerClassifyRoute(app: Hono, context: RouteContext): void {
-  const { registry, config, images, clock, background, origin } = context;
+  const { registry, config, clock, origin } = context;
   app.post(
     '/v1/classify',
     imageBodyLimit(context),
@@ -266,17 +253,7 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
     const entry = await registry.find(params.model);
     checkTopKFits(params.topK, entry.output.shape[1]);
 
-    // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
-    // this request's end (background), so a request that fails or is answered early still leaves the model loaded
-    // for the next one. The lease keeps the session from being released (to make room for another model) until
-    // this response is built.
-    const cold = !registry.isLoaded(entry.name);
-    const lease: Promise<ModelLease> = registry.acquire(entry.name);
-    // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
-    const settled = lease.catch(() => undefined);
-    if (cold) background(c, settled);
-    const model = () => lease.then((held) => held.value);
-    try {
+    return withModelLease(c, context, entry.name, async (model) => {
       const fetchStarted = clock();
       const { inputs, batch } = await readInputs(request.raw, kind, context);
       noteRequest(c, { batch: inputs.length });
@@ -295,42 +272,14 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
       });
       if (cached.hit) return c.json({ ...cached.hit, ...fallback });
 
-      const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
-      const classified = await classifyImages({
-        images: uploads.map((upload) => upload.bytes),
+      const outcome = await runImages(context, {
+        inputs,
+        entry,
         model,
-        preprocessing: entry.preprocessing,
-        inputSize: entry.preprocessing.centerCrop,
         topK: params.topK,
-        maxPixels: config.maxImagePixels,
-        maxDecodeBytes: config.maxDecodeBytes,
-        support: images,
-        clock,
         keepInputs: params.include.has('input'),
       });
-
-      // Failed fetches keep their slots, so a batch is answered in the order it was asked.
-      let next = 0;
-      const outcome = {
-        ...classified,
-        images: inputs.map((input) =>
-          'bytes' in input ? classified.images[next++] : { ok: false as const, error: input.error },
-        ),
-      };
-
-      const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
-        outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-      const totals = roundTimings<StageTimings>({
-        decode_wait_ms: sum('decode_wait_ms'),
-        decode_ms: sum('decode_ms'),
-        preprocess_ms: sum('preprocess_ms'),
-        model_wait_ms: outcome.model_wait_ms,
-        inference_ms: outcome.inference_ms,
-        ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
-        total_ms: clock() - started,
-        ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
-      });
-      serverTiming(c, totals);
+      const totals = requestTimings(c, outcome, { started, fetchMs, clock });
       // After the timings: encoding the crops is the demo's extra, not part of classifying.
       const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
 
@@ -357,11 +306,6 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
         timing: totals,
         ...fallback,
       });
-    } finally {
-      lease.then(
-        (held) => held.release(),
-        () => undefined,
-      );
-    }
+    });
   }
 }

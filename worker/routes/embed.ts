@@ -6,19 +6,17 @@
 import type { Hono } from 'hono';
 import * as v from 'valibot';
 import { timing } from 'hono/timing';
-import { classifyImages } from '../classify/pipeline.js';
 import { ApiError } from '../errors.js';
-import { bodyKind, ImageUrlsBody, type UploadedImage } from '../http/body.js';
+import { bodyKind, ImageUrlsBody } from '../http/body.js';
 import { modelParam, shown } from '../http/params.js';
 import { parseQuery } from '../http/validate.js';
-import type { StageTimings } from '../http/timing.js';
-import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
-import { classifyOperation, roundTimings, serverTiming } from './classify.js';
+import { classifyOperation } from './classify.js';
 import { answerCache } from './answer-cache.js';
 import type { RouteContext } from './context.js';
 import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
+import { requestTimings, roundTimings, runImages, withModelLease } from './run-images.js';
 
 export const EMBED_ENCODINGS = ['json', 'base64'] as const;
 
@@ -73,7 +71,7 @@ export function float32Base64(values: Float32Array): string {
 }
 
 export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
-  const { registry, config, images, clock, background } = routes;
+  const { registry, config, clock } = routes;
   app.post(
     '/v1/embed',
     imageBodyLimit(routes),
@@ -91,12 +89,7 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
       }
       const dims = entry.embedding.shape[1];
       const kind = bodyKind(c.req.header('content-type'));
-      // As in classify: the load overlaps the upload and decode, and outlives a request that fails early.
-      const cold = !registry.isLoaded(entry.name);
-      const lease: Promise<ModelLease> = registry.acquire(entry.name);
-      const settled = lease.catch(() => undefined);
-      if (cold) background(c, settled);
-      try {
+      return withModelLease(c, routes, entry.name, async (model) => {
         const fetchStarted = clock();
         const { inputs, batch } = await readInputs(c.req.raw, kind, routes);
         const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
@@ -109,41 +102,15 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
           started,
         });
         if (cached.hit) return c.json(cached.hit);
-        const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
-        const embedded = await classifyImages({
-          images: uploads.map((upload) => upload.bytes),
-          model: () => lease.then((held) => held.value),
-          preprocessing: entry.preprocessing,
-          inputSize: entry.preprocessing.centerCrop,
-          topK: 1,
-          maxPixels: config.maxImagePixels,
-          maxDecodeBytes: config.maxDecodeBytes,
-          support: images,
-          clock,
-          embed: true,
-        });
-        let next = 0;
-        const outcomes = inputs.map((input) =>
-          'bytes' in input ? embedded.images[next++] : { ok: false as const, error: input.error },
-        );
-        const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
-          outcomes.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-        const totals = roundTimings<StageTimings>({
-          decode_wait_ms: sum('decode_wait_ms'),
-          decode_ms: sum('decode_ms'),
-          preprocess_ms: sum('preprocess_ms'),
-          model_wait_ms: embedded.model_wait_ms,
-          inference_ms: embedded.inference_ms,
-          ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
-          total_ms: clock() - started,
-          ...(embedded.model ? takeLoadTiming(embedded.model) : undefined),
-        });
-        serverTiming(c, totals);
-        const encode = (v: Float32Array) => (params.encoding === 'base64' ? float32Base64(v) : Array.from(v));
+        // topK 1: the pipeline's top-k is not answered here, the embedding is.
+        const outcome = await runImages(routes, { inputs, entry, model, topK: 1, embed: true });
+        const totals = requestTimings(c, outcome, { started, fetchMs, clock });
+        const encode = (values: Float32Array) =>
+          params.encoding === 'base64' ? float32Base64(values) : Array.from(values);
         const common = { model: entry.id, dims, ...(params.encoding === 'base64' ? { encoding: 'base64' } : {}) };
 
         if (!batch) {
-          const [image] = outcomes;
+          const [image] = outcome.images;
           if (!image.ok) throw image.error;
           const answer = { ...common, embedding: encode(image.embedding!) };
           cached.store(answer);
@@ -151,7 +118,7 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
         }
         return c.json({
           ...common,
-          results: outcomes.map((image, index) => {
+          results: outcome.images.map((image, index) => {
             const source = inputSource(inputs[index]);
             return image.ok
               ? { ...source, embedding: encode(image.embedding!), timing: roundTimings(image.timing) }
@@ -159,12 +126,7 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
           }),
           timing: totals,
         });
-      } finally {
-        lease.then(
-          (held) => held.release(),
-          () => undefined,
-        );
-      }
+      });
     },
   );
 }
