@@ -115,7 +115,7 @@ export const classifyOperation: RouteOperation = {
           },
           encoding: { [IMAGE_FIELD]: { contentType: 'image/*, application/octet-stream' } },
         },
-        // Its schema: ImageUrlsBody's.
+        // Its schema is generated from jsonBody (ImageUrlsBody); only the examples are written here.
         'application/json': {
           examples: {
             url: { value: { url: 'https://images.example.com/cat.jpg' } },
