@@ -4,11 +4,13 @@
  * http and a loopback address are allowed for it and for nothing else). Runtime-neutral.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem } from './http.js';
+import { expectProblem, okJson } from './http.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
 
 const IMAGE = 'images/imagenet-sample/n01440764_tench.JPEG';
 const OTHER_IMAGE = 'images/imagenet-sample/n01560419_bulbul.JPEG';
+/** Used by no other case, so its first requests here are certain to be misses. */
+const EMBED_IMAGE = 'images/imagenet-sample/n02843684_birdhouse.JPEG';
 
 interface Prediction {
   index: number;
@@ -162,6 +164,54 @@ export function defineUrlAndCacheSuite(getTarget: () => ConformanceTarget, origi
 
       const otherTopK = await upload(jpeg, `?model=${model}&top_k=4`, { 'cache-control': 'no-cache' });
       expect(((await otherTopK.json()) as { predictions: Prediction[] }).predictions).toHaveLength(4);
+    });
+
+    it('embed answers are cached per encoding; classify and embed of the same bytes and model never share an entry', async () => {
+      const bytes = await target.shared(EMBED_IMAGE);
+      const embed = (query: string) =>
+        target.fetch(`/v1/embed?model=${model}${query}`, {
+          method: 'POST',
+          body: bytes,
+          headers: { 'content-type': 'image/jpeg' },
+        });
+      const classified = await upload(bytes, `?model=${model}&top_k=5`);
+      expect(classified.headers.get('x-cache')).toBe('miss');
+      const predictions = (await okJson<{ predictions: Prediction[] }>(classified)).predictions;
+
+      // Classify's entry for these bytes and model is not an embedding's: computed, then stored under its own key.
+      const first = await embed('');
+      expect(first.headers.get('x-cache')).toBe('miss');
+      const computed = await okJson<{ model: string; dims: number; embedding: number[]; timing: object }>(first);
+      expect(computed.embedding).toHaveLength(computed.dims);
+      expect(computed.timing).toHaveProperty('inference_ms');
+      const again = await embed('');
+      expect(again.headers.get('x-cache')).toBe('hit');
+      const hit = await okJson<{ model: string; dims: number; embedding: number[]; timing: object }>(again);
+      expect(hit).toEqual({ ...computed, timing: hit.timing });
+      expect(Object.keys(hit.timing).sort()).toEqual(['cache_ms', 'total_ms']);
+      expect(hit).not.toHaveProperty('predictions');
+
+      // base64 is another answer: its own entry, not the JSON numbers'.
+      const base64 = await embed('&encoding=base64');
+      expect(base64.headers.get('x-cache')).toBe('miss');
+      const encoded = await okJson<{ encoding: string; embedding: string }>(base64);
+      expect(encoded.encoding).toBe('base64');
+      const base64Again = await embed('&encoding=base64');
+      expect(base64Again.headers.get('x-cache')).toBe('hit');
+      expect((await okJson<{ embedding: string }>(base64Again)).embedding).toBe(encoded.embedding);
+
+      // And the embeddings did not replace classify's answer.
+      const classifiedAgain = await upload(bytes, `?model=${model}&top_k=5`);
+      expect(classifiedAgain.headers.get('x-cache')).toBe('hit');
+      expect((await okJson<{ predictions: Prediction[] }>(classifiedAgain)).predictions).toEqual(predictions);
+      // no-store: computed afresh even though an entry exists, and the same vector.
+      const noStore = await target.fetch(`/v1/embed?model=${model}`, {
+        method: 'POST',
+        body: bytes,
+        headers: { 'content-type': 'image/jpeg', 'cache-control': 'no-store' },
+      });
+      expect(noStore.headers.get('x-cache')).toBe('miss');
+      expect((await okJson<{ embedding: number[] }>(noStore)).embedding).toEqual(computed.embedding);
     });
 
     it('no-store neither reads nor writes; a URL is cached by the bytes it fetched', async () => {

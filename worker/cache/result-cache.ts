@@ -1,16 +1,26 @@
 /**
- * The result cache: identical image bytes + model + top_k give the stored answer without decoding or inference.
- * Keys hash the body and name the model by its file's SHA-256, so a rebuilt model never serves an old answer and two
- * models never share an entry. Two stores, one interface: the Workers Cache API and an in-memory LRU (Node).
+ * The result cache: identical image bytes + endpoint + model + answer parameters (classify's top_k, embed's encoding)
+ * give the stored answer without decoding or inference. Keys hash the body and name the model by its file's SHA-256,
+ * so a rebuilt model never serves an old answer and two models never share an entry. Two stores, one interface: the
+ * Workers Cache API and an in-memory LRU (Node).
  */
 import { sha256Hex } from '../../models/manifest.js';
 
-/** What a classify answer keeps: everything but its timing, which belongs to the request that computed it. */
+/** What an answer keeps: everything but its timing, which belongs to the request that computed it. */
 export type CachedAnswer = Record<string, unknown>;
 
 export interface ResultCache {
   get(key: string): Promise<CachedAnswer | undefined>;
   put(key: string, answer: CachedAnswer): Promise<void>;
+}
+
+/** What an answer depends on besides the image: which endpoint computed it, with what model and parameters. */
+export interface AnswerKey {
+  /** The endpoint first, so a classify answer and an embedding of the same image and model never share an entry. */
+  endpoint: 'classify' | 'embed';
+  modelSha256: string;
+  /** The parameters that shape the answer, as `name=value`: `top_k=5`, `encoding=base64`. */
+  parameters: string;
 }
 
 /**
@@ -19,10 +29,10 @@ export interface ResultCache {
  */
 export async function resultCacheKey(
   image: Uint8Array,
-  request: { modelSha256: string; topK: number; maxPixels: number; maxDecodeBytes: number },
+  request: AnswerKey & { maxPixels: number; maxDecodeBytes: number },
 ): Promise<string> {
-  const { modelSha256, topK, maxPixels, maxDecodeBytes } = request;
-  return `${modelSha256}/${topK}/${maxPixels}/${maxDecodeBytes}/${await sha256Hex(image)}`;
+  const { endpoint, modelSha256, parameters, maxPixels, maxDecodeBytes } = request;
+  return `${endpoint}/${modelSha256}/${parameters}/${maxPixels}/${maxDecodeBytes}/${await sha256Hex(image)}`;
 }
 
 /** How long an answer is kept: the answer for given bytes and model never changes; the TTL only bounds storage. */

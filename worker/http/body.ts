@@ -2,7 +2,9 @@
  * Reads the images of a classify request: the raw body (one image) or the `image` fields of a multipart form (a
  * batch). The media type only chooses between the two; an image's format is always sniffed from its bytes.
  */
+import * as v from 'valibot';
 import { ApiError } from '../errors.js';
+import { parseWith } from './validate.js';
 
 export const IMAGE_FIELD = 'image';
 
@@ -76,8 +78,35 @@ export interface ImageUrls {
   batch: boolean;
 }
 
-function badJson(detail: string): ApiError {
-  return new ApiError('bad-parameter', detail, { extensions: { parameter: 'body' } });
+const BODY_SHAPE = 'the JSON body must be {"url": "https://…"} or {"urls": ["https://…", …]}';
+const URLS_TYPE = '"urls" must be an array of strings';
+/** An annotation only: which URLs may be fetched is the fetch policy's decision (400 url-not-allowed). */
+const imageUrl = (message?: string) => v.pipe(v.string(message), v.metadata({ format: 'uri' }));
+
+/** `{"url": "https://…"}`: one image, fetched by the service. */
+export const UrlBody = v.strictObject(
+  { url: v.pipe(imageUrl('"url" must be a string'), v.description('an image URL on a FETCH_ALLOWED_HOSTS host')) },
+  BODY_SHAPE,
+);
+
+/** `{"urls": [...]}`: a batch; an empty list is an empty body (400 empty-body), as an upload of no bytes is. */
+export const UrlsBody = v.strictObject(
+  {
+    urls: v.pipe(
+      v.array(imageUrl(URLS_TYPE), URLS_TYPE),
+      v.minLength(1, '"urls" is empty'),
+      v.description('at most MAX_BATCH image URLs, answered in order'),
+    ),
+  },
+  BODY_SHAPE,
+);
+
+/** The JSON body's schema as the document shows it; readImageUrls validates with the option the body's key names. */
+export const ImageUrlsBody = v.union([UrlBody, UrlsBody], BODY_SHAPE);
+
+function bodyProblem(issue: { type: string; message: string }): ApiError {
+  if (issue.type === 'min_length') return new ApiError('empty-body', issue.message);
+  return new ApiError('bad-parameter', issue.message, { extensions: { parameter: 'body' } });
 }
 
 /** `{"url": "https://…"}` or `{"urls": ["https://…", …]}` (at most maxBatch). */
@@ -90,25 +119,14 @@ export async function readImageUrls(request: Request, maxBatch: number): Promise
   } catch (error) {
     throw new ApiError('malformed-body', `the JSON body cannot be parsed: ${(error as Error).message}`);
   }
-  const record =
-    typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-  const keys = Object.keys(record);
-  if (keys.length !== 1 || !(keys[0] === 'url' || keys[0] === 'urls')) {
-    throw badJson('the JSON body must be {"url": "https://…"} or {"urls": ["https://…", …]}');
-  }
-  if (keys[0] === 'url') {
-    if (typeof record.url !== 'string') throw badJson('"url" must be a string');
-    return { urls: [record.url], batch: false };
-  }
-  const urls = record.urls;
-  if (!Array.isArray(urls) || urls.some((url) => typeof url !== 'string')) {
-    throw badJson('"urls" must be an array of strings');
-  }
-  if (urls.length === 0) throw new ApiError('empty-body', '"urls" is empty');
-  if (urls.length > maxBatch) {
-    throw new ApiError('batch-too-large', `${urls.length} images in one request; the limit is ${maxBatch}`, {
-      extensions: { limit: maxBatch, count: urls.length },
+  // The one key chooses the schema, so a wrong `url` is reported as that rather than as "neither shape".
+  const urls = typeof body === 'object' && body !== null && 'urls' in body;
+  const parsed = parseWith(urls ? UrlsBody : UrlBody, body, bodyProblem);
+  if ('url' in parsed) return { urls: [parsed.url], batch: false };
+  if (parsed.urls.length > maxBatch) {
+    throw new ApiError('batch-too-large', `${parsed.urls.length} images in one request; the limit is ${maxBatch}`, {
+      extensions: { limit: maxBatch, count: parsed.urls.length },
     });
   }
-  return { urls: urls as string[], batch: true };
+  return { urls: parsed.urls, batch: true };
 }

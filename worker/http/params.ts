@@ -1,3 +1,9 @@
+/**
+ * The query parameters classify and embed share, as valibot schemas: the handlers validate with them
+ * (worker/http/validate.ts) and /openapi.json lists them from the same objects (worker/openapi/request.ts).
+ * Each failure's message is the problem's detail.
+ */
+import * as v from 'valibot';
 import { ApiError } from '../errors.js';
 
 export const DEFAULT_TOP_K = 5;
@@ -7,58 +13,53 @@ export const MAX_TOP_K = 1000;
 export const INCLUDE_VALUES = ['input'] as const;
 export type Include = (typeof INCLUDE_VALUES)[number];
 
-export interface ClassifyParams {
-  model: string;
-  topK: number;
-  /** Extra fields per result; `input`: the 224×224 crop the model saw, as a PNG data: URL. */
-  include: ReadonlySet<Include>;
-}
+/** A rejected value as a detail quotes it: JSON-escaped, at most 32 characters. */
+export const shown = (input: unknown) => JSON.stringify(String(input).slice(0, 32));
 
-function badParameter(parameter: string, detail: string): ApiError {
-  return new ApiError('bad-parameter', detail, { extensions: { parameter } });
-}
+/** `model`: an API name; absent, the configured default (the handler's, so no schema default). */
+export const modelParam = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(/\S/, 'model must not be empty'),
+    v.description('a model name from /v1/models; default: the configured DEFAULT_MODEL'),
+  ),
+);
 
-/** `model`: an API name, or the configured default when absent; present but empty is a bad parameter. */
-export function parseModelParam(query: URLSearchParams, defaultModel: string): string {
-  const model = query.get('model');
-  if (model !== null && model.trim() === '') throw badParameter('model', 'model must not be empty');
-  return model ?? defaultModel;
-}
+/** `top_k`: digits only (no sign, point or exponent), then the range. */
+export const topKParam = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(/^[0-9]+$/, (issue) => `top_k must be an integer from 1 to ${MAX_TOP_K}, got ${shown(issue.input)}`),
+    v.toNumber(),
+    v.number(),
+    v.integer(),
+    v.minValue(1, (issue) => `top_k must be from 1 to ${MAX_TOP_K}, got ${issue.input}`),
+    v.maxValue(MAX_TOP_K, (issue) => `top_k must be from 1 to ${MAX_TOP_K}, got ${issue.input}`),
+    v.description("how many predictions, at most the model's class count"),
+  ),
+  String(DEFAULT_TOP_K),
+);
 
-/** `model` (parseModelParam) and `top_k` (integer 1..1000, default 5). */
-export function parseClassifyParams(query: URLSearchParams, defaultModel: string): ClassifyParams {
-  const model = parseModelParam(query, defaultModel);
-  const rawTopK = query.get('top_k');
-  let topK = DEFAULT_TOP_K;
-  if (rawTopK !== null) {
-    if (!/^[0-9]{1,4}$/.test(rawTopK)) {
-      throw badParameter(
-        'top_k',
-        `top_k must be an integer from 1 to ${MAX_TOP_K}, got ${JSON.stringify(rawTopK.slice(0, 32))}`,
-      );
-    }
-    topK = Number(rawTopK);
-    if (topK < 1 || topK > MAX_TOP_K) throw badParameter('top_k', `top_k must be from 1 to ${MAX_TOP_K}, got ${topK}`);
-  }
-  return { model, topK, include: parseInclude(query.get('include')) };
-}
-
-function parseInclude(raw: string | null): ReadonlySet<Include> {
-  const include = new Set<Include>();
-  if (raw === null) return include;
-  for (const value of raw.split(',')) {
-    if (!(INCLUDE_VALUES as readonly string[]).includes(value)) {
-      throw badParameter(
-        'include',
-        `include takes a comma-separated list of ${INCLUDE_VALUES.join(', ')}, got ${JSON.stringify(value.slice(0, 32))}`,
-      );
-    }
-    include.add(value as Include);
-  }
-  return include;
-}
+/** `include`: comma-separated, each one of INCLUDE_VALUES (OpenAPI: an array, style form, explode false). */
+export const includeParam = v.optional(
+  v.pipe(
+    v.string(),
+    v.transform((raw) => raw.split(',')),
+    v.array(
+      v.picklist(
+        INCLUDE_VALUES,
+        (issue) => `include takes a comma-separated list of ${INCLUDE_VALUES.join(', ')}, got ${shown(issue.input)}`,
+      ),
+    ),
+    v.description('comma-separated extras per image; input: the crop the model saw as a PNG data: URL'),
+  ),
+);
 
 /** A model may have fewer classes than the API's maximum top_k. */
 export function checkTopKFits(topK: number, classes: number): void {
-  if (topK > classes) throw badParameter('top_k', `top_k ${topK} exceeds the model's ${classes} classes`);
+  if (topK > classes) {
+    throw new ApiError('bad-parameter', `top_k ${topK} exceeds the model's ${classes} classes`, {
+      extensions: { parameter: 'top_k' },
+    });
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * The OpenAPI 3.1 document, assembled from the operations the route modules export beside their handlers, the
- * problem table (worker/errors.ts) and the response schemas (schemas.ts): nothing here restates an endpoint.
+ * The OpenAPI 3.1 document, assembled from the operations the route modules export beside their handlers (their
+ * parameters and JSON bodies generated from the handlers' validators: request.ts), the problem table
+ * (worker/errors.ts) and the response schemas (schemas.ts): nothing here restates an endpoint.
  */
 import type { ProblemCode } from '../errors.js';
 import { classifyOperation } from '../routes/classify.js';
@@ -11,6 +12,7 @@ import { modelsOperation } from '../routes/models.js';
 import { openApiOperation } from '../routes/openapi.js';
 import { pageOperation } from '../routes/page.js';
 import { problemExamples, problemResponses } from './problems.js';
+import { withRequestSchemas } from './request.js';
 import { COMPONENT_SCHEMAS } from './schemas.js';
 import type { Json, RouteOperation } from './types.js';
 
@@ -35,7 +37,7 @@ export function openApiDocument(): Json {
   const paths: Record<string, Json> = {};
   for (const route of operations()) {
     const problems = [...route.problems, ...(route.auth ? (['unauthorized'] as const) : []), ...EVERY_ROUTE];
-    const operation = route.operation as { responses: Json };
+    const operation = withRequestSchemas(route) as { responses: Json };
     paths[route.path] = {
       ...paths[route.path],
       [route.method]: {

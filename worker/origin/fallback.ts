@@ -7,14 +7,16 @@ import { ApiError } from '../errors.js';
 
 export const FALLBACK_HEADER = 'Fallback';
 
-/** The edge model to fall back on, or undefined; `edgeModels` are the names this edge serves. */
+/**
+ * The edge model to fall back on, or undefined; `requested` is the validated `fallback` parameter (classify's query
+ * schema), checked here against `edgeModels`, the names this edge serves, which only the running service knows.
+ */
 export function parseFallback(
-  query: URLSearchParams,
+  requested: string | undefined,
   configured: string | undefined,
   edgeModels: readonly string[],
 ): string | undefined {
-  const requested = query.get('fallback');
-  if (requested === null) return configured && edgeModels.includes(configured) ? configured : undefined;
+  if (requested === undefined) return configured && edgeModels.includes(configured) ? configured : undefined;
   const name = requested.trim();
   if (name === 'none') return undefined;
   if (!edgeModels.includes(name)) {

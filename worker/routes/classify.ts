@@ -3,22 +3,13 @@
  * serve goes to the GPU origin when one is configured (worker/origin/), after the edge's own checks.
  */
 import type { Context, Hono } from 'hono';
-import { setMetric, timing } from 'hono/timing';
-import { classifyImages } from '../classify/pipeline.js';
+import * as v from 'valibot';
+import { timing } from 'hono/timing';
 import { problemTitle, problemType } from '../errors.js';
-import { cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
-import { type BodyKind, bodyKind, IMAGE_FIELD, type UploadedImage } from '../http/body.js';
-import {
-  checkTopKFits,
-  type ClassifyParams,
-  DEFAULT_TOP_K,
-  INCLUDE_VALUES,
-  MAX_TOP_K,
-  parseClassifyParams,
-} from '../http/params.js';
+import { type BodyKind, bodyKind, IMAGE_FIELD, ImageUrlsBody } from '../http/body.js';
+import { checkTopKFits, type Include, includeParam, modelParam, topKParam } from '../http/params.js';
+import { parseQuery } from '../http/validate.js';
 import { noteRequest } from '../http/request-log.js';
-import { roundMs, SERVER_TIMING_NAMES, type StageTimings } from '../http/timing.js';
-import { takeLoadTiming, type ModelLease } from '../models/registry.js';
 import { encodePng, pngDataUrl } from '../image/png-encode.js';
 import { inputToRgb } from '../preprocess/transform.js';
 import type { ImageOutcome } from '../classify/pipeline.js';
@@ -26,10 +17,12 @@ import type { Preprocessing } from '../../models/manifest.js';
 import { faultCode, isOriginFault, type JsonObject } from '../origin/client.js';
 import { FALLBACK_HEADER, type FallbackReport, fallbackHeader, parseFallback } from '../origin/fallback.js';
 import { edgeCheckedBody, forwardToOrigin, originFor } from '../origin/forward.js';
+import { answerCache } from './answer-cache.js';
 import type { RouteContext } from './context.js';
 import { ref } from '../openapi/problems.js';
 import type { RouteOperation } from '../openapi/types.js';
 import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
+import { requestTimings, roundTimings, runImages, withModelLease } from './run-images.js';
 
 const single = { schema: ref('schemas', 'ClassifyResult') };
 const batch = { schema: ref('schemas', 'BatchResult') };
@@ -46,11 +39,36 @@ const EXAMPLE_TIMING = {
   total_ms: 39.4,
 };
 
-/** The OpenAPI description of the handler below (worker/openapi/document.ts); parameters from worker/http/params.ts. */
+/** The query's validator, and through it the document's parameters (worker/openapi/request.ts). */
+export const classifyQuery = v.object({
+  model: modelParam,
+  top_k: topKParam,
+  include: includeParam,
+  // Which edge models exist only the running service knows: parseFallback checks the name.
+  fallback: v.optional(
+    v.pipe(
+      v.string(),
+      v.description(
+        'an origin model: an edge model that answers if the origin fails (none: never), or ORIGIN_FALLBACK',
+      ),
+    ),
+  ),
+});
+
+export interface ClassifyParams {
+  model: string;
+  topK: number;
+  /** Extra fields per result; `input`: the 224×224 crop the model saw, as a PNG data: URL. */
+  include: ReadonlySet<Include>;
+}
+
+/** The OpenAPI description of the handler below (worker/openapi/document.ts). */
 export const classifyOperation: RouteOperation = {
   method: 'post',
   path: '/v1/classify',
   auth: true,
+  query: classifyQuery,
+  jsonBody: ImageUrlsBody,
   problems: [
     'bad-parameter',
     'empty-body',
@@ -75,33 +93,8 @@ export const classifyOperation: RouteOperation = {
   operation: {
     operationId: 'classify',
     summary: 'Classify one image (raw body or {url}) or a batch (multipart image fields or {urls})',
+    // The query parameters come from classifyQuery; a header has no validator (any Cache-Control is read).
     parameters: [
-      {
-        name: 'model',
-        in: 'query',
-        description: 'a model name from /v1/models; default: the configured DEFAULT_MODEL',
-        schema: { type: 'string', minLength: 1 },
-      },
-      {
-        name: 'top_k',
-        in: 'query',
-        description: "how many predictions, at most the model's class count",
-        schema: { type: 'integer', minimum: 1, maximum: MAX_TOP_K, default: DEFAULT_TOP_K },
-      },
-      {
-        name: 'include',
-        in: 'query',
-        description: 'comma-separated extras per image; input: the crop the model saw as a PNG data: URL',
-        schema: { type: 'string', pattern: `^(${INCLUDE_VALUES.join('|')})(,(${INCLUDE_VALUES.join('|')}))*$` },
-        explode: false,
-      },
-      {
-        name: 'fallback',
-        in: 'query',
-        description:
-          'an origin model: an edge model that answers if the origin fails (none: never), or ORIGIN_FALLBACK',
-        schema: { type: 'string' },
-      },
       {
         name: 'Cache-Control',
         in: 'header',
@@ -122,17 +115,8 @@ export const classifyOperation: RouteOperation = {
           },
           encoding: { [IMAGE_FIELD]: { contentType: 'image/*, application/octet-stream' } },
         },
+        // Its schema is generated from jsonBody (ImageUrlsBody); only the examples are written here.
         'application/json': {
-          schema: {
-            oneOf: [
-              { type: 'object', required: ['url'], properties: { url: { type: 'string', format: 'uri' } } },
-              {
-                type: 'object',
-                required: ['urls'],
-                properties: { urls: { type: 'array', minItems: 1, items: { type: 'string', format: 'uri' } } },
-              },
-            ],
-          },
           examples: {
             url: { value: { url: 'https://images.example.com/cat.jpg' } },
             urls: { value: { urls: ['https://images.example.com/cat.jpg', 'https://images.example.com/dog.jpg'] } },
@@ -189,17 +173,6 @@ export const classifyOperation: RouteOperation = {
   },
 };
 
-export function serverTiming(c: Context, timings: StageTimings): void {
-  for (const [stage, name] of Object.entries(SERVER_TIMING_NAMES) as [keyof StageTimings, string][]) {
-    const ms = timings[stage];
-    if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
-  }
-}
-
-export function roundTimings<T extends object>(timings: T): T {
-  return Object.fromEntries(Object.entries(timings).map(([key, ms]) => [key, roundMs(ms as number)])) as T;
-}
-
 /** `include=input`: the image's row of the model input, back as the 224×224 crop the model saw (a PNG data: URL). */
 async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Promise<{ input?: string }> {
   if (!image.ok || !image.input) return {};
@@ -210,7 +183,7 @@ async function inputField(image: ImageOutcome, preprocessing: Preprocessing): Pr
 const isClassifyAnswer = (body: JsonObject) => Array.isArray(body.predictions) || Array.isArray(body.results);
 
 export function registerClassifyRoute(app: Hono, context: RouteContext): void {
-  const { registry, config, images, clock, background, resultCache, origin } = context;
+  const { registry, config, clock, origin } = context;
   app.post(
     '/v1/classify',
     imageBodyLimit(context),
@@ -218,14 +191,19 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
     async (c) => {
       // Everything that can be rejected without the body is checked before reading it.
       const query = new URL(c.req.url).searchParams;
-      const params = parseClassifyParams(query, config.defaultModel);
+      const parsed = parseQuery(classifyQuery, query);
+      const params: ClassifyParams = {
+        model: parsed.model ?? config.defaultModel,
+        topK: parsed.top_k,
+        include: new Set(parsed.include),
+      };
       const target = await originFor(registry, origin, params.model);
       if (!target) {
         return classifyHere(c, { params, kind: bodyKind(c.req.header('content-type')), raw: c.req.raw });
       }
 
       const edgeModels = (await registry.manifest()).models.map((model) => model.name);
-      const fallbackModel = parseFallback(query, target.config.fallback, edgeModels);
+      const fallbackModel = parseFallback(parsed.fallback, target.config.fallback, edgeModels);
       const contentType = c.req.header('content-type');
       const kind = bodyKind(contentType);
       noteRequest(c, { model: params.model });
@@ -275,17 +253,7 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
     const entry = await registry.find(params.model);
     checkTopKFits(params.topK, entry.output.shape[1]);
 
-    // The model load starts as the request arrives, overlapping the upload and the decode, and is kept alive past
-    // this request's end (background), so a request that fails or is answered early still leaves the model loaded
-    // for the next one. The lease keeps the session from being released (to make room for another model) until
-    // this response is built.
-    const cold = !registry.isLoaded(entry.name);
-    const lease: Promise<ModelLease> = registry.acquire(entry.name);
-    // A failed load reaches the request when it asks for the model; the background hold only keeps it running.
-    const settled = lease.catch(() => undefined);
-    if (cold) background(c, settled);
-    const model = () => lease.then((held) => held.value);
-    try {
+    return withModelLease(c, context, entry.name, async (model) => {
       const fetchStarted = clock();
       const { inputs, batch } = await readInputs(request.raw, kind, context);
       noteRequest(c, { batch: inputs.length });
@@ -295,72 +263,23 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
 
       // One image: its answer may already be cached (same bytes, same model file, same top_k).
       // include= asks for more than the cached answer holds: computed.
-      const cache = !batch && config.resultCache && params.include.size === 0 ? resultCache : undefined;
-      const directives = cacheDirectives(c.req.header('cache-control'));
-      const only = inputs[0];
-      const cacheKey =
-        cache && 'bytes' in only
-          ? await resultCacheKey(only.bytes, {
-              modelSha256: entry.sha256,
-              topK: params.topK,
-              maxPixels: config.maxImagePixels,
-              maxDecodeBytes: config.maxDecodeBytes,
-            })
-          : undefined;
-      if (cache && cacheKey !== undefined) {
-        c.header('X-Cache', 'miss');
-        if (directives.read) {
-          const lookupStarted = clock();
-          const hit = await cache.get(cacheKey);
-          if (hit) {
-            c.header('X-Cache', 'hit');
-            const cacheMs = clock() - lookupStarted;
-            setMetric(c, 'cache', cacheMs, undefined, 2);
-            return c.json({
-              ...hit,
-              timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - started) },
-              ...fallback,
-            });
-          }
-        }
-      }
+      const cached = await answerCache(c, context, {
+        inputs,
+        batch,
+        cacheable: params.include.size === 0,
+        key: { endpoint: 'classify', modelSha256: entry.sha256, parameters: `top_k=${params.topK}` },
+        started,
+      });
+      if (cached.hit) return c.json({ ...cached.hit, ...fallback });
 
-      const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
-      const classified = await classifyImages({
-        images: uploads.map((upload) => upload.bytes),
+      const outcome = await runImages(context, {
+        inputs,
+        entry,
         model,
-        preprocessing: entry.preprocessing,
-        inputSize: entry.preprocessing.centerCrop,
         topK: params.topK,
-        maxPixels: config.maxImagePixels,
-        maxDecodeBytes: config.maxDecodeBytes,
-        support: images,
-        clock,
         keepInputs: params.include.has('input'),
       });
-
-      // Failed fetches keep their slots, so a batch is answered in the order it was asked.
-      let next = 0;
-      const outcome = {
-        ...classified,
-        images: inputs.map((input) =>
-          'bytes' in input ? classified.images[next++] : { ok: false as const, error: input.error },
-        ),
-      };
-
-      const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
-        outcome.images.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-      const totals = roundTimings<StageTimings>({
-        decode_wait_ms: sum('decode_wait_ms'),
-        decode_ms: sum('decode_ms'),
-        preprocess_ms: sum('preprocess_ms'),
-        model_wait_ms: outcome.model_wait_ms,
-        inference_ms: outcome.inference_ms,
-        ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
-        total_ms: clock() - started,
-        ...(outcome.model ? takeLoadTiming(outcome.model) : undefined),
-      });
-      serverTiming(c, totals);
+      const totals = requestTimings(c, outcome, { started, fetchMs, clock });
       // After the timings: encoding the crops is the demo's extra, not part of classifying.
       const crops = await Promise.all(outcome.images.map((image) => inputField(image, entry.preprocessing)));
 
@@ -368,12 +287,7 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
         const [image] = outcome.images;
         if (!image.ok) throw image.error;
         const answer = { model: entry.id, predictions: image.predictions };
-        if (cache && cacheKey !== undefined && directives.write) {
-          background(
-            c,
-            cache.put(cacheKey, answer).catch(() => undefined),
-          );
-        }
+        cached.store(answer);
         return c.json({ ...answer, timing: totals, ...crops[0], ...fallback });
       }
       return c.json({
@@ -392,11 +306,6 @@ export function registerClassifyRoute(app: Hono, context: RouteContext): void {
         timing: totals,
         ...fallback,
       });
-    } finally {
-      lease.then(
-        (held) => held.release(),
-        () => undefined,
-      );
-    }
+    });
   }
 }

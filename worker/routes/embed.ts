@@ -4,43 +4,52 @@
  * Float32 values as JSON numbers, or `encoding=base64`: the little-endian float32 bytes, base64.
  */
 import type { Hono } from 'hono';
+import * as v from 'valibot';
 import { timing } from 'hono/timing';
-import { classifyImages } from '../classify/pipeline.js';
 import { ApiError } from '../errors.js';
-import { bodyKind, type UploadedImage } from '../http/body.js';
-import { parseModelParam } from '../http/params.js';
-import type { StageTimings } from '../http/timing.js';
-import { takeLoadTiming, type ModelLease } from '../models/registry.js';
+import { bodyKind, ImageUrlsBody } from '../http/body.js';
+import { modelParam, shown } from '../http/params.js';
+import { parseQuery } from '../http/validate.js';
 import { ref } from '../openapi/problems.js';
-import type { Json, RouteOperation } from '../openapi/types.js';
-import { classifyOperation, roundTimings, serverTiming } from './classify.js';
+import type { RouteOperation } from '../openapi/types.js';
+import { classifyOperation } from './classify.js';
+import { answerCache } from './answer-cache.js';
 import type { RouteContext } from './context.js';
 import { imageBodyLimit, inputSource, readInputs } from './inputs.js';
+import { requestTimings, roundTimings, runImages, withModelLease } from './run-images.js';
 
 export const EMBED_ENCODINGS = ['json', 'base64'] as const;
+
+/** The query's validator, and through it the document's parameters (worker/openapi/request.ts). */
+export const embedQuery = v.object({
+  model: modelParam,
+  encoding: v.optional(
+    v.pipe(
+      v.picklist(EMBED_ENCODINGS, (issue) => `encoding must be json or base64, got ${shown(issue.input)}`),
+      v.description('json: float32 values as numbers; base64: their little-endian bytes'),
+    ),
+    'json',
+  ),
+});
+export type EmbedEncoding = (typeof EMBED_ENCODINGS)[number];
 
 /** The OpenAPI description of the handler below; the bodies are classify's (worker/routes/classify.ts). */
 export const embedOperation: RouteOperation = {
   method: 'post',
   path: '/v1/embed',
   auth: true,
+  query: embedQuery,
+  jsonBody: ImageUrlsBody,
   problems: [...classifyOperation.problems, 'no-embedding'],
   operation: {
     operationId: 'embed',
     summary: "Each image's embedding: the pooled features before the classifier head, L2-normalised",
-    parameters: [
-      (classifyOperation.operation.parameters as Json[])[0],
-      {
-        name: 'encoding',
-        in: 'query',
-        description: 'json: float32 values as numbers; base64: their little-endian bytes',
-        schema: { type: 'string', enum: [...EMBED_ENCODINGS], default: 'json' },
-      },
-    ],
+    parameters: classifyOperation.operation.parameters,
     requestBody: classifyOperation.operation.requestBody,
     responses: {
       '200': {
         description: 'One image: EmbedResult. A batch (multipart or urls): EmbedBatchResult, in request order.',
+        headers: (classifyOperation.operation.responses as { '200': { headers: unknown } })['200'].headers,
         content: {
           'application/json': {
             schema: { oneOf: [ref('schemas', 'EmbedResult'), ref('schemas', 'EmbedBatchResult')] },
@@ -50,20 +59,6 @@ export const embedOperation: RouteOperation = {
     },
   },
 };
-export type EmbedEncoding = (typeof EMBED_ENCODINGS)[number];
-
-function parseEmbedParams(query: URLSearchParams, defaultModel: string): { model: string; encoding: EmbedEncoding } {
-  const model = parseModelParam(query, defaultModel);
-  const encoding = query.get('encoding') ?? 'json';
-  if (!(EMBED_ENCODINGS as readonly string[]).includes(encoding)) {
-    throw new ApiError(
-      'bad-parameter',
-      `encoding must be json or base64, got ${JSON.stringify(encoding.slice(0, 32))}`,
-      { extensions: { parameter: 'encoding' } },
-    );
-  }
-  return { model, encoding: encoding as EmbedEncoding };
-}
 
 /** Little-endian float32 bytes as base64 (btoa: available in workerd, browsers and Node alike). */
 export function float32Base64(values: Float32Array): string {
@@ -76,14 +71,15 @@ export function float32Base64(values: Float32Array): string {
 }
 
 export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
-  const { registry, config, images, clock, background } = routes;
+  const { registry, config, clock } = routes;
   app.post(
     '/v1/embed',
     imageBodyLimit(routes),
     timing({ total: false, enabled: (c) => c.res.status === 200 }),
     async (c) => {
       const started = clock();
-      const params = parseEmbedParams(new URL(c.req.url).searchParams, config.defaultModel);
+      const query = parseQuery(embedQuery, new URL(c.req.url).searchParams);
+      const params = { model: query.model ?? config.defaultModel, encoding: query.encoding };
       const entry = await registry.find(params.model);
       // An older build has no embedding output: said before the upload is read or the model loaded.
       if (!entry.embedding) {
@@ -93,56 +89,36 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
       }
       const dims = entry.embedding.shape[1];
       const kind = bodyKind(c.req.header('content-type'));
-      // As in classify: the load overlaps the upload and decode, and outlives a request that fails early.
-      const cold = !registry.isLoaded(entry.name);
-      const lease: Promise<ModelLease> = registry.acquire(entry.name);
-      const settled = lease.catch(() => undefined);
-      if (cold) background(c, settled);
-      try {
+      return withModelLease(c, routes, entry.name, async (model) => {
         const fetchStarted = clock();
         const { inputs, batch } = await readInputs(c.req.raw, kind, routes);
         const fetchMs = kind === 'json' ? clock() - fetchStarted : undefined;
-        const uploads = inputs.filter((input): input is UploadedImage => 'bytes' in input);
-        const embedded = await classifyImages({
-          images: uploads.map((upload) => upload.bytes),
-          model: () => lease.then((held) => held.value),
-          preprocessing: entry.preprocessing,
-          inputSize: entry.preprocessing.centerCrop,
-          topK: 1,
-          maxPixels: config.maxImagePixels,
-          maxDecodeBytes: config.maxDecodeBytes,
-          support: images,
-          clock,
-          embed: true,
+        // As in classify: one image's embedding may be cached, under its own endpoint and encoding.
+        const cached = await answerCache(c, routes, {
+          inputs,
+          batch,
+          cacheable: true,
+          key: { endpoint: 'embed', modelSha256: entry.sha256, parameters: `encoding=${params.encoding}` },
+          started,
         });
-        let next = 0;
-        const outcomes = inputs.map((input) =>
-          'bytes' in input ? embedded.images[next++] : { ok: false as const, error: input.error },
-        );
-        const sum = (stage: 'decode_wait_ms' | 'decode_ms' | 'preprocess_ms') =>
-          outcomes.reduce((total, image) => total + (image.ok ? image.timing[stage] : 0), 0);
-        const totals = roundTimings<StageTimings>({
-          decode_wait_ms: sum('decode_wait_ms'),
-          decode_ms: sum('decode_ms'),
-          preprocess_ms: sum('preprocess_ms'),
-          model_wait_ms: embedded.model_wait_ms,
-          inference_ms: embedded.inference_ms,
-          ...(fetchMs !== undefined ? { fetch_ms: fetchMs } : {}),
-          total_ms: clock() - started,
-          ...(embedded.model ? takeLoadTiming(embedded.model) : undefined),
-        });
-        serverTiming(c, totals);
-        const encode = (v: Float32Array) => (params.encoding === 'base64' ? float32Base64(v) : Array.from(v));
+        if (cached.hit) return c.json(cached.hit);
+        // topK 1: the pipeline's top-k is not answered here, the embedding is.
+        const outcome = await runImages(routes, { inputs, entry, model, topK: 1, embed: true });
+        const totals = requestTimings(c, outcome, { started, fetchMs, clock });
+        const encode = (values: Float32Array) =>
+          params.encoding === 'base64' ? float32Base64(values) : Array.from(values);
         const common = { model: entry.id, dims, ...(params.encoding === 'base64' ? { encoding: 'base64' } : {}) };
 
         if (!batch) {
-          const [image] = outcomes;
+          const [image] = outcome.images;
           if (!image.ok) throw image.error;
-          return c.json({ ...common, embedding: encode(image.embedding!), timing: totals });
+          const answer = { ...common, embedding: encode(image.embedding!) };
+          cached.store(answer);
+          return c.json({ ...answer, timing: totals });
         }
         return c.json({
           ...common,
-          results: outcomes.map((image, index) => {
+          results: outcome.images.map((image, index) => {
             const source = inputSource(inputs[index]);
             return image.ok
               ? { ...source, embedding: encode(image.embedding!), timing: roundTimings(image.timing) }
@@ -150,12 +126,7 @@ export function registerEmbedRoute(app: Hono, routes: RouteContext): void {
           }),
           timing: totals,
         });
-      } finally {
-        lease.then(
-          (held) => held.release(),
-          () => undefined,
-        );
-      }
+      });
     },
   );
 }

@@ -1,0 +1,59 @@
+/**
+ * The result cache as the routes that answer one image use it (classify, embed): the answer looked up once the image
+ * is read and before any decoding, `X-Cache` saying which it was, and a computed answer kept in the background.
+ */
+import type { Context } from 'hono';
+import { setMetric } from 'hono/timing';
+import { type AnswerKey, type CachedAnswer, cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
+import { type CacheHitTimings, roundMs } from '../http/timing.js';
+import type { RouteContext } from './context.js';
+import type { Input } from './inputs.js';
+
+export interface AnswerCache {
+  /** The stored answer with this request's timing (the lookup and the total); absent: compute it. */
+  hit?: CachedAnswer & { timing: CacheHitTimings };
+  /** Keeps a computed answer (nothing for a request the cache does not cover, or one that says no-store). */
+  store(answer: CachedAnswer): void;
+}
+
+const UNCACHED: AnswerCache = { store: () => undefined };
+
+/**
+ * One image only: a batch is always computed. `cacheable` false: the request asks for more than a stored answer
+ * holds (classify's include=). `started`: when the request began, for the hit's total_ms.
+ */
+export async function answerCache(
+  c: Context,
+  { config, resultCache, clock, background }: RouteContext,
+  request: { inputs: readonly Input[]; batch: boolean; cacheable: boolean; key: AnswerKey; started: number },
+): Promise<AnswerCache> {
+  const only = request.inputs[0];
+  if (!resultCache || !config.resultCache || request.batch || !request.cacheable || !('bytes' in only)) {
+    return UNCACHED;
+  }
+  const key = await resultCacheKey(only.bytes, {
+    ...request.key,
+    maxPixels: config.maxImagePixels,
+    maxDecodeBytes: config.maxDecodeBytes,
+  });
+  const directives = cacheDirectives(c.req.header('cache-control'));
+  const store = (answer: CachedAnswer) => {
+    if (directives.write)
+      background(
+        c,
+        resultCache.put(key, answer).catch(() => undefined),
+      );
+  };
+  c.header('X-Cache', 'miss');
+  if (!directives.read) return { store };
+  const lookupStarted = clock();
+  const hit = await resultCache.get(key);
+  if (!hit) return { store };
+  c.header('X-Cache', 'hit');
+  const cacheMs = clock() - lookupStarted;
+  setMetric(c, 'cache', cacheMs, undefined, 2);
+  return {
+    store,
+    hit: { ...hit, timing: { cache_ms: roundMs(cacheMs), total_ms: roundMs(clock() - request.started) } },
+  };
+}
