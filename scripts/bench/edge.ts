@@ -478,10 +478,15 @@ interface ColdStarts {
     /** Requests 2–5's inference and decode + preprocess, from their `timing`: where their excess over warm goes. */
     nextInferenceMs: number[];
     nextDecodePrepMs: number[];
+    /** The same process once warm (requests 11–20, end to end): both entries' warm speed, side by side. */
+    laterMs: number[];
   }[];
 }
 
 const FOLLOWING_REQUESTS = 4;
+/** After requests 2–5: 5 untimed, then 10 timed (requests 11–20). */
+const LATER_UNTIMED = 5;
+const LATER_TIMED = 10;
 
 /**
  * `count` fresh workerd processes per entry, the entries alternating process by process so that load drift hits both
@@ -527,6 +532,9 @@ async function runColdStarts(
           nextInferenceMs.push(next.timing.inference_ms);
           nextDecodePrepMs.push(next.timing.decode_ms + next.timing.preprocess_ms);
         }
+        for (let j = 0; j < LATER_UNTIMED; j++) await classifyOverHttp(url, entry.name, bytes);
+        const laterMs: number[] = [];
+        for (let j = 0; j < LATER_TIMED; j++) laterMs.push((await classifyOverHttp(url, entry.name, bytes)).e2eMs);
         result.runs.push({
           e2eMs: cold.e2eMs,
           modelWaitMs: cold.timing.model_wait_ms ?? 0,
@@ -535,6 +543,7 @@ async function runColdStarts(
           nextMs,
           nextInferenceMs,
           nextDecodePrepMs,
+          laterMs,
         });
       } finally {
         await miniflare.dispose();
@@ -690,6 +699,7 @@ function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefine
               ]),
             ),
             'warm p50': round(warm),
+            'req 11–20 p50': round(median(c.runs.flatMap((r) => r.laterMs))),
             '2–5 infer / warm': `${round(median(c.runs.flatMap((r) => r.nextInferenceMs)))} / ${round(warmInference)}`,
             '2–5 dec+prep / warm': `${round(median(c.runs.flatMap((r) => r.nextDecodePrepMs)))} / ${round(warmDecodePrep)}`,
             'worst of 2–5 ×warm': `${round(median(ratios), 2)} / ${round(Math.max(...ratios), 2)}`,
@@ -698,7 +708,7 @@ function printColdAndMixed(colds: readonly ColdStarts[], mixed: Mixed | undefine
       ),
     );
     console.log(
-      'req N: median over processes, end to end; worst of 2–5 ×warm: per process the slowest of requests 2–5 over the warm p50, median / max.',
+      'req N: median over processes, end to end; req 11–20 p50: the same processes warm; worst of 2–5 ×warm: per process the slowest of requests 2–5 over the warm p50, median / max.',
     );
     console.log(
       'entry: start-up session = the deployed entry (default model created at isolate start-up); on first request = its baseline.\n' +
