@@ -20,10 +20,13 @@ import { REPO_ROOT } from './local-edge.js';
  * The file worker/entries/startup-model.ts bundles for the start-up session, against DEFAULT_MODEL's file: a
  * mismatch is not wrong (the session is then not adopted) but spends start-up time for nothing, so say so.
  */
-function startupModelLine(manifestModels: { name: string; file: string }[]): string {
+function startupModelLine(dir: string, manifestModels: { name: string; file: string }[]): string {
   const source = readFileSync(path.join(REPO_ROOT, 'worker/entries/startup-model.ts'), 'utf8');
   const bundled = /from '([^']+\.onnx)'/.exec(source)?.[1];
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(REPO_ROOT, 'wrangler.toml'));
+  // wrangler's config reader checks that the assets folder exists: give it the one being checked.
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(REPO_ROOT, 'wrangler.toml'), undefined, {
+    overrides: { assets: { directory: dir } },
+  });
   const defaultModel = parseConfig((workerOptions.bindings ?? {}) as ConfigVars).defaultModel;
   const file = manifestModels.find((model) => model.name === defaultModel)?.file;
   if (bundled && file && path.basename(bundled) === file) return `start-up session: ${defaultModel} (${file}, bundled)`;
@@ -78,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(
       `${model.name.padEnd(8)} ${model.file} ${(model.bytes / 1e6).toFixed(2)} MB ← ${model.source.checkpoint}`,
     );
-  console.log(startupModelLine(manifest.models));
+  console.log(startupModelLine(dir, manifest.models));
   if (synthetic.length > 0) console.log('warning: deploying synthetic fixtures (--force)');
   if (values['dry-run']) {
     console.log(`dry run: would run npx ${command.join(' ')}`);
