@@ -31,8 +31,8 @@ if they are missing (checkpoints: $${CHECKPOINTS_ENV}, else the official release
   --models DIR      serve this build folder instead (nothing is built)
   --help
 
-\`npm run dev:wrangler\` runs \`wrangler dev\` instead (rebuilds on change; its proxy stalls uploads sent with
-Expect: 100-continue, see README).`;
+\`npm run dev:wrangler\` runs \`wrangler dev\` instead, once \`npm start\` has built the edge models (it rebuilds
+on change; its proxy stalls uploads sent with Expect: 100-continue, see README).`;
 
 interface StartOptions {
   port: number;
