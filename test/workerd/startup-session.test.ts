@@ -2,7 +2,8 @@
  * The session the deployed entry (worker/entries/cloudflare.ts) creates at isolate start-up, adopted by the registry
  * for the model whose file it was created from: the first request then reads and creates nothing, and answers as a
  * session created from the file would. Bytes that do not match the manifest entry (size or sha256), or a start-up
- * session that failed, leave the model to load from its file. The bundled entry itself runs in workerd in
+ * session that failed, leave the model to load from its file; an unclaimed one is released once other models fill
+ * MAX_LOADED_MODELS. The bundled entry itself runs in workerd in
  * test/node/startup-session.test.ts.
  */
 import { env } from 'cloudflare:workers';
@@ -66,6 +67,36 @@ describe('a session created at start-up', () => {
     const body = await classifyFirst(startupFrom(altered, deps.backend.load(file)), 'tiny');
     expect(body.timing.session_ms).toBeGreaterThan(0);
     expectSameAnswer(body, await classifyFirst(undefined, 'tiny'));
+  });
+
+  it('unclaimed, counts against MAX_LOADED_MODELS: released once other models fill it, kept while they fit', async () => {
+    const observed = async (maxLoadedModels: number) => {
+      const bytes = await modelBytes('tiny-10.onnx');
+      let released = false;
+      // A real session, its release observed.
+      const session = deps.backend.load(bytes).then((real) => ({
+        ...real,
+        inputName: real.inputName,
+        outputName: real.outputName,
+        run: real.run.bind(real),
+        release: async () => {
+          released = true;
+          await real.release();
+        },
+      }));
+      const fetch = appWith({ resultCache: false, maxLoadedModels }, { startup: { bytes, session } });
+      const image = await fixture(`generated/${CRIMSON.name}.png`);
+      await okJson(await fetch(classifyRequest(image, { query: 'model=tiny' })));
+      await session; // its release, when due, follows the session's creation
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const next = await okJson<ClassifyBody>(await fetch(classifyRequest(image, { query: 'model=tiny-10' })));
+      return { released, nextSessionMs: next.timing.session_ms };
+    };
+    // One slot: tiny takes it, so the start-up session (tiny-10's) goes, and tiny-10 later loads from its file.
+    expect(await observed(1)).toEqual({ released: true, nextSessionMs: expect.any(Number) });
+    expect((await observed(1)).nextSessionMs).toBeGreaterThan(0);
+    // Two slots: tiny and the start-up session fit, and tiny-10 adopts it.
+    expect(await observed(2)).toEqual({ released: false, nextSessionMs: 0 });
   });
 
   it('that failed leaves the first request to load the model from its file', async () => {

@@ -96,6 +96,7 @@ export class ModelRegistry {
   private readonly models: Residency<LoadedModel>;
   private readonly wrapSession?: SessionWrapper;
   private readonly clock: () => number;
+  private readonly maxLoaded: number;
   /** Unclaimed until the first load of a model of its size checks it; then undefined either way. */
   private startup?: StartupModel;
 
@@ -107,8 +108,9 @@ export class ModelRegistry {
     this.wrapSession = options.wrapSession;
     this.clock = options.clock ?? (() => performance.now());
     this.startup = options.startup;
+    this.maxLoaded = options.maxLoaded ?? Infinity;
     this.models = new Residency(
-      options.maxLoaded ?? Infinity,
+      this.maxLoaded,
       // The name was checked by find() before it reaches acquire().
       async (name) => this.createModel(await this.find(name)),
       (model) => model.session.release(),
@@ -165,8 +167,23 @@ export class ModelRegistry {
   private releaseUnmatchedStartup(manifest: Manifest): void {
     const startup = this.startup;
     if (!startup || manifest.models.some((model) => model.bytes === startup.bytes.byteLength)) return;
+    this.dropStartup();
+  }
+
+  /** Forgets the unclaimed start-up session and releases it (when it was created at all). */
+  private dropStartup(): void {
+    const startup = this.startup;
     this.startup = undefined;
-    startup.session.then((session) => session.release()).catch(() => undefined);
+    startup?.session.then((session) => session.release()).catch(() => undefined);
+  }
+
+  /**
+   * An unclaimed start-up session holds a session's memory outside the residency's count: once other models fill
+   * `maxLoaded` without it (the default model never asked for), it goes, so the isolate never holds more sessions
+   * than the limit it was sized for.
+   */
+  private releaseStartupIfCrowded(): void {
+    if (this.startup && this.models.occupied + 1 > this.maxLoaded) this.dropStartup();
   }
 
   /**
@@ -197,6 +214,7 @@ export class ModelRegistry {
       const loadTiming = { model_read_ms: 0, integrity_ms: adopted.integrityMs, session_ms: 0 };
       return this.loadedModel(entry, adopted.session, labels, loadTiming);
     }
+    this.releaseStartupIfCrowded();
     const readStarted = this.clock();
     const bytes = await this.files.read(entry.file).catch((error: unknown) => {
       throw unavailable(`reading ${entry.file} failed: ${errorText(error)}`, entry.name, error);

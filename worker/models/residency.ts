@@ -96,6 +96,11 @@ export class Residency<T> {
     return this.finishLoad(slot, value);
   }
 
+  /** Keys loaded or loading (each holds, or will hold, a session). */
+  get occupied(): number {
+    return this.slots.size;
+  }
+
   /** Loaded and not being unloaded. */
   isLoaded(key: string): boolean {
     return this.slots.get(key)?.value !== undefined;
