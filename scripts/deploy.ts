@@ -11,10 +11,8 @@ import { parseArgs } from 'node:util';
 import { isSyntheticSource } from '../models/manifest.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { EDGE_ASSET_LIMIT_BYTES, targetDir } from '../models/toolchain/targets.js';
-import { unstable_getMiniflareWorkerOptions } from 'wrangler';
-import { parseConfig, type ConfigVars } from '../worker/config.js';
 import { runCli, UserError } from './cli.js';
-import { REPO_ROOT } from './local-edge.js';
+import { defaultModelOf, readWranglerConfig, REPO_ROOT } from './local-edge.js';
 
 /**
  * The file worker/entries/startup-model.ts bundles for the start-up session, against DEFAULT_MODEL's file: a
@@ -23,11 +21,8 @@ import { REPO_ROOT } from './local-edge.js';
 function startupModelLine(dir: string, manifestModels: { name: string; file: string }[]): string {
   const source = readFileSync(path.join(REPO_ROOT, 'worker/entries/startup-model.ts'), 'utf8');
   const bundled = /from '([^']+\.onnx)'/.exec(source)?.[1];
-  // wrangler's config reader checks that the assets folder exists: give it the one being checked.
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(REPO_ROOT, 'wrangler.toml'), undefined, {
-    overrides: { assets: { directory: dir } },
-  });
-  const defaultModel = parseConfig((workerOptions.bindings ?? {}) as ConfigVars).defaultModel;
+  const { workerOptions } = readWranglerConfig(REPO_ROOT, dir);
+  const defaultModel = defaultModelOf((workerOptions.bindings ?? {}) as Record<string, unknown>);
   const file = manifestModels.find((model) => model.name === defaultModel)?.file;
   if (bundled && file && path.basename(bundled) === file) return `start-up session: ${defaultModel} (${file}, bundled)`;
   return (

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { readManifest } from '../models/toolchain/manifest-file.js';
 import { ConfigError, type ConfigVars, DEFAULT_CONFIG, parseConfig } from '../worker/config.js';
 import { UsageError } from '../worker/node/cli.js';
 import { startContinueFront } from './continue-front.js';
@@ -53,12 +54,10 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
     throw new UsageError(`${options.modelsDir}: no manifest.json (build models with \`npm run models -- build\`)`);
   rmSync(options.outDir, { recursive: true, force: true });
   const root = options.root ?? REPO_ROOT;
-  const { workerOptions, main } = unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'), undefined, {
-    overrides: { assets: { directory: options.modelsDir } },
-  });
+  const { workerOptions, main } = readWranglerConfig(root, options.modelsDir);
   const { modulesRules: _rules, bindings, ...rest } = workerOptions;
   const vars = { ...(bindings as Record<string, unknown>), ...options.vars };
-  const startupModule = startupModelModule(options.modelsDir, vars, path.resolve(`${options.outDir}.startup`));
+  const startupModule = await startupModelModule(options.modelsDir, vars, path.resolve(`${options.outDir}.startup`));
   // `wrangler deploy --alias` does not reach the bundler (wrangler 4.86), wrangler.toml's [alias] does: a copy of the
   // config with one, beside the original so that its relative paths mean the same; one per bundle, so that
   // concurrent bundles (tests, benchmarks) never share it.
@@ -123,6 +122,29 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
   } as MiniflareOptions;
 }
 
+/**
+ * wrangler.toml (of the checkout at `root`) as wrangler reads it, with `modelsDir` as the assets folder: its reader
+ * refuses a missing one, and models/build/edge need not exist (a fresh clone, tests serving another folder).
+ */
+export function readWranglerConfig(
+  root: string,
+  modelsDir: string,
+): ReturnType<typeof unstable_getMiniflareWorkerOptions> {
+  return unstable_getMiniflareWorkerOptions(path.join(root, 'wrangler.toml'), undefined, {
+    overrides: { assets: { directory: modelsDir } },
+  });
+}
+
+/** DEFAULT_MODEL as the worker reads it from `vars`; with vars it refuses (it answers every request so), the default. */
+export function defaultModelOf(vars: Record<string, unknown>): string {
+  try {
+    return parseConfig(vars as ConfigVars).defaultModel;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return DEFAULT_CONFIG.defaultModel;
+  }
+}
+
 /** How worker/entries/cloudflare.ts imports the start-up model (replaced through wrangler's [alias]). */
 const STARTUP_MODEL_IMPORT = './startup-model.js';
 let bundleCount = 0;
@@ -131,23 +153,12 @@ let bundleCount = 0;
  * Writes, in `dir`, the module that stands in for worker/entries/startup-model.ts: the served folder's DEFAULT_MODEL
  * file as a Data module, or no bytes (no start-up session) when the folder has no such model.
  */
-function startupModelModule(modelsDir: string, vars: Record<string, unknown>, dir: string): string {
-  let defaultModel = DEFAULT_CONFIG.defaultModel;
-  try {
-    defaultModel = parseConfig(vars as ConfigVars).defaultModel;
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error; // the worker answers every request with it anyway
-  }
-  let file: string | undefined;
-  try {
-    const manifest = JSON.parse(readFileSync(path.join(modelsDir, 'manifest.json'), 'utf8')) as {
-      models?: { name?: unknown; file?: unknown }[];
-    };
-    const entry = manifest.models?.find((model) => model.name === defaultModel);
-    if (typeof entry?.file === 'string' && existsSync(path.join(modelsDir, entry.file))) file = entry.file;
-  } catch {
-    // An unreadable manifest is the worker's to report (503 model-unavailable); start-up just creates nothing.
-  }
+async function startupModelModule(modelsDir: string, vars: Record<string, unknown>, dir: string): Promise<string> {
+  const defaultModel = defaultModelOf(vars);
+  // An invalid manifest is the worker's to report (503 model-unavailable); start-up then creates nothing.
+  const manifest = await readManifest(modelsDir).catch(() => undefined);
+  const entry = manifest?.models.find((model) => model.name === defaultModel);
+  const file = entry && existsSync(path.join(modelsDir, entry.file)) ? entry.file : undefined;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const module = path.join(dir, 'startup-model.js');

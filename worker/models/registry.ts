@@ -75,6 +75,11 @@ function unavailable(detail: string, model?: string, cause?: unknown): ApiError 
   return new ApiError('model-unavailable', detail, { extensions: model ? { model } : {}, cause });
 }
 
+/** Releases a start-up session nobody adopted (when it was created at all). */
+function releaseStartup(startup: StartupModel): void {
+  startup.session.then((session) => session.release()).catch(() => undefined);
+}
+
 /** Caches a promise per key; a rejected promise is evicted so the next caller retries. */
 class PromiseCache<T> {
   private readonly entries = new Map<string, Promise<T>>();
@@ -170,11 +175,10 @@ export class ModelRegistry {
     this.dropStartup();
   }
 
-  /** Forgets the unclaimed start-up session and releases it (when it was created at all). */
+  /** Forgets the unclaimed start-up session and releases it. */
   private dropStartup(): void {
-    const startup = this.startup;
+    if (this.startup) releaseStartup(this.startup);
     this.startup = undefined;
-    startup?.session.then((session) => session.release()).catch(() => undefined);
   }
 
   /**
@@ -201,7 +205,7 @@ export class ModelRegistry {
     const integrityMs = this.clock() - checkStarted;
     const session = await startup.session.catch(() => undefined);
     if (matches && session) return { session, integrityMs };
-    session?.release().catch(() => undefined);
+    releaseStartup(startup);
     return undefined;
   }
 
