@@ -5,6 +5,7 @@
  */
 import type { CpuAccount, Role } from './proc-cpu.js';
 import { ROLES } from './proc-cpu.js';
+import { median } from './stats.js';
 
 export interface CpuRun {
   /** Images answered 2xx in the window. */
@@ -25,12 +26,6 @@ export interface CpuSummary {
   /** The same with the cores other jobs used during the run subtracted. */
   ceilingFree?: number;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 function summarizeOne(ok: number, cpu: CpuAccount): CpuSummary {
   const seconds: Record<Part, number> = { ...cpu.server, server: cpu.server.total, client: cpu.client };

@@ -60,6 +60,7 @@ import { bundleWorker, cpuMs, freePort, statusMiB, workerdDescendants } from './
 import { formatTable } from '../../models/toolchain/table.js';
 import { UsageError } from '../cli.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { median, percentile } from './stats.js';
 
 exitOnHelp(import.meta.url);
 
@@ -163,16 +164,6 @@ function parseOptions(argv: string[]): Options {
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 // ---- statistics ----
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
-}
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 // ---- models ----
 

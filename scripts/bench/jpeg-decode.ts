@@ -32,6 +32,7 @@ import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/image/j
 import { toUprightRgb } from '../../worker/image/orientation.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { median } from './stats.js';
 
 exitOnHelp(import.meta.url);
 
@@ -54,12 +55,6 @@ interface Row {
   wasmMemoryMiB: number;
   output: string;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 function procStatusKiB(field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));

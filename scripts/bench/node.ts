@@ -48,6 +48,7 @@ import { exitOnHelp } from '../../worker/node/cli-run.js';
 import { availableParallelism } from 'node:os';
 import { type CpuAccount, startCpuWindow } from './proc-cpu.js';
 import { boundLine, type CpuRow, type CpuSummary, cpuTables, sizingLine, summarizeCpu } from './cpu-report.js';
+import { median } from './stats.js';
 
 exitOnHelp(import.meta.url);
 
@@ -386,12 +387,6 @@ async function measure(url: string, images: Buffer[], connections: number, durat
     failed: result.non2xx + result.errors,
   };
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 // ---- decoders (--decoders) ----
 

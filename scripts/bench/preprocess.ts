@@ -17,6 +17,7 @@ import type { RgbImage } from '../../worker/image/types.js';
 import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
 import { centerCropOffset, preprocess, resizedSize } from '../../worker/preprocess/transform.js';
 import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { median } from './stats.js';
 
 exitOnHelp(import.meta.url);
 
@@ -205,12 +206,6 @@ const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 200;
 const WARMUP = 30;
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;

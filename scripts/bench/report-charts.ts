@@ -4,6 +4,7 @@
  */
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { median } from './stats.js';
 
 /** What the report reads of bench:edge's JSON (scripts/bench/edge.ts, `--json FILE`). */
 export interface EdgeRun {
@@ -169,10 +170,4 @@ export function modelsSpec(run: ModelsRun): TopLevelSpec {
       { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'median', type: 'quantitative' } } },
     ],
   };
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { formatTable } from '../../models/toolchain/table.js';
+import { median, percentile } from './stats.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGENET = path.resolve(repoRoot, '../shared/images/imagenet-val/ILSVRC2012_val_00000010.jpeg');
@@ -51,12 +52,7 @@ if (values.compare !== undefined && values.compare !== 'wrangler') {
 const modes = values.compare ? (['start', 'wrangler'] as const) : (['start'] as const);
 type Mode = (typeof modes)[number];
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const p90 = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil(0.9 * xs.length) - 1)];
+const p90 = (xs: readonly number[]) => percentile(xs, 0.9);
 
 /** `npm start` or `npm run dev:wrangler`, in its own process group (npm → tsx/wrangler → workerd). */
 async function launch(mode: Mode, port: number): Promise<{ child: ChildProcess; url: URL; readyMs: number }> {

@@ -15,6 +15,7 @@ import { formatTable } from '../../models/toolchain/table.js';
 import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
 import { REPO_ROOT } from '../local-edge.js';
 import { runCli, UsageError, UserError } from '../cli.js';
+import { median } from './stats.js';
 
 const USAGE = `usage: npm run bench:tier-up -- [--runs 12] [--rounds 3] [--model FILE]
 
@@ -44,12 +45,6 @@ async function child(model: string, runs: number): Promise<void> {
   }
   process.stdout.write(JSON.stringify({ sessionMs, runMs }));
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createJpegDecoder, type ScaleDenom } from '../../../wasm/jpeg/index.js';
 import { loadJpegWasmModule } from '../../../wasm/jpeg/node.js';
 import { exitOnHelp } from '../../../worker/node/cli-run.js';
+import { median } from '../stats.js';
 
 exitOnHelp(import.meta.url);
 
@@ -32,12 +33,6 @@ interface Sample {
   outWidth: number;
   outHeight: number;
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 function procStatusKB(field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unstable_startWorker } from 'wrangler';
 import { exitOnHelp } from '../../../worker/node/cli-run.js';
+import { median } from '../stats.js';
 
 exitOnHelp(import.meta.url);
 
@@ -25,12 +26,6 @@ const CONFIGS = [
   { decoder: 'wasm-jpeg', scale: 4 },
   { decoder: 'wasm-jpeg', scale: 8 },
 ];
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] || 5) || 5;
