@@ -33,4 +33,4 @@ RUN if [ -n "$VARIANTS" ]; then STEPS=models VARIANTS="$VARIANTS" PRECISIONS="$P
 # Without npm in between, so SIGTERM reaches the server's graceful stop (docs/node.md).
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "worker/entries/node.ts", "--port", "8080", "--device", "cuda"]
+CMD ["node", "--import", "tsx", "scripts/start-node.ts", "--port", "8080", "--device", "cuda"]

@@ -25,7 +25,7 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             // The handler without the start-up session: the deployed entry (cloudflare.ts) bundles the default
             // model, which slows the test bundle; test/node/startup-session.test.ts runs that entry in workerd.
-            main: './worker/entries/workerd.ts',
+            main: './worker/runtimes/workerd/handler.ts',
             miniflare: {
               assets: { directory: fileURLToPath(new URL('.cache/test-models', import.meta.url)), binding: 'MODELS' },
               bindings: {

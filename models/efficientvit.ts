@@ -4,10 +4,8 @@
  * ONNX exporters), the expected parameter names and shapes in the official key naming, and state-dict validation.
  * No runtime imports: this file is shared by the toolchain and anything that only needs the numbers.
  */
+import { VARIANTS, type Variant } from '../worker/core/manifest/manifest.js';
 import { CheckpointError, type StateDict, type Tensor } from './state-dict.js';
-
-/** The six published sizes (build.py's EfficientViT_m0 … m5). */
-export type Variant = 'm0' | 'm1' | 'm2' | 'm3' | 'm4' | 'm5';
 
 export interface EfficientVitConfig {
   imageSize: number;
@@ -42,10 +40,8 @@ export const EFFICIENTVIT_VARIANTS: Readonly<Record<Variant, EfficientVitConfig>
   m5: { ...COMMON, embedDim: [192, 288, 384], depth: [1, 3, 4], numHeads: [3, 3, 4], kernels: [7, 5, 3, 3] },
 });
 
-export const VARIANTS = Object.keys(EFFICIENTVIT_VARIANTS) as Variant[];
-
 export function isVariant(name: string): name is Variant {
-  return Object.hasOwn(EFFICIENTVIT_VARIANTS, name);
+  return (VARIANTS as readonly string[]).includes(name);
 }
 
 /** torch.nn.BatchNorm1d/2d default, used everywhere in the model. */

@@ -3,10 +3,7 @@
  * Synset order and names: timm `imagenet_synsets.txt` / `imagenet_synset_to_lemma.txt` (Apache-2.0, see
  * models/LICENSE.imagenet-1k-labels). Not the devkit order of the common `imagenet_class_index.json`.
  */
-export interface ClassLabel {
-  synset: string;
-  label: string;
-}
+import type { ClassLabel } from '../worker/core/manifest/manifest.js';
 
 export const IMAGENET_1K_ID = 'imagenet-1k';
 

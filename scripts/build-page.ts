@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { targetDir } from '../models/toolchain/targets.js';
-import { buildPage } from './page.js';
-import { printCliError } from './cli.js';
+import { buildPage } from './lib/page.js';
+import { printCliError } from './lib/build-cli.js';
 
 const USAGE = `usage: npm run build:page [-- --out DIR ...]
 

@@ -8,25 +8,25 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isSyntheticSource } from '../models/manifest.js';
+import { isSyntheticSource } from '../worker/core/manifest/manifest.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { EDGE_ASSET_LIMIT_BYTES, targetDir } from '../models/toolchain/targets.js';
-import { runCli, UserError } from './cli.js';
-import { defaultModelOf, readWranglerConfig, REPO_ROOT } from './local-edge.js';
+import { runCli, UserError } from './lib/build-cli.js';
+import { defaultModelOf, readWranglerConfig, REPO_ROOT } from './lib/local-edge.js';
 
 /**
- * The file worker/entries/startup-model.ts bundles for the start-up session, against DEFAULT_MODEL's file: a
+ * The file worker/runtimes/workerd/startup-model.ts bundles for the start-up session, against DEFAULT_MODEL's file: a
  * mismatch is not wrong (the session is then not adopted) but spends start-up time for nothing, so say so.
  */
 function startupModelLine(dir: string, manifestModels: { name: string; file: string }[]): string {
-  const source = readFileSync(path.join(REPO_ROOT, 'worker/entries/startup-model.ts'), 'utf8');
+  const source = readFileSync(path.join(REPO_ROOT, 'worker/runtimes/workerd/startup-model.ts'), 'utf8');
   const bundled = /from '([^']+\.onnx)'/.exec(source)?.[1];
   const { workerOptions } = readWranglerConfig(REPO_ROOT, dir);
   const defaultModel = defaultModelOf((workerOptions.bindings ?? {}) as Record<string, unknown>);
   const file = manifestModels.find((model) => model.name === defaultModel)?.file;
   if (bundled && file && path.basename(bundled) === file) return `start-up session: ${defaultModel} (${file}, bundled)`;
   return (
-    `warning: worker/entries/startup-model.ts bundles ${bundled ?? 'no model'}, but DEFAULT_MODEL ${defaultModel} ` +
+    `warning: worker/runtimes/workerd/startup-model.ts bundles ${bundled ?? 'no model'}, but DEFAULT_MODEL ${defaultModel} ` +
     `is ${file ?? 'not in the manifest'}: point it at DEFAULT_MODEL's file, or the start-up session is wasted`
   );
 }

@@ -7,16 +7,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createImageSupport, imageToInput } from '../worker/classify/image-support.js';
-import { loadImageWasmModules } from '../worker/image/wasm-node.js';
-import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
-import { inputElements } from '../worker/preprocess/transform.js';
+import { createImageSupport, imageToInput } from '../worker/core/model-input/image-input.js';
+import { loadImageWasmModules } from '../worker/runtimes/node/image-wasm.js';
+import { createOrtNodeBackend } from '../worker/runtimes/node/inference/ort-node.js';
+import { inputElements } from '../worker/core/preprocess/transform.js';
 import { listLabelledImages } from '../models/toolchain/dataset.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { formatTable } from '../models/toolchain/table.js';
 import { topIndices } from '../models/toolchain/verify/index.js';
 import { targetDir } from '../models/toolchain/targets.js';
-import { runCli, UsageError, UserError } from './cli.js';
+import { runCli, UsageError, UserError } from './lib/build-cli.js';
 
 const BATCH = 16;
 const MAX_PIXELS = 100_000_000;

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { CORPUS_DIR, corpusFiles, type FuzzTarget, TARGETS } from '../test/fuzz/targets.js';
 import { mutate, mutationArbitrary } from '../test/fuzz/mutate.js';
-import { printCliError, UsageError } from './cli.js';
+import { printCliError, UsageError } from './lib/build-cli.js';
 
 /** Added to --slow-ms per decoded megapixel (a 16 MP decode + preprocess takes ~1 s here). */
 const SLOW_MS_PER_MEGAPIXEL = 250;

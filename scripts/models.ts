@@ -9,18 +9,20 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isVariant, VARIANTS, type Variant } from '../models/efficientvit.js';
-import { PRECISIONS, type Precision } from '../models/manifest.js';
-import { createOrtNodeBackend } from '../worker/inference/ort-node.js';
-import { createOrtWebBackendForNode } from '../worker/inference/ort-web-node.js';
+import { isVariant } from '../models/efficientvit.js';
+import { PRECISIONS, type Precision } from '../worker/core/manifest/manifest.js';
+import { createOrtNodeBackend } from '../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackendForNode } from '../worker/runtimes/node/inference/ort-web-node.js';
 import { modelName } from '../models/toolchain/build.js';
 import { convertCheckpoint } from '../models/toolchain/convert.js';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../models/toolchain/manifest-file.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../models/toolchain/quantize/index.js';
 import { targetDir } from '../models/toolchain/targets.js';
-import { realImages, runBuild, runCli, UsageError, UserError } from './cli.js';
+import { realImages, runBuild, runCli, UsageError, UserError } from './lib/build-cli.js';
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
+import { VARIANTS, type Variant } from '../worker/core/manifest/manifest.js';
+import { nodeToolchainHost } from './lib/node-host.js';
 
 const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';
 
@@ -97,6 +99,7 @@ async function convert(flags: Flags): Promise<void> {
   const [variant] = parseVariants(flags.variant, []);
   // Checked (finite weights, fp32 vs the float64 reference) before anything is written.
   const { onnx } = await convertCheckpoint(new Uint8Array(readFileSync(flags.checkpoint)), {
+    host: nodeToolchainHost,
     variant,
     source: flags.checkpoint,
     graph: flags.naive ? 'naive' : 'optimized',
@@ -115,7 +118,10 @@ async function verify(flags: Flags): Promise<void> {
   const images = imageDir(flags);
   if (!images) throw new UsageError(`verify compares models on real images: pass --images DIR or set ${IMAGES_ENV}`);
   // Held-out half only: the same split quantization would calibrate on, so no image is judged that tuned a model.
-  const inputs = await preprocessImageFiles(splitCalibrationSet(await realImages(images)).heldOut);
+  const inputs = await preprocessImageFiles(
+    splitCalibrationSet(await realImages(images)).heldOut,
+    await nodeToolchainHost.imageCodec(),
+  );
   if (flags.device !== 'cpu' && flags.device !== 'cuda') throw new UsageError('--device must be cpu or cuda');
   // cpu: the edge's wasm runtime and native onnxruntime; cuda: onnxruntime-node on the GPU (fp16 in fp16 kernels).
   const backends =

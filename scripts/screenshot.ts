@@ -7,9 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { targetDir } from '../models/toolchain/targets.js';
-import { printCliError } from './cli.js';
-import { buildPage } from './page.js';
-import { launchChromium, startBundledWorker } from './page-browser.js';
+import { printCliError } from './lib/build-cli.js';
+import { buildPage } from './lib/page.js';
+import { launchChromium, startBundledWorker } from './lib/page-browser.js';
 
 const USAGE = `usage: npm run screenshot [-- --models DIR] [--image FILE] [--model NAME] [--out FILE]
 

@@ -1,7 +1,7 @@
 /**
  * `npm start`: build the edge models if the edge's manifest lacks them (see scripts/models.ts for where checkpoints
  * come from), then run the Worker locally in workerd on Miniflare, bundled as `wrangler deploy` bundles it, with
- * wrangler.toml's bindings and vars and `.dev.vars` (worker/node/local-edge.ts). `npm run dev:wrangler` is
+ * wrangler.toml's bindings and vars and `.dev.vars` (scripts/lib/local-edge.ts). `npm run dev:wrangler` is
  * `wrangler dev` (watch mode) for those who want it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CHECKPOINTS_ENV } from '../models/toolchain/checkpoint/sources.js';
-import { UsageError } from '../worker/node/cli.js';
-import type { LocalEdge } from './local-edge.js';
-import { formatCliError } from '../worker/node/cli-run.js';
+import { UsageError } from './lib/node-options.js';
+import type { LocalEdge } from './lib/local-edge.js';
+import { formatCliError } from './lib/cli.js';
 
-/** scripts/cli.ts's printCliError, without importing the toolchain it also holds. */
+/** scripts/lib/build-cli.ts's printCliError, without importing the toolchain it also holds. */
 function printCliError(error: unknown): number {
   console.error(formatCliError(error, [UsageError]));
   return 1;
@@ -78,7 +78,7 @@ async function buildMissingEdgeModels(): Promise<void> {
   const { modelName } = await import('../models/toolchain/build.js');
   const { readManifest } = await import('../models/toolchain/manifest-file.js');
   const { TARGET_VARIANTS, targetDir } = await import('../models/toolchain/targets.js');
-  const { runBuild } = await import('./cli.js');
+  const { runBuild } = await import('./lib/build-cli.js');
   const manifest = await readManifest(targetDir('edge'));
   const built = new Set(manifest?.models.map((m) => m.name));
   const missing = TARGET_VARIANTS.edge.filter(
@@ -104,7 +104,7 @@ async function main(): Promise<number | undefined> {
   if (options === 'help') return void console.log(USAGE);
   const { port, host, vars } = options;
   // Loaded after the arguments: wrangler and the toolchain take seconds to import, --help should not.
-  const { bundleEdgeWorker, startLocalEdge } = await import('./local-edge.js');
+  const { bundleEdgeWorker, startLocalEdge } = await import('./lib/local-edge.js');
   const { targetDir } = await import('../models/toolchain/targets.js');
   const bundleDir = mkdtempSync(path.join(os.tmpdir(), 'efficientvit-start-'));
   process.on('exit', () => rmSync(bundleDir, { recursive: true, force: true }));

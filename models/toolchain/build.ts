@@ -5,10 +5,14 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { efficientVitLayout, validateStateDict, type Variant } from '../efficientvit.js';
+import { efficientVitLayout, validateStateDict } from '../efficientvit.js';
 import { IMAGENET_1K, IMAGENET_1K_ID } from '../imagenet-1k.js';
-import { IMAGENET_PREPROCESSING, sha256Hex, type ManifestModel, type Precision } from '../manifest.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
+import {
+  IMAGENET_PREPROCESSING,
+  sha256Hex,
+  type ManifestModel,
+  type Precision,
+} from '../../worker/core/manifest/manifest.js';
 import { readCheckpoint } from './checkpoint/index.js';
 import { EMBEDDING_NAME, exportOnnx, EXPORT_OPSET, INPUT_NAME, OUTPUT_NAME, type GraphKind } from './export/index.js';
 import { upsertManifest } from './manifest-file.js';
@@ -24,8 +28,13 @@ import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
 import { compareModels, type AgreementMetrics } from './verify/index.js';
 import { checkAgainstReference, ModelCheckError } from './verify/reference-check.js';
 import { convertToFp16 } from './precision/fp16.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
+import type { InferenceBackend } from '../../worker/core/inference/backend.js';
+import type { ToolchainHost } from './host.js';
 
 export interface BuildOptions {
+  /** onnxruntime for the checks (scripts/lib/node-host.ts). */
+  host: ToolchainHost;
   variants: readonly Variant[];
   precisions: readonly Precision[];
   outDir: string;
@@ -72,7 +81,7 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
       throw new Error(`precision ${p} is not built (supported: ${SUPPORTED_PRECISIONS.join(', ')})`);
   }
   const inputs = options.verificationImages?.length ? options.verificationImages.slice(0, 4) : syntheticInputs(2);
-  const backend = createOrtNodeBackend({ device: 'cpu', threads: 1 });
+  const backend = options.host.cpuBackend();
   const emit = options.onEvent ?? (() => {});
   const graph = options.graph ?? 'optimized';
   const built: BuiltModel[] = [];
@@ -199,7 +208,7 @@ async function offlineError(
 }
 
 async function agreementWith(
-  backend: ReturnType<typeof createOrtNodeBackend>,
+  backend: InferenceBackend,
   candidate: Uint8Array,
   reference: Uint8Array,
   inputs: readonly Float32Array[],

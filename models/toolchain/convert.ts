@@ -3,13 +3,14 @@
  * read and validated (finite, the variant's shapes), the fp32 export matched against the float64 reference — so
  * that a damaged checkpoint fails here instead of producing a model that outputs NaN. The caller writes the bytes.
  */
-import { validateStateDict, type Variant } from '../efficientvit.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
+import { validateStateDict } from '../efficientvit.js';
 import { syntheticInputs } from './build.js';
 import { readCheckpoint } from './checkpoint/index.js';
 import { exportOnnx, type GraphKind } from './export/index.js';
 import { EDGE_RECIPE, quantizeModel } from './quantize/index.js';
 import { checkAgainstReference, checkFiniteOutput } from './verify/reference-check.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
+import type { ToolchainHost } from './host.js';
 
 export interface ConvertOptions {
   variant: Variant;
@@ -17,6 +18,7 @@ export interface ConvertOptions {
   source?: string;
   graph?: GraphKind;
   int8?: boolean;
+  host: ToolchainHost;
 }
 
 export interface Converted {
@@ -30,7 +32,7 @@ export async function convertCheckpoint(bytes: Uint8Array, options: ConvertOptio
   const { stateDict } = readCheckpoint(bytes, options.source);
   const weights = validateStateDict(stateDict, variant);
   const fp32 = exportOnnx(weights, variant, { graph: options.graph ?? 'optimized' });
-  const backend = createOrtNodeBackend({ device: 'cpu', threads: 1 });
+  const backend = options.host.cpuBackend();
   const [input] = syntheticInputs(1);
   const { maxAbsDiff: maxAbsDiffVsReference } = await checkAgainstReference(backend, fp32, weights, variant, [input]);
   if (!options.int8) return { onnx: fp32, maxAbsDiffVsReference };

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkManifest } from '../manifest-check.js';
-import { MANIFEST_FILE, type Manifest, type ManifestModel } from '../manifest.js';
+import { checkManifest } from '../../worker/core/manifest/check.js';
+import { MANIFEST_FILE, type Manifest, type ManifestModel } from '../../worker/core/manifest/manifest.js';
 
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
   const file = path.join(dir, MANIFEST_FILE);

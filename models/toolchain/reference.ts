@@ -12,9 +12,9 @@ import {
   type ConvBnSpec,
   type PatchMergingLayer,
   type ResidualAttentionLayer,
-  type Variant,
 } from '../efficientvit.js';
 import type { StateDict } from '../state-dict.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
 
 /** One image's activations, [channels, height, width] row-major. */
 export interface FeatureMap {

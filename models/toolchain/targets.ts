@@ -5,9 +5,9 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { VARIANTS, type Variant } from '../efficientvit.js';
-import { PRECISIONS, type ManifestModel, type Precision } from '../manifest.js';
+import { PRECISIONS, type ManifestModel, type Precision } from '../../worker/core/manifest/manifest.js';
 import { upsertManifest } from './manifest-file.js';
+import { VARIANTS, type Variant } from '../../worker/core/manifest/manifest.js';
 
 export type Target = 'edge' | 'node';
 

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { exitOnHelp } from '../lib/cli.js';
 
 exitOnHelp(import.meta.url);
 
@@ -36,7 +36,7 @@ async function loadConvert(): Promise<Convert> {
 
 async function main(): Promise<void> {
   const convert = await loadConvert();
-  const { createOrtNodeBackend } = await import(path.join(root, 'worker/inference/ort-node.ts'));
+  const { createOrtNodeBackend } = await import(path.join(root, 'worker/runtimes/node/inference/ort-node.ts'));
   const { syntheticInputs } = await import(path.join(root, 'models/toolchain/build.ts'));
   const backend = createOrtNodeBackend({ threads: 1 });
   const [input] = syntheticInputs(1) as Float32Array[];

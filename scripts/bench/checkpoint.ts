@@ -25,7 +25,7 @@ import {
   withFirstFloat,
 } from '../../test/helpers/hostile-checkpoints.js';
 import { formatTable } from '../../models/toolchain/table.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { exitOnHelp } from '../lib/cli.js';
 
 exitOnHelp(import.meta.url);
 

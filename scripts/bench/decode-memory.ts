@@ -1,5 +1,5 @@
 /**
- * Peak memory of one image's decode against what its codec states from the header (worker/image/memory.ts):
+ * Peak memory of one image's decode against what its codec states from the header (worker/core/image/memory.ts):
  *
  *   npm run bench:decode-memory [-- --sizes 2,4,8,16] [--formats jpeg,png,gif,webp] [--budget-mib 40] [--runs 3] [--json]
  *
@@ -27,14 +27,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { DEFAULT_CONFIG } from '../../worker/config.js';
-import { createImageDecoder, decodeMemory, probeImage } from '../../worker/image/decode.js';
-import { maxPixelsWithin, MiB } from '../../worker/image/memory.js';
-import type { ImageFormat } from '../../worker/image/types.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
+import { DEFAULT_CONFIG } from '../../worker/service/config.js';
+import { createImageDecoder, decodeMemory, probeImage } from '../../worker/core/image/decode.js';
+import { maxPixelsWithin, MiB } from '../../worker/core/image/memory.js';
+import type { ImageFormat } from '../../worker/core/image/types.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
 import { formatTable } from '../../models/toolchain/table.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { exitOnHelp } from '../lib/cli.js';
 
 exitOnHelp(import.meta.url);
 

@@ -6,7 +6,7 @@
  *                         [--warm 20] [--warmup 5] [--memory-requests 3] [--node-threads 1] [--cold 5] [--mixed 20]
  *                         [--json FILE]
  *
- * The worker is the real entry (worker/entries/workerd.ts) as wrangler bundles it for deployment
+ * The worker is the real entry (worker/runtimes/workerd/handler.ts) as wrangler bundles it for deployment
  * (`wrangler deploy --dry-run --outdir`), run by Miniflare in workerd with wrangler.toml's bindings and vars
  * (`unstable_getMiniflareWorkerOptions`), the Static Assets binding MODELS pointing at --models. Miniflare rather than
  * `wrangler dev`: one workerd process per worker, whose memory can be read, and no dev proxy between the client and
@@ -18,12 +18,12 @@
  *   the client (loopback HTTP, body upload included) and the worker's own stages from the response's `timing`;
  * - the workerd process's RSS when ready (idle) and its peak (VmHWM) over the cell, from /proc (Linux);
  * - alternating request by request with the warm workerd requests (so load drift hits both alike), the Node
- *   reference: the service's decode (worker/image, the same WebAssembly decoders) + preprocess + an
+ *   reference: the service's decode (worker/core/image, the same WebAssembly decoders) + preprocess + an
  *   onnxruntime-node session (--node-threads, default 1: workerd runs one thread), in this process, no HTTP;
  * - alternating too, the same onnxruntime-web wasm in Node on the same tensor: workerd's own cost, as a ratio;
  * - whether both give the same top-1 class;
  * - then `memory-requests` untimed requests, each followed by an isolate memory sample through workerd's inspector
- *   (scripts/bench/isolate-memory.ts: JS heap + ArrayBuffers + wasm memories, what the 128 MB limit is about).
+ *   (scripts/bench/lib/isolate-memory.ts: JS heap + ArrayBuffers + wasm memories, what the 128 MB limit is about).
  * Reports medians and p90 (nearest rank), ratios to the Node reference, and the targets: M0 int8 warm end to end for
  * the ImageNet-size JPEG ≤ 40 ms; for the 12 MP photo ≤ 600 ms and an isolate memory peak < 128 MB.
  *
@@ -46,21 +46,22 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { createClient } from '../../worker/client/index.js';
-import type { Manifest, ManifestModel, Precision, Variant } from '../../models/manifest.js';
-import { createImageSupport, type ImageCodec } from '../../worker/classify/image-support.js';
-import type { ModelSession } from '../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import type { Manifest, ManifestModel, Precision, Variant } from '../../worker/core/manifest/manifest.js';
+import { createImageSupport, type ImageCodec } from '../../worker/core/model-input/image-input.js';
+import type { ModelSession } from '../../worker/core/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackendForNode } from '../../worker/runtimes/node/inference/ort-web-node.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
 import { buildModels, modelName } from '../../models/toolchain/build.js';
 import { CHECKPOINTS_ENV } from '../../models/toolchain/checkpoint/sources.js';
 import { readManifest } from '../../models/toolchain/manifest-file.js';
-import { IsolateMemoryProbe, type IsolateMemorySample } from './isolate-memory.js';
-import { bundleWorker, cpuMs, freePort, statusMiB, workerdDescendants } from './workerd.js';
+import { IsolateMemoryProbe, type IsolateMemorySample } from './lib/isolate-memory.js';
+import { bundleWorker, cpuMs, freePort, statusMiB, workerdDescendants } from './lib/workerd.js';
 import { formatTable } from '../../models/toolchain/table.js';
-import { UsageError } from '../cli.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
-import { median, percentile } from './stats.js';
+import { UsageError } from '../lib/build-cli.js';
+import { exitOnHelp } from '../lib/cli.js';
+import { median, percentile } from './lib/stats.js';
+import { nodeToolchainHost } from '../lib/node-host.js';
 
 exitOnHelp(import.meta.url);
 
@@ -183,6 +184,7 @@ async function ensureModels(options: Options): Promise<ManifestModel[]> {
   if (missing.length > 0) {
     log(`building ${missing.join(', ')} (fp32 + int8) into ${path.relative(process.cwd(), options.modelsDir) || '.'}/`);
     await buildModels({
+      host: nodeToolchainHost,
       variants: missing,
       precisions: ['fp32', 'int8'],
       outDir: options.modelsDir,
@@ -445,7 +447,7 @@ async function runCell(
  */
 const COLD_ENTRIES = [
   { name: 'start-up session', entry: undefined },
-  { name: 'on first request', entry: 'worker/entries/workerd.ts' },
+  { name: 'on first request', entry: 'worker/runtimes/workerd/handler.ts' },
 ] as const;
 
 interface ColdStarts {

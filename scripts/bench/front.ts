@@ -1,5 +1,5 @@
 /**
- * `npm run bench:front`: what worker/node/continue-front.ts (the Node front `npm start` listens through) costs and
+ * `npm run bench:front`: what scripts/lib/continue-front.ts (the Node front `npm start` listens through) costs and
  * saves, against workerd's own socket in the same process, requests alternating between the two:
  * fetch uploads of the ImageNet-size JPEG and the 4 MB phone photo (p50), and curl uploads of the phone photo with
  * curl's default `Expect: 100-continue` and without it (`-H 'Expect:'`).
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { formatTable } from '../../models/toolchain/table.js';
 import { targetDir } from '../../models/toolchain/targets.js';
-import { bundleEdgeWorker, REPO_ROOT, startLocalEdge } from '../local-edge.js';
+import { bundleEdgeWorker, REPO_ROOT, startLocalEdge } from '../lib/local-edge.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, help: { type: 'boolean' } } });
 if (values.help) {

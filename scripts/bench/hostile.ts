@@ -2,7 +2,7 @@
  * npm run bench:hostile -- [--runs N] [--before DIR] [--workerd] [--skip-decode] [--models DIR]
  *
  * Issue 9's crafted images against normal ones of the same pixels:
- * - decode only, in Node, by the real decoder (worker/image/decode.ts), median of N runs; with --before DIR also by
+ * - decode only, in Node, by the real decoder (worker/core/image/decode.ts), median of N runs; with --before DIR also by
  *   another checkout's decoder (e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked in), the two run
  *   alternately so load drift hits both alike. "refused" rows are the work bound: turned away from the header.
  * - --workerd: the Worker in workerd (Miniflare, bundled as `wrangler deploy` bundles it; --before's too): while one
@@ -14,11 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { Miniflare } from 'miniflare';
-import type { ImageDecoder } from '../../worker/image/decode.js';
+import type { ImageDecoder } from '../../worker/core/image/decode.js';
 import { craftGif, literalCodes, solidCodes } from '../../test/helpers/hostile-gif.js';
 import { grayPng, oneByteIdatPng, tallPng } from '../../test/helpers/hostile-png.js';
-import { bundleWorker } from './workerd.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { bundleWorker } from './lib/workerd.js';
+import { exitOnHelp } from '../lib/cli.js';
 
 exitOnHelp(import.meta.url);
 
@@ -53,8 +53,8 @@ const sides: Side[] = [
 ];
 
 async function loadDecoder(root: string): Promise<ImageDecoder> {
-  const { createImageDecoder } = await import(path.join(root, 'worker/image/decode.ts'));
-  const { loadImageWasmModules } = await import(path.join(root, 'worker/image/wasm-node.ts'));
+  const { createImageDecoder } = await import(path.join(root, 'worker/core/image/decode.ts'));
+  const { loadImageWasmModules } = await import(path.join(root, 'worker/runtimes/node/image-wasm.ts'));
   return createImageDecoder(await loadImageWasmModules());
 }
 

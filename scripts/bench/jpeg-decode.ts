@@ -4,7 +4,7 @@
  *   node --expose-gc --import tsx scripts/bench/jpeg-decode.ts [--runs 3] [--json]
  *
  * Rows, each in a fresh Node process (so RSS numbers do not mix):
- * - before: the previous worker/image/jpeg.ts path — @jsquash/jpeg (mozjpeg, full-size RGBA) run through
+ * - before: the previous worker/core/image/jpeg.ts path — @jsquash/jpeg (mozjpeg, full-size RGBA) run through
  *   emscripten.ts as the codec ran it, then toUprightRgb (EXIF orientation, alpha dropped);
  * - after 1/1: decodeImage(bytes, { maxPixels }) — wasm/jpeg at full size;
  * - after, for the model: decodeImage(bytes, { maxPixels, minShortSide: 256 }) — DCT-scaled, what the service does.
@@ -19,20 +19,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createImageDecoder } from '../../worker/image/decode.js';
+import { createImageDecoder } from '../../worker/core/image/decode.js';
 import {
   emscriptenRunner,
   rgbaPixels,
   type DecodedImage,
   type EmscriptenFactory,
   type EmscriptenInstance,
-} from '../../worker/image/emscripten.js';
-import { exifOrientation } from '../../worker/image/exif.js';
-import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/image/jpeg.js';
-import { toUprightRgb } from '../../worker/image/orientation.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
-import { median } from './stats.js';
+} from '../../worker/core/image/emscripten.js';
+import { exifOrientation } from '../../worker/core/image/exif.js';
+import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/core/image/jpeg.js';
+import { toUprightRgb } from '../../worker/core/image/orientation.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { exitOnHelp } from '../lib/cli.js';
+import { median } from './lib/stats.js';
 
 exitOnHelp(import.meta.url);
 

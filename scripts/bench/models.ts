@@ -15,16 +15,17 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isVariant, type Variant } from '../../models/efficientvit.js';
-import type { InferenceBackend, ModelSession } from '../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import { isVariant } from '../../models/efficientvit.js';
+import type { InferenceBackend, ModelSession } from '../../worker/core/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { EDGE_RECIPE, quantizeModel } from '../../models/toolchain/quantize/index.js';
 import { formatTable } from '../../models/toolchain/table.js';
 import { measureLatencies, type LatencyStats } from '../../models/toolchain/verify/latency.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { exitOnHelp } from '../lib/cli.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
 
 exitOnHelp(import.meta.url);
 

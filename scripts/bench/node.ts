@@ -18,7 +18,7 @@
  *   npm run bench:node -- --report FILE    (prints a --json FILE's report again, e.g. one a GPU host wrote)
  *   npm run bench:node -- --decoders [--rounds 5]
  *
- * --decoders instead compares, for the Node build, the service's decoders (worker/image, WebAssembly) with sharp
+ * --decoders instead compares, for the Node build, the service's decoders (worker/core/image, WebAssembly) with sharp
  * (native libjpeg-turbo via libvips, a dev dependency today): decode time per image (interleaved, medians), throughput
  * of 16 concurrent decodes, and the golden preprocessing bar (our tensors vs the official ones, with either decoder).
  *
@@ -33,22 +33,23 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { isVariant, type Variant } from '../../models/efficientvit.js';
+import { isVariant } from '../../models/efficientvit.js';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
-import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel } from '../../models/manifest.js';
-import { createImageSupport } from '../../worker/classify/image-support.js';
-import type { RgbImage } from '../../worker/image/types.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { IMAGENET_PREPROCESSING, type Manifest, type ManifestModel } from '../../worker/core/manifest/manifest.js';
+import { createImageSupport } from '../../worker/core/model-input/image-input.js';
+import type { RgbImage } from '../../worker/core/image/types.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
 import { syntheticStateDict as generatedStateDict } from '../../test/helpers/synthetic.js';
 import { readCheckpoint, type StateDict } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { resolveThreads } from '../../worker/node/server.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { resolveThreads } from '../../worker/runtimes/node/server.js';
+import { exitOnHelp } from '../lib/cli.js';
 import { availableParallelism } from 'node:os';
-import { type CpuAccount, startCpuWindow } from './proc-cpu.js';
-import { boundLine, type CpuRow, type CpuSummary, cpuTables, sizingLine, summarizeCpu } from './cpu-report.js';
-import { median } from './stats.js';
+import { type CpuAccount, startCpuWindow } from './lib/proc-cpu.js';
+import { boundLine, type CpuRow, type CpuSummary, cpuTables, sizingLine, summarizeCpu } from './lib/cpu-report.js';
+import { median } from './lib/stats.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
 
 exitOnHelp(import.meta.url);
 
@@ -246,7 +247,7 @@ function startServer(
   const args = [
     '--import',
     'tsx',
-    'worker/entries/node.ts',
+    'scripts/start-node.ts',
     '--port',
     '0',
     '--host',
@@ -391,7 +392,7 @@ async function measure(url: string, images: Buffer[], connections: number, durat
 // ---- decoders (--decoders) ----
 
 async function decodeWithSharp(bytes: Uint8Array): Promise<RgbImage> {
-  // rotate(): EXIF orientation, as worker/image applies it; removeAlpha(): RGB like PIL's convert('RGB').
+  // rotate(): EXIF orientation, as worker/core/image applies it; removeAlpha(): RGB like PIL's convert('RGB').
   const { data, info } = await sharp(bytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }

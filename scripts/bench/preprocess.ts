@@ -1,5 +1,5 @@
 /**
- * The PIL-exact evaluation transform (worker/preprocess), before and after the speed-up, side by side in one run:
+ * The PIL-exact evaluation transform (worker/core/preprocess), before and after the speed-up, side by side in one run:
  *
  *   npx tsx scripts/bench/preprocess.ts [--runs 200]
  *
@@ -11,13 +11,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../models/manifest.js';
-import { createImageDecoder } from '../../worker/image/decode.js';
-import type { RgbImage } from '../../worker/image/types.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { centerCropOffset, preprocess, resizedSize } from '../../worker/preprocess/transform.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
-import { median } from './stats.js';
+import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../worker/core/manifest/manifest.js';
+import { createImageDecoder } from '../../worker/core/image/decode.js';
+import type { RgbImage } from '../../worker/core/image/types.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { centerCropOffset, preprocess, resizedSize } from '../../worker/core/preprocess/transform.js';
+import { exitOnHelp } from '../lib/cli.js';
+import { median } from './lib/stats.js';
 
 exitOnHelp(import.meta.url);
 

@@ -11,10 +11,10 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isVariant, type Variant } from '../../models/efficientvit.js';
-import type { InferenceBackend, ModelSession } from '../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import { isVariant } from '../../models/efficientvit.js';
+import type { InferenceBackend, ModelSession } from '../../worker/core/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../../models/toolchain/quantize/calibration.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx, type GraphKind } from '../../models/toolchain/export/index.js';
@@ -26,7 +26,9 @@ import { quantizeModel, RECIPES } from '../../models/toolchain/quantize/index.js
 import { simulateQuantization } from '../../models/toolchain/quantize/simulate.js';
 import { readFloatTensor } from '../../models/toolchain/quantize/tensors.js';
 import { quantizeWeightsOnly } from '../../models/toolchain/quantize/weight-only.js';
-import { exitOnHelp } from '../../worker/node/cli-run.js';
+import { exitOnHelp } from '../lib/cli.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
+import { nodeToolchainHost } from '../lib/node-host.js';
 
 exitOnHelp(import.meta.url);
 
@@ -168,11 +170,11 @@ function table(variant: Variant, results: RecipeResult[], backends: InferenceBac
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const sample = splitCalibrationSet(await imageFiles(path.join(shared, 'images/imagenet-sample')));
-  const calibration = await preprocessImageFiles(sample.calibration);
-  const heldOut = await preprocessImageFiles([
-    ...sample.heldOut,
-    ...(await imageFiles(path.join(shared, 'images/imagenet-val'))),
-  ]);
+  const calibration = await preprocessImageFiles(sample.calibration, await nodeToolchainHost.imageCodec());
+  const heldOut = await preprocessImageFiles(
+    [...sample.heldOut, ...(await imageFiles(path.join(shared, 'images/imagenet-val')))],
+    await nodeToolchainHost.imageCodec(),
+  );
   const backends = [
     createOrtWebBackend(
       new Uint8Array(

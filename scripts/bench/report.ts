@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { docComment, runCli, UsageError, UserError } from '../../worker/node/cli-run.js';
+import { docComment, runCli, UsageError, UserError } from '../lib/cli.js';
 import {
   coldWarmSpec,
   type EdgeRun,
@@ -24,7 +24,7 @@ import {
   type NodeRun,
   renderSvg,
   throughputSpec,
-} from './report-charts.js';
+} from './lib/report-charts.js';
 import { formatTable } from '../../models/toolchain/table.js';
 
 const DATA = 'docs/bench/data';

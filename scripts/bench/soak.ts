@@ -6,7 +6,7 @@
  * 12 MP phone photo), bad ones (truncated, not an image, over the pixel limit) and issue 9's hostile ones (a
  * 1×7,600,000 PNG, one-byte IDAT chunks, metadata floods, LZW at its maximum expansion, random byte mutations).
  * Every K requests (default 500) the isolate's memory is sampled through workerd's inspector (retained after a full
- * collection: scripts/bench/isolate-memory.ts) with the process RSS. Reports throughput, p50/p99 of the valid
+ * collection: scripts/bench/lib/isolate-memory.ts) with the process RSS. Reports throughput, p50/p99 of the valid
  * requests (the ordinary images), counts by status and problem code (5xx called out), the memory samples and their trend (least squares,
  * MiB per 1,000 requests): flat is the target.
  */
@@ -18,8 +18,8 @@ import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { craftGif, literalCodes, solidCodes } from '../../test/helpers/hostile-gif.js';
 import { grayPng, oneByteIdatPng, tallPng } from '../../test/helpers/hostile-png.js';
 import { seededRandom } from '../../test/helpers/random.js';
-import { IsolateMemoryProbe } from './isolate-memory.js';
-import { bundleWorker, freePort, statusMiB, workerdDescendants } from './workerd.js';
+import { IsolateMemoryProbe } from './lib/isolate-memory.js';
+import { bundleWorker, freePort, statusMiB, workerdDescendants } from './lib/workerd.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shared = path.resolve(repoRoot, '../shared');

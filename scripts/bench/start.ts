@@ -13,13 +13,13 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { freePort } from './workerd.js';
+import { freePort } from './lib/workerd.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { formatTable } from '../../models/toolchain/table.js';
-import { median, percentile } from './stats.js';
+import { median, percentile } from './lib/stats.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGENET = path.resolve(repoRoot, '../shared/images/imagenet-val/ILSVRC2012_val_00000010.jpeg');

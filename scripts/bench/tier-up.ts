@@ -12,10 +12,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatTable } from '../../models/toolchain/table.js';
-import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
-import { REPO_ROOT } from '../local-edge.js';
-import { runCli, UsageError, UserError } from '../cli.js';
-import { median } from './stats.js';
+import { createOrtWebBackendForNode } from '../../worker/runtimes/node/inference/ort-web-node.js';
+import { REPO_ROOT } from '../lib/local-edge.js';
+import { runCli, UsageError, UserError } from '../lib/build-cli.js';
+import { median } from './lib/stats.js';
 
 const USAGE = `usage: npm run bench:tier-up -- [--runs 12] [--rounds 3] [--model FILE]
 

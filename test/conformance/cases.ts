@@ -10,7 +10,7 @@
  * (503 overloaded with Retry-After) exists only there and is tested in test/node/server.test.ts.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pngCodec } from '../../worker/image/png.js';
+import { pngCodec } from '../../worker/core/image/png.js';
 import { expectProblem } from './http.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
 

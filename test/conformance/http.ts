@@ -3,7 +3,7 @@
  * the workerd-only tests. Runtime-neutral: no Node or workerd APIs here.
  */
 import { expect } from 'vitest';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
 import type { ConformanceTarget } from './target.js';
 import { SOLID_COLOURS, type TinyModelInfo } from './test-data.js';
 

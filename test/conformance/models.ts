@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Manifest, ManifestModel, Variant } from '../../models/manifest.js';
+import type { Manifest, ManifestModel, Variant } from '../../worker/core/manifest/manifest.js';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { efficientVitLayout } from '../../models/efficientvit.js';
@@ -20,10 +20,10 @@ import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.
 import { CONFORMANCE_MODELS } from './target.js';
 import { SOLID_COLOURS } from './test-data.js';
 import sharp from 'sharp';
-import { renderPage } from '../../scripts/page.js';
-import { DOCS_DIR } from '../../worker/routes/docs.js';
-import { PAGE_FILE } from '../../worker/routes/page.js';
-import { renderDocs } from '../../scripts/docs-page.js';
+import { renderPage } from '../../scripts/lib/page.js';
+import { DOCS_DIR } from '../../worker/service/routes/docs.js';
+import { PAGE_FILE } from '../../worker/service/routes/page.js';
+import { renderDocs } from '../../scripts/lib/docs-page.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedRoot = path.resolve(repoRoot, '../shared');

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiProblemError, type Client, createClient } from '../../worker/client/index.js';
-import { PROBLEM_CODES } from '../../worker/errors.js';
+import { PROBLEM_CODES } from '../../worker/api/problems.js';
 import { type ResponseChecker, responseChecker } from './openapi-check.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
 
@@ -57,7 +57,7 @@ export function defineOpenApiSuite(getTarget: () => ConformanceTarget, origin: (
   });
 
   describe('GET /openapi.json and the typed client', () => {
-    it('is OpenAPI 3.1 describing every route, with every problem code of worker/errors.ts', () => {
+    it('is OpenAPI 3.1 describing every route, with every problem code of worker/service/problems.ts', () => {
       expect(document.openapi).toBe('3.1.0');
       const paths = document.paths as Record<string, Record<string, unknown>>;
       expect(Object.keys(paths).sort()).toEqual([

@@ -1,4 +1,4 @@
-import type { ServiceConfig } from '../../worker/config.js';
+import type { ServiceConfig } from '../../worker/service/config.js';
 import type { TinyModelInfo } from './test-data.js';
 
 /**

@@ -1,8 +1,8 @@
+import type { Variant } from '../../worker/core/manifest/manifest.js';
 /**
  * The test images and tiny models both runtimes' HTTP cases know the answers for: names of the generated data and
  * what a runner hands the cases. Runtime-neutral: imported inside workerd and in Node.
  */
-import type { Variant } from '../../models/efficientvit.js';
 
 /** Solid-colour images: their preprocessed tensor is the colour's normalized value everywhere, so tests know it. */
 export const SOLID_COLOURS: readonly { name: string; rgb: [number, number, number]; width: number; height: number }[] =

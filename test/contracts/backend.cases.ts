@@ -1,11 +1,11 @@
 /**
- * One contract, every InferenceBackend (worker/inference/backend.ts), the way Hono runs one case file against each
+ * One contract, every InferenceBackend (worker/core/inference/backend.ts), the way Hono runs one case file against each
  * router: onnxruntime-web in Node and in workerd, onnxruntime-node, and the Node build's inference thread all run
  * these cases on real sessions and real ONNX files. Runtime-neutral: no Node or workerd APIs here; each runner
  * supplies the backend and the bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InferenceBackend, ModelSession } from '../../worker/inference/backend.js';
+import type { InferenceBackend, ModelSession } from '../../worker/core/inference/backend.js';
 
 export interface TinyModelBytes {
   onnx: Uint8Array;

@@ -1,13 +1,14 @@
 /**
- * One contract, every image codec (worker/image/types.ts ImageCodec), as Hono runs one case file against each
+ * One contract, every image codec (worker/core/image/types.ts ImageCodec), as Hono runs one case file against each
  * router: on every fixture of its format (test/fixtures/images, written by scripts/make-image-fixtures.ts) the probe
  * reports the stored size and decode returns those pixels; on every broken fixture, and on every good one cut short,
  * the codec answers with its own ImageError — never another exception, never a hang. Runtime-neutral: the runner
  * supplies the codec and the bytes.
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import { describe, expect, it } from 'vitest';
-import { ImageError } from '../../worker/image/errors.js';
-import type { ImageCodec, ImageFormat, ImageHeader } from '../../worker/image/types.js';
+import { ImageError } from '../../worker/core/image/errors.js';
+import type { ImageCodec, ImageFormat, ImageHeader } from '../../worker/core/image/types.js';
 
 export interface CodecFixture {
   file: string;
@@ -86,8 +87,8 @@ export function defineCodecSuite(target: () => CodecTarget): void {
     it.each(broken.map((f) => [f.file, f] as const))('%s: refused with an ImageError', async (_, fixture) => {
       const t = target();
       const error = await refusal(() => probeAndDecode(t, t.read(fixture.file)));
-      expect(error.status).toBeGreaterThanOrEqual(400);
-      expect(error.status).toBeLessThan(500);
+      expect(problemStatus(error.code)).toBeGreaterThanOrEqual(400);
+      expect(problemStatus(error.code)).toBeLessThan(500);
     });
 
     it.each(truncatable.map((f) => [f.file, f] as const))(
@@ -96,8 +97,8 @@ export function defineCodecSuite(target: () => CodecTarget): void {
         const t = target();
         const bytes = t.read(fixture.file);
         const error = await refusal(() => probeAndDecode(t, bytes.subarray(0, Math.floor(bytes.length / 2))));
-        expect(error.status).toBeGreaterThanOrEqual(400);
-        expect(error.status).toBeLessThan(500);
+        expect(problemStatus(error.code)).toBeGreaterThanOrEqual(400);
+        expect(problemStatus(error.code)).toBeLessThan(500);
       },
     );
   });

@@ -7,13 +7,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
 import { CheckpointError, readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
-import { createImageSupport, type ImageCodec } from '../../worker/classify/image-support.js';
-import { ImageError } from '../../worker/image/errors.js';
-import { sniffFormat } from '../../worker/image/sniff.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { inputElements } from '../../worker/preprocess/transform.js';
+import { createImageSupport, type ImageCodec } from '../../worker/core/model-input/image-input.js';
+import { ImageError } from '../../worker/core/image/errors.js';
+import { sniffFormat } from '../../worker/core/image/sniff.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { inputElements } from '../../worker/core/preprocess/transform.js';
 import { float32Bytes, safetensorsFile, stateDictPickle, torchZip } from '../helpers/pickle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,7 +33,7 @@ export interface FuzzTarget {
   run(bytes: Uint8Array): Promise<Outcome>;
 }
 
-/** The service's defaults (worker/config.ts): 16 MP, a 40 MiB decode budget, the ImageNet preprocessing. */
+/** The service's defaults (worker/service/config.ts): 16 MP, a 40 MiB decode budget, the ImageNet preprocessing. */
 const IMAGE_LIMITS = { maxPixels: 16_000_000, maxDecodeBytes: 40 * 1024 * 1024 };
 
 let support: Promise<ImageCodec> | undefined;

@@ -1,6 +1,6 @@
 /**
  * Crafted GIFs for issue 9's audit: valid files whose structure (sub-blocks, extensions, clear codes, canvas) is
- * pushed to extremes. The LZW codes are packed with the decoder's code-size schedule (worker/image/gif.ts).
+ * pushed to extremes. The LZW codes are packed with the decoder's code-size schedule (worker/core/image/gif.ts).
  */
 
 const MIN_CODE_SIZE = 8;

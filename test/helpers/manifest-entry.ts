@@ -1,4 +1,4 @@
-import { IMAGENET_PREPROCESSING, type ManifestModel } from '../../models/manifest.js';
+import { IMAGENET_PREPROCESSING, type ManifestModel } from '../../worker/core/manifest/manifest.js';
 
 /** A manifest entry for a test model; fields not given describe a synthetic fp32 classifier. */
 export function testManifestEntry(

@@ -6,7 +6,7 @@ import { repoRoot } from '../conformance/models.js';
 export function spawnEntry(
   args: string[],
   env: Record<string, string> = {},
-  command: string[] = [process.execPath, '--import', 'tsx', 'worker/entries/node.ts'],
+  command: string[] = [process.execPath, '--import', 'tsx', 'scripts/start-node.ts'],
 ): { child: ChildProcess; output: () => string; url: Promise<string>; exited: Promise<number | null> } {
   const child = spawn(command[0], [...command.slice(1), ...args], {
     cwd: repoRoot,

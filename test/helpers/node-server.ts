@@ -2,8 +2,8 @@
  * The Node server as the tests start it: the conformance models and limits, a random loopback port, one CPU thread,
  * no logging; each test file overrides what it is about.
  */
-import { parseConfig } from '../../worker/config.js';
-import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../worker/node/server.js';
+import { parseConfig } from '../../worker/service/config.js';
+import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../worker/runtimes/node/server.js';
 import { CONFORMANCE_CONFIG } from '../conformance/target.js';
 
 export function startTestNodeServer(

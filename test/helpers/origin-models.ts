@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
-import { IMAGENET_PREPROCESSING, type Manifest } from '../../models/manifest.js';
+import { IMAGENET_PREPROCESSING, type Manifest } from '../../worker/core/manifest/manifest.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { goldenDir } from './golden.js';
 import { syntheticStateDict } from './synthetic.js';

@@ -4,15 +4,11 @@
  * statistics estimated on real images by the float64 reference pass, so every layer sees unit-scale activations
  * and different images get different top-1 classes (as in the shared fixture checkpoints).
  */
-import {
-  attentionBiasIndices,
-  efficientVitLayout,
-  expectedParameters,
-  type Variant,
-} from '../../models/efficientvit.js';
+import { attentionBiasIndices, efficientVitLayout, expectedParameters } from '../../models/efficientvit.js';
 import type { StateDict, Tensor } from '../../models/state-dict.js';
 import { seededRandom } from './random.js';
 import { referenceForward, type FeatureMap } from '../../models/toolchain/reference.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
 
 /** mulberry32 with Box–Muller normals (test/helpers/random.ts), re-exported for callers of this module. */
 export { seededRandom };

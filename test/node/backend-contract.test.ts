@@ -1,14 +1,14 @@
 /**
  * The InferenceBackend contract (test/contracts/backend.cases.ts) in Node: onnxruntime-web's wasm, onnxruntime-node
- * on CPU, and the Node build's inference thread (worker/node/threaded-backend.ts). workerd runs the same cases in
+ * on CPU, and the Node build's inference thread (worker/runtimes/node/threaded-backend.ts). workerd runs the same cases in
  * test/workerd/backend-contract.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackendForNode } from '../../worker/inference/ort-web-node.js';
-import { createThreadedOrtNodeBackend, type ThreadedBackend } from '../../worker/node/threaded-backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackendForNode } from '../../worker/runtimes/node/inference/ort-web-node.js';
+import { createThreadedOrtNodeBackend, type ThreadedBackend } from '../../worker/runtimes/node/threaded-backend.js';
 import { type BackendTarget, defineBackendSuite } from '../contracts/backend.cases.js';
 import { readGolden } from '../helpers/golden.js';
 import { buildTinyClassifier } from '../helpers/tiny-model.js';

@@ -3,12 +3,12 @@
  * The session is observed (each call's batch size recorded), never replaced.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamicBatcher, QueueFullError, type BatchingOptions } from '../../worker/batching/batcher.js';
-import { batchSessionRuns } from '../../worker/batching/session.js';
-import { ApiError } from '../../worker/errors.js';
-import type { ModelSession } from '../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { serializeRuns } from '../../worker/inference/serial.js';
+import { DynamicBatcher, QueueFullError, type BatchingOptions } from '../../worker/service/batching/batcher.js';
+import { batchSessionRuns } from '../../worker/service/batching/session.js';
+import { ApiError } from '../../worker/service/problems.js';
+import type { ModelSession } from '../../worker/core/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { serializeRuns } from '../../worker/core/inference/serial.js';
 import { buildTinyClassifier } from '../helpers/tiny-model.js';
 
 const SIZE = 224;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../models/manifest.js';
+import type { Manifest } from '../../worker/core/manifest/manifest.js';
 import { EDGE_ASSET_LIMIT_BYTES } from '../../models/toolchain/targets.js';
 import { checkpointsDir, goldenBatch, readGolden, repoRoot } from '../helpers/golden.js';
 import { safetensorsFile } from '../helpers/pickle.js';

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OFFICIAL_CHECKPOINT_URLS } from '../../models/efficientvit.js';
-import type { Manifest } from '../../models/manifest.js';
+import type { Manifest } from '../../worker/core/manifest/manifest.js';
 import { buildModels } from '../../models/toolchain/build.js';
 import { checkpointsDir, repoRoot } from '../helpers/golden.js';
+import { nodeToolchainHost } from '../../scripts/lib/node-host.js';
 
 const exec = promisify(execFile);
 
@@ -63,7 +64,7 @@ describe('--help: usage on stdout, exit 0, nothing run', () => {
     ['scripts/models.ts', /^usage:\n {2}npm run models -- build/],
     ['scripts/eval.ts', /^usage: npm run eval -- --images DIR/],
     ['scripts/deploy.ts', /^usage: npm run deploy -- \[--dry-run\]/],
-    ['worker/entries/node.ts', /^usage: npm run start:node -- \[options\]/],
+    ['scripts/start-node.ts', /^usage: npm run start:node -- \[options\]/],
   ])('%s', async (script, usage) => {
     const result = await cli(script, ['--help']);
     expect(result.code).toBe(0);
@@ -87,8 +88,8 @@ describe('usage errors: one line, exit 2', () => {
     ['scripts/models.ts', ['convert', '--variant', 'm0'], /^error: convert needs --checkpoint, --variant and --out/],
     ['scripts/eval.ts', [], /^error: --images DIR is required/],
     ['scripts/eval.ts', ['--images', 'x', '--limit', '-1'], /^error: Option '--limit' argument is ambiguous/],
-    ['worker/entries/node.ts', ['--port', 'x'], /^error: --port must be an integer from 0 to 65535/],
-    ['worker/entries/node.ts', ['--device', 'tpu'], /^error: --device must be one of cpu, cuda, auto/],
+    ['scripts/start-node.ts', ['--port', 'x'], /^error: --port must be an integer from 0 to 65535/],
+    ['scripts/start-node.ts', ['--device', 'tpu'], /^error: --device must be one of cpu, cuda, auto/],
   ])('%s %j', async (script, args, message) => {
     const result = await cli(script, args);
     expect(result.code).toBe(2);
@@ -161,7 +162,13 @@ describe('models build --variants m0,m2', () => {
     );
     const out = mkdtempSync(path.join(scratch, 'out-'));
     await expect(
-      buildModels({ variants: ['m0', 'm2'], precisions: ['fp32'], outDir: out, checkpointsDir: checkpoints }),
+      buildModels({
+        host: nodeToolchainHost,
+        variants: ['m0', 'm2'],
+        precisions: ['fp32'],
+        outDir: out,
+        checkpointsDir: checkpoints,
+      }),
     ).rejects.toThrow(/m2/);
     expect(readdirSync(out)).toEqual([]);
   });
@@ -181,6 +188,7 @@ describe('models build --variants m0,m2', () => {
     const out = mkdtempSync(path.join(scratch, 'out-'));
     const url = (variant: string) => `http://127.0.0.1:${closed}/v1.0/efficientvit_${variant}.pth`;
     const error: Error = await buildModels({
+      host: nodeToolchainHost,
       variants: ['m0', 'm2'],
       precisions: ['fp32', 'int8'],
       outDir: out,
@@ -203,7 +211,13 @@ describe('npm run deploy -- --dry-run', () => {
   let edge: string;
   beforeAll(async () => {
     edge = mkdtempSync(path.join(scratch, 'edge-'));
-    await buildModels({ variants: ['m0'], precisions: ['int8'], outDir: edge, checkpointsDir });
+    await buildModels({
+      host: nodeToolchainHost,
+      variants: ['m0'],
+      precisions: ['int8'],
+      outDir: edge,
+      checkpointsDir,
+    });
   });
 
   it('refuses models built from the synthetic fixtures', async () => {

@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { gifCodec, probeGif } from '../../worker/image/gif.js';
-import { createJpegCodec, probeJpeg } from '../../worker/image/jpeg.js';
-import { pngCodec, probePng } from '../../worker/image/png.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { createWebpCodec, probeWebp } from '../../worker/image/webp.js';
+import { gifCodec, probeGif } from '../../worker/core/image/gif.js';
+import { createJpegCodec, probeJpeg } from '../../worker/core/image/jpeg.js';
+import { pngCodec, probePng } from '../../worker/core/image/png.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { createWebpCodec, probeWebp } from '../../worker/core/image/webp.js';
 import { type CodecFixture, type CodecTarget, defineCodecSuite } from '../contracts/codec.cases.js';
 import { repoRoot } from '../helpers/golden.js';
 

@@ -11,9 +11,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../models/state-dict.js';
 import { convertCheckpoint } from '../../models/toolchain/convert.js';
 import { ModelCheckError } from '../../models/toolchain/verify/reference-check.js';
-import { formatCliError } from '../../worker/node/cli-run.js';
+import { formatCliError } from '../../scripts/lib/cli.js';
 import { checkpointsDir, repoRoot } from '../helpers/golden.js';
 import { flipBit, pthWithValue, safetensorsOffset } from '../helpers/hostile-checkpoints.js';
+import { nodeToolchainHost } from '../../scripts/lib/node-host.js';
 
 const m0Timm = new Uint8Array(readFileSync(path.join(checkpointsDir, 'efficientvit_m0.synthetic.timm.safetensors')));
 
@@ -28,7 +29,7 @@ async function rejection(action: Promise<unknown>): Promise<Error & { code: stri
 
 describe('convertCheckpoint', () => {
   it('converts the fixture and reports the fp32 check', async () => {
-    const { onnx, maxAbsDiffVsReference } = await convertCheckpoint(m0Timm, { variant: 'm0' });
+    const { onnx, maxAbsDiffVsReference } = await convertCheckpoint(m0Timm, { host: nodeToolchainHost, variant: 'm0' });
     expect(onnx.byteLength).toBeGreaterThan(1e6);
     expect(maxAbsDiffVsReference).toBeLessThan(1e-3);
   });
@@ -36,13 +37,15 @@ describe('convertCheckpoint', () => {
   it('refuses a finite but flipped exponent bit (a weight ×2^128) → reference-mismatch', async () => {
     // Bit 30 is the top exponent bit of the first head weight (little-endian: byte 3, bit 6).
     const flipped = flipBit(m0Timm, safetensorsOffset(m0Timm, 'head.linear.weight') + 3, 6);
-    const error = await rejection(convertCheckpoint(flipped, { variant: 'm0' }));
+    const error = await rejection(convertCheckpoint(flipped, { host: nodeToolchainHost, variant: 'm0' }));
     expect(error).toBeInstanceOf(ModelCheckError);
     expect(error.code).toBe('reference-mismatch');
   });
 
   it('refuses NaN weights before exporting → non-finite', async () => {
-    const error = await rejection(convertCheckpoint(pthWithValue(Number.NaN), { variant: 'm0' }));
+    const error = await rejection(
+      convertCheckpoint(pthWithValue(Number.NaN), { host: nodeToolchainHost, variant: 'm0' }),
+    );
     expect(error).toBeInstanceOf(CheckpointError);
     expect(error.code).toBe('non-finite');
   });

@@ -1,10 +1,10 @@
 /**
- * bench:node's CPU arithmetic (scripts/bench/cpu-report.ts): cores busy and CPU ms per image from an account, the
+ * bench:node's CPU arithmetic (scripts/bench/lib/cpu-report.ts): cores busy and CPU ms per image from an account, the
  * ceiling cores ÷ CPU seconds per image, and the verdict on a ratio target. Figures chosen so the answers are exact.
  */
 import { describe, expect, it } from 'vitest';
-import { boundLine, ratioBound, summarizeCpu } from '../../scripts/bench/cpu-report.js';
-import type { CpuAccount } from '../../scripts/bench/proc-cpu.js';
+import { boundLine, ratioBound, summarizeCpu } from '../../scripts/bench/lib/cpu-report.js';
+import type { CpuAccount } from '../../scripts/bench/lib/proc-cpu.js';
 
 /** A 10 s run on 2 cores: the server used 15 CPU s, the client 1, other jobs 2, over `ok` images. */
 const account = (decode: number, machine = 18.5): CpuAccount => ({

@@ -5,7 +5,7 @@
  * decodes do I/O.)
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createDecodeGate, MAX_HOLD_MS } from '../../worker/classify/decode-gate.js';
+import { createDecodeGate, MAX_HOLD_MS } from '../../worker/core/model-input/decode-gate.js';
 
 /** A promise settled from outside, to hold work inside the gate. */
 function deferred<T = void>() {

@@ -1,5 +1,5 @@
 /**
- * The decode pool (worker/node/decode-pool.ts) on real images and real threads: the same tensors and the same
+ * The decode pool (worker/runtimes/node/decode-pool.ts) on real images and real threads: the same tensors and the same
  * problem codes as decoding on the calling thread, its bounded queue's 503 over real HTTP, and close() finishing
  * the images it accepted.
  */
@@ -7,17 +7,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { createImageSupport } from '../../worker/classify/image-support.js';
-import type { ImageJob, ImageSupport } from '../../worker/classify/pipeline.js';
-import { parseConfig } from '../../worker/config.js';
-import { ApiError } from '../../worker/errors.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { createDecodePool, type DecodePool } from '../../worker/node/decode-pool.js';
-import type { NodeServer } from '../../worker/node/server.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
+import { createImageSupport } from '../../worker/core/model-input/image-input.js';
+import { parseConfig } from '../../worker/service/config.js';
+import { ApiError } from '../../worker/service/problems.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { createDecodePool, type DecodePool } from '../../worker/runtimes/node/decode-pool.js';
+import type { NodeServer } from '../../worker/runtimes/node/server.js';
 import { repoRoot, sharedRoot, writeConformanceModels } from '../conformance/models.js';
 import { CONFORMANCE_CONFIG } from '../conformance/target.js';
 import { startTestNodeServer } from '../helpers/node-server.js';
+import type { ImageJob, ImageSupport } from '../../worker/core/model-input/image-input.js';
 
 const ELEMENTS = 3 * 224 * 224;
 const JOB: ImageJob = {

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium } from '../../scripts/page-browser.js';
-import type { NodeServer } from '../../worker/node/server.js';
+import { launchChromium } from '../../scripts/lib/page-browser.js';
+import type { NodeServer } from '../../worker/runtimes/node/server.js';
 import { writeConformanceModels } from '../conformance/models.js';
 import { startTestNodeServer } from '../helpers/node-server.js';
 

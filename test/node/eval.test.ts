@@ -10,13 +10,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildModels } from '../../models/toolchain/build.js';
 import { checkpointsDir, readGolden, repoRoot, sharedDir } from '../helpers/golden.js';
+import { nodeToolchainHost } from '../../scripts/lib/node-host.js';
 
 const run = promisify(execFile);
 let out: string;
 
 beforeAll(async () => {
   out = mkdtempSync(path.join(tmpdir(), 'eval-'));
-  await buildModels({ variants: ['m0'], precisions: ['fp32'], outDir: out, checkpointsDir });
+  await buildModels({ host: nodeToolchainHost, variants: ['m0'], precisions: ['fp32'], outDir: out, checkpointsDir });
 });
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 

@@ -9,9 +9,9 @@ import onnxProto from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { EXPORT_OPSET, exportOnnx, type GraphKind } from '../../models/toolchain/export/index.js';
-import type { InferenceBackend, ModelSession } from '../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import type { InferenceBackend, ModelSession } from '../../worker/core/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
 import { efficientVitLayout } from '../../models/efficientvit.js';
 import { referenceOutputs } from '../../models/toolchain/reference.js';
 import {

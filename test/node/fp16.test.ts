@@ -10,12 +10,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { onnx } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../models/manifest.js';
+import type { Manifest } from '../../worker/core/manifest/manifest.js';
 import { TensorDataType } from '../../models/toolchain/onnx/proto.js';
 import { fromFloat16Bits, toFloat16Bits } from '../../models/toolchain/precision/half.js';
-import { parseConfig } from '../../worker/config.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import type { NodeServer } from '../../worker/node/server.js';
+import { parseConfig } from '../../worker/service/config.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import type { NodeServer } from '../../worker/runtimes/node/server.js';
 import { checkpointsDir, maxAbsDiff, readGolden, repoRoot, topK } from '../helpers/golden.js';
 import { startTestNodeServer } from '../helpers/node-server.js';
 

@@ -5,16 +5,17 @@
  * budget; the JPEG decoder's wasm memory capped at the budget; and the GIF decoder, which no longer holds an index
  * buffer, still exact on frames of many index runs.
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createJpegDecoder, JpegDecodeError } from '../../wasm/jpeg/index.js';
-import { createImageDecoder, decodeMemory, probeImage, type ImageDecoder } from '../../worker/image/decode.js';
-import { createJpegCodec } from '../../worker/image/jpeg.js';
-import { maxPixelsWithin, MiB } from '../../worker/image/memory.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import type { ImageWasmModules } from '../../worker/image/wasm.js';
+import { createImageDecoder, decodeMemory, probeImage, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { createJpegCodec } from '../../worker/core/image/jpeg.js';
+import { maxPixelsWithin, MiB } from '../../worker/core/image/memory.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import type { ImageWasmModules } from '../../worker/core/image/wasm.js';
 import { decodeError } from '../helpers/image-error.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/images');
@@ -140,9 +141,9 @@ describe('the budget is checked on the header, before decoding', () => {
       const error = await decodeError(
         decoder.decodeImage(bytes, { ...NO_LIMIT, minShortSide: SHORT_SIDE, maxDecodeBytes: budget }),
       );
-      expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
+      expect([error.code, problemStatus(error.code)]).toEqual(['too-many-pixels', 413]);
       const limit = maxPixelsWithin(stated, budget);
-      expect(error.extensions).toEqual({ width, height, limit });
+      expect(error.details).toEqual({ width, height, limit });
       expect(limit).toBeLessThan(width * height);
       expect(error.message).toContain(`the ${format} image is ${width}×${height}`);
       expect(error.message).toContain(stated.variant);
@@ -162,7 +163,7 @@ describe('the budget is checked on the header, before decoding', () => {
   it('the pixel limit is still checked first, and reported as before', async () => {
     const bytes = read('png-rgb8.png');
     const error = await decodeError(decoder.decodeImage(bytes, { maxPixels: 45 * 30 - 1, maxDecodeBytes: 1 }));
-    expect(error.extensions).toEqual({ width: 45, height: 30, limit: 45 * 30 - 1 });
+    expect(error.details).toEqual({ width: 45, height: 30, limit: 45 * 30 - 1 });
     expect(error.message).toMatch(/the limit is 1349$/);
   });
 
@@ -170,12 +171,12 @@ describe('the budget is checked on the header, before decoding', () => {
     const big = await progressive16Mp();
     const options = { maxPixels: 16_000_000, minShortSide: SHORT_SIDE };
     const error = await decodeError(decoder.decodeImage(big, { ...options, maxDecodeBytes: 40 * MiB }));
-    expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
+    expect([error.code, problemStatus(error.code)]).toEqual(['too-many-pixels', 413]);
     expect(error.message).toMatch(
       /progressive JPEG 4:2:0 decoded at 1\/4\) takes up to 5\d\.\d MiB, over the 40\.0 MiB decode budget/,
     );
-    expect(error.extensions.limit).toBeGreaterThan(10_000_000);
-    expect(error.extensions.limit).toBeLessThan(12_000_000);
+    expect(error.details.limit).toBeGreaterThan(10_000_000);
+    expect(error.details.limit).toBeLessThan(12_000_000);
     // No budget: the decoder's default 64 MiB cap holds the 48 MB of coefficients.
     expect((await decoder.decodeImage(big, options)).width).toBe(1000);
   });
@@ -187,7 +188,7 @@ describe("the JPEG decoder's memory cap follows the budget", () => {
     const codec = createJpegCodec(wasm.jpeg);
     for (const maxMemoryBytes of [40 * MiB, 1 * MiB, 1000]) {
       const error = await decodeError(codec.decode(big, { scaleDenom: 4, maxMemoryBytes }));
-      expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
+      expect([error.code, problemStatus(error.code)]).toEqual(['too-many-pixels', 413]);
     }
     const decoded = await codec.decode(big, { scaleDenom: 4, maxMemoryBytes: 56 * MiB });
     expect([decoded.width, decoded.height]).toEqual([1000, 1000]);

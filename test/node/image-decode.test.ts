@@ -3,11 +3,12 @@
  * expected upright RGB bytes (exactly, or within its stated tolerance for lossy files), its header probe reports
  * format, upright size and orientation, and each bad file fails with its ImageError code and HTTP status.
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createImageDecoder, probeImage, type ImageDecoder } from '../../worker/image/decode.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { createImageDecoder, probeImage, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
 import manifest from '../fixtures/images/manifest.json';
 import { decodeError } from '../helpers/image-error.js';
 
@@ -76,7 +77,7 @@ describe('failing fixtures', () => {
   it.each(failing)('$file ($variant) → $error', async (fixture) => {
     const error = await decodeError(decoder.decodeImage(read(fixture.file), { maxPixels: manifest.hugeLimit }));
     expect(error.code).toBe(fixture.error);
-    expect(error.status).toBe(STATUS[fixture.error as keyof typeof STATUS]);
+    expect(problemStatus(error.code)).toBe(STATUS[fixture.error as keyof typeof STATUS]);
   });
 });
 
@@ -87,7 +88,7 @@ describe('the pixel limit is checked on the header, before decoding', () => {
     expect(probeImage(bytes)).toMatchObject({ format: 'png', width: 100_000, height: 100_000 });
     const refused = await decodeError(decoder.decodeImage(bytes, { maxPixels: manifest.hugeLimit }));
     expect(refused.code).toBe('too-many-pixels');
-    expect(refused.extensions).toEqual({ width: 100_000, height: 100_000, limit: manifest.hugeLimit });
+    expect(refused.details).toEqual({ width: 100_000, height: 100_000, limit: manifest.hugeLimit });
     const attempted = await decodeError(decoder.decodeImage(bytes, { maxPixels: Number.MAX_SAFE_INTEGER }));
     expect(attempted.code).toBe('corrupt-image');
   });

@@ -3,10 +3,11 @@
  * one-byte IDAT chunks is refused (413 image-too-complex) before anything is inflated; a PNG of the same pixels in
  * small-but-legal chunks decodes to the same pixels as one in a single chunk.
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode.js';
-import { coalescedSlices, maxIdatChunks } from '../../worker/image/png.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { createImageDecoder, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { coalescedSlices, maxIdatChunks } from '../../worker/core/image/png.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
 import { grayPng, oneByteIdatPng } from '../helpers/hostile-png.js';
 import { decodeError } from '../helpers/image-error.js';
 
@@ -20,8 +21,8 @@ describe('PNG chunking', () => {
   it('refuses issue 9 (1100×1100, one-byte IDAT chunks) with image-too-complex', async () => {
     const error = await decodeError(decoder.decodeImage(oneByteIdatPng(), LIMIT));
     expect(error.code).toBe('image-too-complex');
-    expect(error.status).toBe(413);
-    expect(error.extensions.limit).toBe(
+    expect(problemStatus(error.code)).toBe(413);
+    expect(error.details.limit).toBe(
       maxIdatChunks({ width: 1100, height: 1100, bitDepth: 8, colorType: 0, interlaced: false }),
     );
   });

@@ -7,14 +7,15 @@
  * - long decodes hand the thread back: a timer set before a 16 MP GIF decode runs before the decode ends (PNG:
  *   test/workerd/hostile.test.ts, where the inflater does not yield by itself).
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import { readFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode.js';
-import { pngWork } from '../../worker/image/png.js';
-import { probeWebp } from '../../worker/image/webp.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { MAX_METADATA_BLOCKS, maxWork } from '../../worker/image/work.js';
+import { createImageDecoder, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { pngWork } from '../../worker/core/image/png.js';
+import { probeWebp } from '../../worker/core/image/webp.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { MAX_METADATA_BLOCKS, maxWork } from '../../worker/core/image/work.js';
 import { craftGif, literalCodes, solidCodes } from '../helpers/hostile-gif.js';
 import { grayPng, tallPng } from '../helpers/hostile-png.js';
 import { decodeError } from '../helpers/image-error.js';
@@ -38,9 +39,9 @@ async function timerRunsDuring(work: () => Promise<unknown>): Promise<boolean> {
 describe('PNG work budget', () => {
   it('refuses a 1×7,600,000 16-bit RGBA PNG (66 KB) from its header with 413 image-too-complex', async () => {
     const error = await decodeError(decoder.decodeImage(tallPng(), LIMIT));
-    expect([error.status, error.code]).toEqual([413, 'image-too-complex']);
+    expect([problemStatus(error.code), error.code]).toEqual([413, 'image-too-complex']);
     const header = { width: 1, height: 7_600_000, bitDepth: 16, colorType: 6, interlaced: false };
-    expect(error.extensions).toEqual({ work: Math.round(pngWork(header)), limit: maxWork(7_600_000) });
+    expect(error.details).toEqual({ work: Math.round(pngWork(header)), limit: maxWork(7_600_000) });
     expect(error.message).toContain('7600000 scanlines');
   });
 
@@ -123,7 +124,7 @@ describe('metadata floods', () => {
     '$name: over the cap is 413 image-too-complex, near it the same pixels',
     async ({ file }) => {
       const error = await decodeError(decoder.decodeImage(await file(MAX_METADATA_BLOCKS + 1), LIMIT));
-      expect([error.status, error.code, error.extensions.limit]).toEqual([
+      expect([problemStatus(error.code), error.code, error.details.limit]).toEqual([
         413,
         'image-too-complex',
         MAX_METADATA_BLOCKS,

@@ -3,15 +3,16 @@
  * uses, CMYK converted as PIL converts it, arithmetic coding, golden parity when the preprocessing's short side is
  * passed (ImageNet-size files still decode at full size), and how the decoder's limits surface as API errors.
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { createImageDecoder, probeImage, type ImageDecoder } from '../../worker/image/decode.js';
-import { cmykToRgb, jpegScaleDenom } from '../../worker/image/jpeg.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { inputElements, preprocess } from '../../worker/preprocess/transform.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
+import { createImageDecoder, probeImage, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { cmykToRgb, jpegScaleDenom } from '../../worker/core/image/jpeg.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { inputElements, preprocess } from '../../worker/core/preprocess/transform.js';
 import { ARITHMETIC_JPEGS } from '../helpers/arithmetic-jpegs.js';
 import manifest from '../fixtures/images/manifest.json';
 import { decodeError } from '../helpers/image-error.js';
@@ -187,7 +188,7 @@ describe("the decoder's limits as API errors", () => {
     const manyScans = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((offset, p) => (manyScans.set(p, offset), offset + p.length), 0);
     const error = await decodeError(decoder.decodeImage(manyScans, LIMIT));
-    expect([error.code, error.status]).toEqual(['corrupt-image', 422]);
+    expect([error.code, problemStatus(error.code)]).toEqual(['corrupt-image', 422]);
     expect(error.message).toMatch(/too many scans/);
   });
 
@@ -200,7 +201,7 @@ describe("the decoder's limits as API errors", () => {
     );
     expect(big.length).toBeLessThan(1_000_000);
     const error = await decodeError(decoder.decodeImage(big, LIMIT));
-    expect([error.code, error.status]).toEqual(['too-many-pixels', 413]);
+    expect([error.code, problemStatus(error.code)]).toEqual(['too-many-pixels', 413]);
     // DCT scaling does not help here: the coefficient buffer is per block, whatever the output scale.
     const reduced = await decodeError(decoder.decodeImage(big, { ...LIMIT, minShortSide: SHORT_SIDE }));
     expect(reduced.code).toBe('too-many-pixels');

@@ -3,8 +3,8 @@
  * a non-square image, checked against the EXIF definitions written out by hand.
  */
 import { describe, expect, it } from 'vitest';
-import { exifOrientation, type Orientation } from '../../worker/image/exif.js';
-import { toUprightRgb } from '../../worker/image/orientation.js';
+import { exifOrientation, type Orientation } from '../../worker/core/image/exif.js';
+import { toUprightRgb } from '../../worker/core/image/orientation.js';
 
 /** A TIFF structure whose IFD0 holds the given (tag, type, count, value) entries. */
 function tiff(littleEndian: boolean, entries: [number, number, number, number][]): Uint8Array {

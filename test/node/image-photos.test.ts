@@ -13,12 +13,12 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode.js';
-import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/image/jpeg.js';
-import type { RgbImage } from '../../worker/image/types.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { preprocess } from '../../worker/preprocess/transform.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
+import { createImageDecoder, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { createJpegCodec, jpegScaleDenom, probeJpeg } from '../../worker/core/image/jpeg.js';
+import type { RgbImage } from '../../worker/core/image/types.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { preprocess } from '../../worker/core/preprocess/transform.js';
 
 const PHOTOS = path.resolve(import.meta.dirname, '../../../shared/images/photos');
 const LIMIT = { maxPixels: 20_000_000 };

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { seededRandom as seededRandomStream } from '../helpers/random.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode.js';
-import { ImageError } from '../../worker/image/errors.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
+import { createImageDecoder, type ImageDecoder } from '../../worker/core/image/decode.js';
+import { ImageError } from '../../worker/core/image/errors.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
 import manifest from '../fixtures/images/manifest.json';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/images');

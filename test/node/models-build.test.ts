@@ -9,10 +9,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_1K } from '../../models/imagenet-1k.js';
-import { IMAGENET_PREPROCESSING, type Manifest } from '../../models/manifest.js';
+import { IMAGENET_PREPROCESSING, type Manifest } from '../../worker/core/manifest/manifest.js';
 import { buildModels, type BuiltModel } from '../../models/toolchain/build.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
 import { checkpointsDir, readGolden, repoRoot } from '../helpers/golden.js';
+import { nodeToolchainHost } from '../../scripts/lib/node-host.js';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -24,7 +25,13 @@ describe('models build (m0 from the synthetic .pth)', () => {
 
   beforeAll(async () => {
     out = mkdtempSync(path.join(tmpdir(), 'models-build-'));
-    built = await buildModels({ variants: ['m0'], precisions: ['fp32', 'int8'], outDir: out, checkpointsDir });
+    built = await buildModels({
+      host: nodeToolchainHost,
+      variants: ['m0'],
+      precisions: ['fp32', 'int8'],
+      outDir: out,
+      checkpointsDir,
+    });
     manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
   });
   afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -87,7 +94,7 @@ describe('models build (m0 from the synthetic .pth)', () => {
   });
 
   it('a rebuild replaces entries and keeps the others', async () => {
-    await buildModels({ variants: ['m0'], precisions: ['fp32'], outDir: out, checkpointsDir });
+    await buildModels({ host: nodeToolchainHost, variants: ['m0'], precisions: ['fp32'], outDir: out, checkpointsDir });
     const again: Manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(again.models.map((m) => m.name)).toEqual(['m0', 'm0-fp32']);
   });

@@ -1,5 +1,5 @@
 /**
- * Preallocated outputs (worker/inference/ort-node.ts), the CUDA path's way of receiving logits: the server turns them
+ * Preallocated outputs (worker/runtimes/node/inference/ort-node.ts), the CUDA path's way of receiving logits: the server turns them
  * on for CUDA only, but the mechanism is the provider-independent fetch binding, so it is checked here on CPU
  * against a plain run — the same logits, bit for bit, in a buffer of ours that the inference thread may transfer.
  */
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
-import { createOrtNodeBackend, ownedOutputs } from '../../worker/inference/ort-node.js';
+import { createOrtNodeBackend, ownedOutputs } from '../../worker/runtimes/node/inference/ort-node.js';
 import { goldenBatch, readGolden } from '../helpers/golden.js';
 
 it('writes the same logits and embedding as a plain run into a buffer it owns, for every batch size', async () => {

@@ -1,14 +1,14 @@
 /**
  * The demo page in a real browser (Debian's Chromium through playwright-core) against the Worker bundled as for
  * deployment, in workerd: what the page shows must be what the API answers for the same file.
- * Chromium missing: the suite fails with the command that installs it (scripts/page-browser.ts).
+ * Chromium missing: the suite fails with the command that installs it (scripts/lib/page-browser.ts).
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startBundledWorker, type BundledWorker } from '../../scripts/page-browser.js';
+import { launchChromium, startBundledWorker, type BundledWorker } from '../../scripts/lib/page-browser.js';
 import { repoRoot, sharedRoot, writeConformanceModels } from '../conformance/models.js';
 import { CONFORMANCE_MODELS } from '../conformance/target.js';
 

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { encodePng, pngDataUrl } from '../../worker/image/png-encode.js';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { inputToRgb } from '../../worker/preprocess/transform.js';
+import { encodePng, pngDataUrl } from '../../worker/core/image/png-encode.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
+import { inputToRgb } from '../../worker/core/preprocess/transform.js';
 import { sharedRoot } from '../conformance/models.js';
 
 function noise(width: number, height: number): Uint8Array {

@@ -6,18 +6,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../models/manifest.js';
-import { createImageDecoder, type ImageDecoder } from '../../worker/image/decode.js';
-import type { RgbImage } from '../../worker/image/types.js';
-import { loadImageWasmModules } from '../../worker/image/wasm-node.js';
-import { resizeBicubic } from '../../worker/preprocess/resize.js';
+import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../worker/core/manifest/manifest.js';
+import { createImageDecoder, type ImageDecoder } from '../../worker/core/image/decode.js';
+import type { RgbImage } from '../../worker/core/image/types.js';
+import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
+import { resizeBicubic } from '../../worker/core/preprocess/resize.js';
 import {
   centerCropOffset,
   inputElements,
   preprocess,
   preprocessInto,
   resizedSize,
-} from '../../worker/preprocess/transform.js';
+} from '../../worker/core/preprocess/transform.js';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const golden = JSON.parse(readFileSync(path.join(SHARED, 'fixtures/golden/m0.json'), 'utf8')) as {

@@ -1,5 +1,5 @@
 /**
- * bench:node's CPU accounting (scripts/bench/proc-cpu.ts) against this process's real /proc entries: the parser reads
+ * bench:node's CPU accounting (scripts/bench/lib/proc-cpu.ts) against this process's real /proc entries: the parser reads
  * sane fields, the tick scaling agrees with Node's own process.cpuUsage(), and CPU time grows with busy work. The
  * server's thread names are checked too, since the per-role split depends on them.
  */
@@ -13,9 +13,9 @@ import {
   readProcessCpu,
   roleCpuBetween,
   roleOf,
-} from '../../scripts/bench/proc-cpu.js';
-import { createDecodePool } from '../../worker/node/decode-pool.js';
-import { createThreadedOrtNodeBackend } from '../../worker/node/threaded-backend.js';
+} from '../../scripts/bench/lib/proc-cpu.js';
+import { createDecodePool } from '../../worker/runtimes/node/decode-pool.js';
+import { createThreadedOrtNodeBackend } from '../../worker/runtimes/node/threaded-backend.js';
 
 const linux = process.platform === 'linux';
 

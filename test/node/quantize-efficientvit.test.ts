@@ -10,7 +10,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Variant } from '../../models/efficientvit.js';
 import { preprocessImageFiles, splitCalibrationSet } from '../../models/toolchain/quantize/calibration.js';
 import { readCheckpoint } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
@@ -21,9 +20,11 @@ import { quantizeStatic } from '../../models/toolchain/quantize/qdq.js';
 import { simulateQuantization } from '../../models/toolchain/quantize/simulate.js';
 import { readFloatTensor, readIntegerTensor, tensorDims } from '../../models/toolchain/quantize/tensors.js';
 import { compareModels } from '../../models/toolchain/verify/compare.js';
-import type { InferenceBackend } from '../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import type { InferenceBackend } from '../../worker/core/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
+import { nodeToolchainHost } from '../../scripts/lib/node-host.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const shared = path.resolve(repoRoot, '../shared');
@@ -50,8 +51,11 @@ let heldOut: Float32Array[];
 
 beforeAll(async () => {
   const split = splitCalibrationSet(imageFiles(path.join(shared, 'images/imagenet-sample')));
-  calibration = await preprocessImageFiles(split.calibration);
-  heldOut = await preprocessImageFiles([...split.heldOut, ...imageFiles(path.join(shared, 'images/imagenet-val'))]);
+  calibration = await preprocessImageFiles(split.calibration, await nodeToolchainHost.imageCodec());
+  heldOut = await preprocessImageFiles(
+    [...split.heldOut, ...imageFiles(path.join(shared, 'images/imagenet-val'))],
+    await nodeToolchainHost.imageCodec(),
+  );
   for (const variant of VARIANTS) {
     const checkpoint = readCheckpoint(
       new Uint8Array(readFileSync(path.join(shared, `fixtures/checkpoints/efficientvit_${variant}.synthetic.pth`))),

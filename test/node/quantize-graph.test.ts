@@ -23,9 +23,10 @@ import { quantizeStatic } from '../../models/toolchain/quantize/qdq.js';
 import { simulateQuantization } from '../../models/toolchain/quantize/simulate.js';
 import { readFloatTensor, readIntegerTensor, tensorDims } from '../../models/toolchain/quantize/tensors.js';
 import { quantizeWeightsOnly } from '../../models/toolchain/quantize/weight-only.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
-import type { InferenceBackend } from '../../worker/inference/backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
+import type { InferenceBackend } from '../../worker/core/inference/backend.js';
+import { nodeToolchainHost } from '../../scripts/lib/node-host.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const shared = path.resolve(repoRoot, '../shared');
@@ -181,8 +182,8 @@ describe('static QDQ on a small network', () => {
       .sort()
       .map((f) => path.join(dir, f));
     const split = splitCalibrationSet(files.slice(0, 24));
-    calibration = await preprocessImageFiles(split.calibration);
-    heldOut = await preprocessImageFiles(split.heldOut);
+    calibration = await preprocessImageFiles(split.calibration, await nodeToolchainHost.imageCodec());
+    heldOut = await preprocessImageFiles(split.heldOut, await nodeToolchainHost.imageCodec());
   });
 
   it('plans ORT-style: Relu after a quantized conv carries the Q, data movement shares its input parameters', () => {

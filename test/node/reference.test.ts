@@ -6,14 +6,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectedParameters, validateStateDict, type Variant } from '../../models/efficientvit.js';
+import { expectedParameters, validateStateDict } from '../../models/efficientvit.js';
 import { CheckpointError, readCheckpoint, type StateDict } from '../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../models/toolchain/export/index.js';
 import { referenceForward, referenceOutputs } from '../../models/toolchain/reference.js';
-import type { InferenceBackend } from '../../worker/inference/backend.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import type { InferenceBackend } from '../../worker/core/inference/backend.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
 import { GOLDEN_VARIANTS, goldenBatch, maxAbsDiff, readGolden, rows, topK } from '../helpers/golden.js';
 import { syntheticStateDict } from '../helpers/synthetic.js';
+import type { Variant } from '../../worker/core/manifest/manifest.js';
 
 /** Golden logits were computed in float64 and stored as float32: agreement is limited by that rounding. */
 const REFERENCE_TOLERANCE = 1e-5;

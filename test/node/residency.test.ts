@@ -1,9 +1,9 @@
 /**
- * worker/models/residency.ts: the order in which sessions are loaded and released under a capacity. The values are
+ * worker/service/registry/residency.ts: the order in which sessions are loaded and released under a capacity. The values are
  * plain objects here; the registry's use of it with real onnxruntime sessions is tested in test/workerd/inference.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { LoadTimeoutError, Residency, type Lease } from '../../worker/models/residency.js';
+import { LoadTimeoutError, Residency, type Lease } from '../../worker/service/registry/residency.js';
 
 /** A residency over named values whose loads and unloads are recorded and settle when the test says so. */
 function recorded(capacity: number, staleAfterMs?: number) {

@@ -1,8 +1,8 @@
 /** `npm run start:node -- [flags]`: flags, environment fallbacks, defaults and usage errors. */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BATCHING } from '../../worker/batching/batcher.js';
-import { DEFAULT_CONFIG } from '../../worker/config.js';
-import { parseNodeCli, UsageError } from '../../worker/node/cli.js';
+import { DEFAULT_BATCHING } from '../../worker/service/batching/batcher.js';
+import { DEFAULT_CONFIG } from '../../worker/service/config.js';
+import { parseNodeCli, UsageError } from '../../scripts/lib/node-options.js';
 
 const parse = (argv: string[], env: Record<string, string> = {}) => {
   const result = parseNodeCli(argv, env, '/srv/app');

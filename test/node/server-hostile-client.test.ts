@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import type { NodeServer } from '../../worker/node/server.js';
+import type { NodeServer } from '../../worker/runtimes/node/server.js';
 import { writeConformanceModels } from '../conformance/models.js';
 
 let modelsDir: string;

@@ -1,7 +1,7 @@
 /** The Node server's inference thread: real onnxruntime-node sessions in a worker thread, on a real ONNX model. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createThreadedOrtNodeBackend, type ThreadedBackend } from '../../worker/node/threaded-backend.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createThreadedOrtNodeBackend, type ThreadedBackend } from '../../worker/runtimes/node/threaded-backend.js';
 import { buildTinyClassifier } from '../helpers/tiny-model.js';
 
 const IMAGE = 3 * 224 * 224;

@@ -1,6 +1,6 @@
 /**
  * What only the Node build does: dynamic batching over real HTTP, the bounded queue's 503, the device fallback, and a
- * graceful SIGTERM in a real child process (worker/entries/node.ts, the `npm run start:node` entry).
+ * graceful SIGTERM in a real child process (scripts/start-node.ts, the `npm run start:node` entry).
  */
 import { spawnEntry } from '../helpers/node-entry.js';
 import { startTestNodeServer } from '../helpers/node-server.js';
@@ -9,8 +9,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFsModelFiles } from '../../worker/node/fs-model-files.js';
-import type { LogLevel, NodeServer, NodeServerOptions } from '../../worker/node/server.js';
+import { createFsModelFiles } from '../../worker/runtimes/node/fs-model-files.js';
+import type { LogLevel, NodeServer, NodeServerOptions } from '../../worker/runtimes/node/server.js';
 import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
 
 interface Prediction {

@@ -1,6 +1,6 @@
 /**
- * The deployed entry (wrangler.toml `main`, worker/entries/cloudflare.ts) bundled as `wrangler deploy` bundles it and
- * run in workerd (scripts/local-edge.ts, as `npm start` runs it): the default model's session is created during
+ * The deployed entry (wrangler.toml `main`, worker/runtimes/workerd/cloudflare.ts) bundled as `wrangler deploy` bundles it and
+ * run in workerd (scripts/lib/local-edge.ts, as `npm start` runs it): the default model's session is created during
  * isolate start-up from the bundled copy of its file, so the first classify reads and creates nothing and answers
  * correctly; other models still load on first use; a folder without the default model bundles no bytes and serves as
  * before. The registry's matching rules are tested in test/workerd/startup-session.test.ts.
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleEdgeWorker, type LocalEdge, startLocalEdge } from '../../scripts/local-edge.js';
+import { bundleEdgeWorker, type LocalEdge, startLocalEdge } from '../../scripts/lib/local-edge.js';
 import { writeConformanceModels, writeSolidColourImages } from '../conformance/models.js';
 import { CRIMSON, expectPredictions, expectedSolidScores, okJson, type Prediction } from '../conformance/http.js';
 import type { TinyModelInfo } from '../conformance/test-data.js';

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { agreementOf, compareModels, cosineSimilarity, topIndices } from '../../models/toolchain/verify/compare.js';
 import { latencyStats, measureLatencies } from '../../models/toolchain/verify/latency.js';
 import { formatVerifyReport, verifyModels } from '../../models/toolchain/verify/report.js';
-import { createOrtNodeBackend } from '../../worker/inference/ort-node.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
+import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
 import { buildTinyClassifier, type TinyClassifier } from '../helpers/tiny-model.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');

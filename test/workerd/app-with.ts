@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
-import { type AppDeps, createApp } from '../../worker/app.js';
-import type { ServiceConfig } from '../../worker/config.js';
-import { workerdDeps } from '../../worker/entries/workerd.js';
+import { type AppDeps, createApp } from '../../worker/service/app.js';
+import type { ServiceConfig } from '../../worker/service/config.js';
+import { workerdDeps } from '../../worker/runtimes/workerd/handler.js';
 import type { Fetch } from '../conformance/http.js';
 
 /** The production app in this isolate, with some configuration (and dependencies) overridden. */

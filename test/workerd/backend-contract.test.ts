@@ -5,8 +5,8 @@
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
-import { createFetchModelFiles } from '../../worker/models/files.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
+import { createFetchModelFiles } from '../../worker/service/registry/model-files.js';
 import { defineBackendSuite } from '../contracts/backend.cases.js';
 import { fixture, tinyModel } from './helpers.js';
 

@@ -6,8 +6,8 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/app.js';
-import { workerdDeps } from '../../worker/entries/workerd.js';
+import { createApp } from '../../worker/service/app.js';
+import { workerdDeps } from '../../worker/runtimes/workerd/handler.js';
 import { SOLID_COLOURS, LOSSLESS_FORMATS } from '../conformance/test-data.js';
 import { fixture, tinyModel, worker } from './helpers.js';
 import {

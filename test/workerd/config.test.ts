@@ -5,8 +5,8 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../../worker/config.js';
-import { createWorkerdHandler, type Env } from '../../worker/entries/workerd.js';
+import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../../worker/service/config.js';
+import { createWorkerdHandler, type Env } from '../../worker/runtimes/workerd/handler.js';
 import { expectProblem } from '../conformance/http.js';
 
 describe('parseConfig', () => {

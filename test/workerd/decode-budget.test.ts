@@ -6,14 +6,15 @@
  * decoder's wasm memory is capped at the budget; the 12 MP phone photo fits the default budget; and images decode
  * one at a time per isolate without concurrent requests or failures getting in each other's way.
  */
+import { problemStatus } from '../../worker/api/problems.js';
 import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
 import { describe, expect, it } from 'vitest';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { DEFAULT_CONFIG } from '../../worker/config.js';
-import { decodeMemory, probeImage } from '../../worker/image/decode.js';
-import { ImageError } from '../../worker/image/errors.js';
-import { createJpegCodec } from '../../worker/image/jpeg.js';
-import { maxPixelsWithin, MiB } from '../../worker/image/memory.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
+import { DEFAULT_CONFIG } from '../../worker/service/config.js';
+import { decodeMemory, probeImage } from '../../worker/core/image/decode.js';
+import { ImageError } from '../../worker/core/image/errors.js';
+import { createJpegCodec } from '../../worker/core/image/jpeg.js';
+import { maxPixelsWithin, MiB } from '../../worker/core/image/memory.js';
 import { expectStillServing, fixture, tinyModel, worker } from './helpers.js';
 import {
   classifyRequest,
@@ -94,7 +95,7 @@ describe("the JPEG decoder's wasm memory follows the budget", () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ImageError);
-    expect([(error as ImageError).code, (error as ImageError).status]).toEqual(['too-many-pixels', 413]);
+    expect([(error as ImageError).code, problemStatus((error as ImageError).code)]).toEqual(['too-many-pixels', 413]);
     const decoded = await codec.decode(photo, { scaleDenom: 4, maxMemoryBytes: 16 * MiB });
     expect([decoded.width, decoded.height]).toEqual([1008, 756]);
     expect(decoded.decoderMemoryBytes).toBeLessThanOrEqual(16 * MiB);

@@ -5,8 +5,8 @@
  * and the isolate must still serve afterwards.
  */
 import { describe, expect, it } from 'vitest';
-import { IMAGENET_PREPROCESSING } from '../../models/manifest.js';
-import { preprocessInto } from '../../worker/preprocess/transform.js';
+import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
+import { preprocessInto } from '../../worker/core/preprocess/transform.js';
 import fixtureManifest from '../fixtures/images/manifest.json';
 import { expectStillServing, fixture, tinyModel, worker } from './helpers.js';
 import { classifyRequest, expectPredictions, expectProblem, okJson, type Prediction } from '../conformance/http.js';

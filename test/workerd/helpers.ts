@@ -16,7 +16,7 @@ import {
 } from '../conformance/http.js';
 import type { TinyModelInfo } from '../conformance/test-data.js';
 
-/** The worker itself, through its real entry (worker/entries/workerd.ts) and the test's wrangler bindings. */
+/** The worker itself, through its real entry (worker/runtimes/workerd/handler.ts) and the test's wrangler bindings. */
 export const worker: Fetch = (request) => SELF.fetch(request);
 
 /**

@@ -8,7 +8,7 @@
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
 import { afterEach, expect, it } from 'vitest';
 import jpegWasm from '../../wasm/jpeg/jpeg.wasm';
-import { createImageDecoder } from '../../worker/image/decode.js';
+import { createImageDecoder } from '../../worker/core/image/decode.js';
 import { craftGif, solidCodes } from '../helpers/hostile-gif.js';
 import { grayPng, oneByteIdatPng, tallPng } from '../helpers/hostile-png.js';
 import { appWith } from './app-with.js';

@@ -1,16 +1,16 @@
 /**
- * onnxruntime-web inside workerd (worker/inference/ort-web.ts) and the model registry: sessions created on first
+ * onnxruntime-web inside workerd (worker/core/inference/ort-web.ts) and the model registry: sessions created on first
  * use from the Static Assets binding, reused, recovered after failures, and batches run as one session call.
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
-import { createApp } from '../../worker/app.js';
-import { workerdDeps } from '../../worker/entries/workerd.js';
-import type { ModelSession } from '../../worker/inference/backend.js';
-import { createOrtWebBackend } from '../../worker/inference/ort-web.js';
-import { createFetchModelFiles, type ModelFiles } from '../../worker/models/files.js';
-import { ModelRegistry } from '../../worker/models/registry.js';
+import { createApp } from '../../worker/service/app.js';
+import { workerdDeps } from '../../worker/runtimes/workerd/handler.js';
+import type { ModelSession } from '../../worker/core/inference/backend.js';
+import { createOrtWebBackend } from '../../worker/core/inference/ort-web.js';
+import { createFetchModelFiles, type ModelFiles } from '../../worker/service/registry/model-files.js';
+import { ModelRegistry } from '../../worker/service/registry/registry.js';
 import { SOLID_COLOURS } from '../conformance/test-data.js';
 import { fixture, tinyModel } from './helpers.js';
 import {

@@ -97,7 +97,7 @@ async function startNodeOrigin(): Promise<string> {
     [
       '--import',
       'tsx',
-      'worker/entries/node.ts',
+      'scripts/start-node.ts',
       ...['--port', '0', '--host', '127.0.0.1', '--models', modelsDir, '--device', 'cpu', '--threads', '1'],
     ],
     {

@@ -5,9 +5,9 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../worker/app.js';
-import { createWorkerdHandler, workerdDeps } from '../../worker/entries/workerd.js';
-import { parseOriginConfig } from '../../worker/origin/config.js';
+import { createApp } from '../../worker/service/app.js';
+import { createWorkerdHandler, workerdDeps } from '../../worker/runtimes/workerd/handler.js';
+import { parseOriginConfig } from '../../worker/service/origin/config.js';
 import {
   CRIMSON,
   classifyRequest,

@@ -1,5 +1,5 @@
 /**
- * The session the deployed entry (worker/entries/cloudflare.ts) creates at isolate start-up, adopted by the registry
+ * The session the deployed entry (worker/runtimes/workerd/cloudflare.ts) creates at isolate start-up, adopted by the registry
  * for the model whose file it was created from: the first request then reads and creates nothing, and answers as a
  * session created from the file would. Bytes that do not match the manifest entry (size or sha256), or a start-up
  * session that failed, leave the model to load from its file; an unclaimed one is released once other models fill
@@ -8,8 +8,8 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import type { StartupModel } from '../../worker/models/registry.js';
-import { workerdDeps } from '../../worker/entries/workerd.js';
+import type { StartupModel } from '../../worker/service/registry/registry.js';
+import { workerdDeps } from '../../worker/runtimes/workerd/handler.js';
 import { CRIMSON, classifyRequest, okJson, type Prediction } from '../conformance/http.js';
 import { appWith } from './app-with.js';
 import { fixture } from './helpers.js';

@@ -3,8 +3,8 @@
  * the result cache off with RESULT_CACHE=off. The fetching itself is test/conformance/url-cache.cases.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../worker/errors.js';
-import { checkUrl, isInternalAddress, parseAllowedHosts } from '../../worker/fetch/url-policy.js';
+import { ApiError } from '../../worker/service/problems.js';
+import { checkUrl, isInternalAddress, parseAllowedHosts } from '../../worker/service/fetch/url-policy.js';
 import { appWith } from './app-with.js';
 import { fixture } from './helpers.js';
 import { classifyRequest, CRIMSON, expectProblem } from '../conformance/http.js';

@@ -1,5 +1,5 @@
-/** The API's response bodies as the client returns them (the OpenAPI document's schemas, worker/openapi/schemas.ts). */
-import type { ProblemCode } from '../errors.js';
+/** The API's response bodies as the client returns them (the OpenAPI document's schemas, worker/service/openapi/schemas.ts). */
+import type { ProblemCode } from '../api/problems.js';
 
 export interface Problem {
   type: string;

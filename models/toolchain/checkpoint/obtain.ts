@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { sha256Hex, type Variant } from '../../manifest.js';
+import { sha256Hex, type Variant } from '../../../worker/core/manifest/manifest.js';
 import { findLocalCheckpoint, OFFICIAL_CHECKPOINT_URLS } from './sources.js';
 import { downloadFile } from '../download.js';
 

@@ -1,7 +1,8 @@
 /** Where checkpoints come from: the official release assets, or a local directory the user points us at. */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { checkpointFileRules, type Variant } from '../../efficientvit.js';
+import { checkpointFileRules } from '../../efficientvit.js';
+import type { Variant } from '../../../worker/core/manifest/manifest.js';
 
 export { OFFICIAL_CHECKPOINT_URLS } from '../../efficientvit.js';
 

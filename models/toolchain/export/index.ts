@@ -6,11 +6,12 @@
  * - 'naive': a direct translation of the PyTorch eval graph (the baseline);
  * - 'optimized': restructured for onnxruntime-web's wasm kernels (see optimized.ts).
  */
-import { efficientVitLayout, validateStateDict, type Variant } from '../../efficientvit.js';
+import { efficientVitLayout, validateStateDict } from '../../efficientvit.js';
 import type { StateDict } from '../../state-dict.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import { buildNaiveGraph } from './naive.js';
 import { buildOptimizedGraph } from './optimized.js';
+import type { Variant } from '../../../worker/core/manifest/manifest.js';
 
 export type GraphKind = 'naive' | 'optimized';
 

@@ -3,7 +3,7 @@
  * float32 (a Cast after the input, one before the output), so the service feeds and reads them exactly as the fp32
  * build. Every op of the export (Conv, MatMul, Gemm, Softmax, Add, …) has CUDA fp16 kernels; onnxruntime's CPU
  * provider has few, and runs the rest through inserted fp32 casts (slower than the fp32 build: the Node server does
- * not serve fp16 on CPU, see worker/node/precision-files.ts).
+ * not serve fp16 on CPU, see worker/runtimes/node/fp16-files.ts).
  */
 import type { onnx as OnnxMessages } from 'onnx-proto';
 import { TensorDataType } from '../onnx/proto.js';

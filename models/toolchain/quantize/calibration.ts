@@ -11,12 +11,10 @@
  *   quantization (TensorRT's method, as ORT implements it), intersected with the observed range.
  */
 import { readFile } from 'node:fs/promises';
-import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../manifest.js';
-import { createImageSupport, imageToInput } from '../../../worker/classify/image-support.js';
-import { loadImageWasmModules } from '../../../worker/image/wasm-node.js';
-import type { InferenceBackend } from '../../../worker/inference/backend.js';
-import { createOrtNodeBackend } from '../../../worker/inference/ort-node.js';
-import { inputElements } from '../../../worker/preprocess/transform.js';
+import { IMAGENET_PREPROCESSING, type Preprocessing } from '../../../worker/core/manifest/manifest.js';
+import { type ImageCodec, imageToInput } from '../../../worker/core/model-input/image-input.js';
+import type { InferenceBackend } from '../../../worker/core/inference/backend.js';
+import { inputElements } from '../../../worker/core/preprocess/transform.js';
 import { declaredDims, decodeModel, encodeModel, graphOf, intAttr, makeNode, Namer } from './graph.js';
 import type { Range } from './params.js';
 import { TensorDataType } from '../onnx/proto.js';
@@ -31,7 +29,7 @@ export interface CalibrationOptions {
   bins?: number;
   /** 'entropy': quantized levels the KL search compares against. Default 128 (ORT's default). */
   quantizedBins?: number;
-  /** Runs the instrumented fp32 model. Default: onnxruntime-node CPU. */
+  /** Runs the instrumented fp32 model (ToolchainHost.cpuBackend); static recipes need one, weight-only ones not. */
   backend?: InferenceBackend;
 }
 
@@ -43,7 +41,7 @@ export type CalibrationSample = Float32Array | { data: Float32Array; dims: numbe
 
 export class CalibrationError extends Error {
   constructor(
-    readonly code: 'no-samples' | 'bad-sample' | 'unknown-tensor' | 'no-tensors',
+    readonly code: 'no-samples' | 'bad-sample' | 'unknown-tensor' | 'no-tensors' | 'no-backend',
     message: string,
   ) {
     super(message);
@@ -173,7 +171,8 @@ export async function calibrateRanges(
 ): Promise<Map<string, Range>> {
   if (samples.length === 0) throw new CalibrationError('no-samples', 'calibration needs at least one sample');
   const method = options.method ?? 'minmax';
-  const backend = options.backend ?? createOrtNodeBackend();
+  const { backend } = options;
+  if (!backend) throw new CalibrationError('no-backend', 'calibration runs the model: pass calibration.backend');
   const graph = graphOf(decodeModel(fp32Onnx));
   const inputName =
     (graph.input ?? []).find((v) => !(graph.initializer ?? []).some((t) => t.name === v.name))?.name ?? '';
@@ -341,9 +340,10 @@ const CALIBRATION_MAX_PIXELS = 50_000_000;
  */
 export async function preprocessImageFiles(
   files: readonly string[],
+  codec: ImageCodec,
   preprocessing: Preprocessing = IMAGENET_PREPROCESSING,
 ): Promise<Float32Array[]> {
-  const support = createImageSupport(await loadImageWasmModules());
+  const support = codec;
   const images: Float32Array[] = [];
   for (const file of files) {
     const input = new Float32Array(inputElements(preprocessing));

@@ -2,7 +2,7 @@
  * How closely a quantized model follows its float twin on the same images: top-1 agreement, top-5 overlap and the
  * cosine similarity of the logit vectors. These are what `npm run models -- verify` prints.
  */
-import type { ModelSession } from '../../../worker/inference/backend.js';
+import type { ModelSession } from '../../../worker/core/inference/backend.js';
 import { asBatch, type ImageInput } from './images.js';
 
 export interface AgreementMetrics {

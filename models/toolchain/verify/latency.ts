@@ -4,7 +4,7 @@
  * Besides wall time, each run's process CPU time is recorded: with one inference thread it is the compute time,
  * and on a shared machine it is far less disturbed by other processes than wall time is.
  */
-import type { ModelSession } from '../../../worker/inference/backend.js';
+import type { ModelSession } from '../../../worker/core/inference/backend.js';
 import type { ImageBatch } from './images.js';
 
 export interface LatencyStats {

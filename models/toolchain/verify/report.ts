@@ -2,7 +2,7 @@
  * The verify step: a candidate model (e.g. int8) against its reference (fp32) in each backend — agreement on
  * held-out images, file sizes, warm latencies side by side — and a plain-text table of the result.
  */
-import type { InferenceBackend } from '../../../worker/inference/backend.js';
+import type { InferenceBackend } from '../../../worker/core/inference/backend.js';
 import { formatTable } from '../table.js';
 import { compareModels, type AgreementMetrics } from './compare.js';
 import { asBatch, type ImageInput } from './images.js';

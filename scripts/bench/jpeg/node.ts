@@ -16,8 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJpegDecoder, type ScaleDenom } from '../../../wasm/jpeg/index.js';
 import { loadJpegWasmModule } from '../../../wasm/jpeg/node.js';
-import { exitOnHelp } from '../../../worker/node/cli-run.js';
-import { median } from '../stats.js';
+import { exitOnHelp } from '../../lib/cli.js';
+import { median } from '../lib/stats.js';
 
 exitOnHelp(import.meta.url);
 

@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unstable_startWorker } from 'wrangler';
-import { exitOnHelp } from '../../../worker/node/cli-run.js';
-import { median } from '../stats.js';
+import { exitOnHelp } from '../../lib/cli.js';
+import { median } from '../lib/stats.js';
 
 exitOnHelp(import.meta.url);
 

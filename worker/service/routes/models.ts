@@ -1,0 +1,122 @@
+/**
+ * GET /v1/models: every model in the manifest, with where its weights came from and whether it is loaded; with a GPU
+ * origin, the origin's models too (`runs: 'origin'`), from its own listing (cached briefly by the origin client).
+ */
+import type { Hono } from 'hono';
+import { isSyntheticSource, type ManifestModel } from '../../core/manifest/manifest.js';
+import type { RouteContext } from './context.js';
+import { ref } from '../openapi/problems.js';
+import type { RouteOperation } from '../openapi/types.js';
+
+export const modelsOperation: RouteOperation = {
+  method: 'get',
+  path: '/v1/models',
+  auth: true,
+  problems: ['model-unavailable'],
+  operation: {
+    operationId: 'models',
+    summary: 'The deployed models, their provenance and whether this instance has loaded them',
+    responses: {
+      '200': {
+        description: 'the manifest, as clients need it',
+        content: {
+          'application/json': {
+            schema: ref('schemas', 'Models'),
+            example: {
+              backend: 'onnxruntime-web/wasm',
+              default: 'm0',
+              models: [
+                {
+                  name: 'm0',
+                  id: 'efficientvit_m0.int8',
+                  variant: 'm0',
+                  precision: 'int8',
+                  bytes: 2712345,
+                  sha256: '0'.repeat(64),
+                  source: {
+                    checkpoint:
+                      'https://github.com/xinyuliu-jeffrey/EfficientViT_Model_Zoo/releases/download/v1.0/efficientvit_m0.pth',
+                    sha256: '0'.repeat(64),
+                    format: 'pth',
+                    kind: 'checkpoint',
+                    note: 'converted from the pth checkpoint …',
+                  },
+                  input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
+                  labels: 'imagenet-1k',
+                  classes: 1000,
+                  default: true,
+                  loaded: false,
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+/** Where each model's weights came from, in words a client can show. */
+function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fixture' | 'checkpoint'; note: string } {
+  return isSyntheticSource(source)
+    ? {
+        kind: 'synthetic-fixture',
+        note: 'random "trained-looking" test weights, not trained on ImageNet: predictions are meaningless',
+      }
+    : { kind: 'checkpoint', note: `converted from the ${source.format} checkpoint ${source.checkpoint}` };
+}
+
+export function registerModelsRoute(app: Hono, { registry, config, execution, origin }: RouteContext): void {
+  app.get('/v1/models', async (c) => {
+    // Both listings are read at once: a slow origin costs this request its timeout at most, once per cache period.
+    const [manifest, originListing] = await Promise.all([registry.manifest(), origin?.models()]);
+    const here = new Set(manifest.models.map((model) => model.name));
+    const originModels = (originListing?.listing?.models ?? [])
+      .filter((model) => typeof model.name === 'string' && !here.has(model.name))
+      .map((model) => ({
+        ...model,
+        default: model.name === config.defaultModel,
+        runs: 'origin' as const,
+        available: originListing?.available === true,
+        ...(originListing?.available ? {} : { reason: originListing?.reason }),
+      }));
+    return c.json({
+      backend: registry.backend.name,
+      ...(execution ? { execution: execution() } : {}),
+      default: config.defaultModel,
+      models: [
+        ...manifest.models.map((model) => ({
+          name: model.name,
+          id: model.id,
+          variant: model.variant,
+          precision: model.precision,
+          bytes: model.bytes,
+          sha256: model.sha256,
+          source: { ...model.source, ...describeSource(model.source) },
+          input: model.input,
+          labels: model.labels,
+          classes: model.output.shape[1],
+          // Width of /v1/embed's vectors; null for a build from before embeddings (501 no-embedding).
+          embedding_dims: model.embedding?.shape[1] ?? null,
+          preprocessing: model.preprocessing,
+          default: model.name === config.defaultModel,
+          loaded: registry.isLoaded(model.name),
+          runs: 'edge' as const,
+          available: true,
+        })),
+        ...originModels,
+      ],
+      ...(originListing
+        ? {
+            origin: {
+              available: originListing.available,
+              ...(originListing.reason ? { reason: originListing.reason } : {}),
+              ...(originListing.listing
+                ? { backend: originListing.listing.backend, execution: originListing.listing.execution }
+                : {}),
+            },
+          }
+        : {}),
+    });
+  });
+}
