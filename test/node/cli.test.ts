@@ -255,7 +255,7 @@ describe('npm run deploy -- --dry-run', () => {
     const result = await cli('scripts/deploy.ts', ['--dry-run', '--force', '--models', other]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(
-      /warning: worker\/entries\/startup-model\.ts bundles .*efficientvit_m0\.int8\.onnx, but DEFAULT_MODEL m0 is renamed\.onnx/,
+      /warning: worker\/runtimes\/workerd\/startup-model\.ts bundles .*efficientvit_m0\.int8\.onnx, but DEFAULT_MODEL m0 is renamed\.onnx/,
     );
   });
 

@@ -3,6 +3,7 @@
  * problem codes as decoding on the calling thread, its bounded queue's 503 over real HTTP, and close() finishing
  * the images it accepted.
  */
+import { CodedError } from '../../worker/core/errors.js';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
 import { createImageSupport } from '../../worker/core/model-input/image-input.js';
 import { parseConfig } from '../../worker/service/config.js';
-import { ApiError } from '../../worker/service/problems.js';
 import { loadImageWasmModules } from '../../worker/runtimes/node/image-wasm.js';
 import { createDecodePool, type DecodePool } from '../../worker/runtimes/node/decode-pool.js';
 import type { NodeServer } from '../../worker/runtimes/node/server.js';
@@ -36,7 +36,7 @@ async function outcome(support: ImageSupport, bytes: Uint8Array): Promise<Float3
     expect(out.subarray(0, ELEMENTS).every((value) => value === 0)).toBe(true);
     return out.slice(ELEMENTS);
   } catch (error) {
-    if (error instanceof ApiError) return error.code;
+    if (error instanceof CodedError) return error.code;
     throw error;
   }
 }

@@ -137,7 +137,10 @@ describe.each(VARIANTS)('EfficientViT-%s, edge recipe (weight-only int8)', (vari
 describe('EfficientViT-M0, static QDQ', () => {
   it('quantizes every planned tensor with parameters from the calibration images, and runs in both backends', async () => {
     const samples = calibration.slice(0, 8);
-    const { model, plan, activationParams } = await quantizeStatic(fp32.m0!, samples, { reduceRange: true });
+    const { model, plan, activationParams } = await quantizeStatic(fp32.m0!, samples, {
+      reduceRange: true,
+      calibration: { backend: backends[0] },
+    });
     const index = new GraphIndex(graphOf(decodeModel(model)));
     for (const tensor of plan.tensors) {
       expect(

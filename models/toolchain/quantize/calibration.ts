@@ -171,13 +171,13 @@ export async function calibrateRanges(
 ): Promise<Map<string, Range>> {
   if (samples.length === 0) throw new CalibrationError('no-samples', 'calibration needs at least one sample');
   const method = options.method ?? 'minmax';
-  const { backend } = options;
-  if (!backend) throw new CalibrationError('no-backend', 'calibration runs the model: pass calibration.backend');
   const graph = graphOf(decodeModel(fp32Onnx));
   const inputName =
     (graph.input ?? []).find((v) => !(graph.initializer ?? []).some((t) => t.name === v.name))?.name ?? '';
   const batches = samples.map((s) => sampleDims(s, declaredDims(graph, inputName)));
   const instrumented = instrumentModel(fp32Onnx, tensors);
+  const { backend } = options;
+  if (!backend) throw new CalibrationError('no-backend', 'calibration runs the model: pass calibration.backend');
 
   const mins = new Float64Array(tensors.length).fill(Infinity);
   const maxs = new Float64Array(tensors.length).fill(-Infinity);

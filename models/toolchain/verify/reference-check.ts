@@ -15,6 +15,8 @@ import type { Variant } from '../../../worker/core/manifest/manifest.js';
  */
 export const REFERENCE_TOLERANCE = 1e-3;
 const TOLERANCE_SCALE = 10;
+/** Never more than 10× the bar: logits past ±100 are damaged weights (a flipped exponent bit), not rounding. */
+const MAX_SCALE = 10;
 
 /**
  * The bar for one output: REFERENCE_TOLERANCE, relative to the reference's largest magnitude once that exceeds 10.
@@ -24,7 +26,7 @@ const TOLERANCE_SCALE = 10;
 export function referenceTolerance(reference: ArrayLike<number>): number {
   let largest = 0;
   for (let i = 0; i < reference.length; i++) largest = Math.max(largest, Math.abs(reference[i]));
-  return REFERENCE_TOLERANCE * Math.max(1, largest / TOLERANCE_SCALE);
+  return REFERENCE_TOLERANCE * Math.min(MAX_SCALE, Math.max(1, largest / TOLERANCE_SCALE));
 }
 
 export interface ReferenceCheck {
