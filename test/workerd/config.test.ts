@@ -6,7 +6,7 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../../worker/service/config.js';
-import { createWorkerdHandler, type Env } from '../../worker/runtimes/workerd/handler.js';
+import { createWorkerdHandler, type WorkerEnv } from '../../worker/runtimes/workerd/handler.js';
 import { expectProblem } from '../conformance/http.js';
 
 describe('parseConfig', () => {
@@ -78,7 +78,7 @@ describe('parseConfig', () => {
 
   it('the entry answers 500 invalid-config to every request while a variable is malformed', async () => {
     const handler = createWorkerdHandler();
-    const badEnv = { ...env, MAX_BATCH: 'eight' } as unknown as Env;
+    const badEnv = { ...env, MAX_BATCH: 'eight' } as unknown as WorkerEnv;
     for (const path of ['/healthz', '/v1/models']) {
       const response = await handler.fetch!(
         new Request(`http://edge.test${path}`) as never,

@@ -1,13 +1,9 @@
-// Bindings the workerd tests see: the worker's own (wrangler.toml) plus the Node-side FIXTURES service.
+// The bindings only the workerd tests have, beside the worker's own (worker/runtimes/workerd/env.d.ts, generated).
 declare namespace Cloudflare {
   interface Env {
-    MODELS: Fetcher;
+    /** test/workerd/fixtures-binding.ts */
     FIXTURES: Fetcher;
     /** test/workerd/origin-lab.ts */
     ORIGIN_LAB: Fetcher;
-    DEFAULT_MODEL: string;
-    MAX_BODY_BYTES: string;
-    MAX_MEGAPIXELS: string;
-    MAX_BATCH: string;
   }
 }

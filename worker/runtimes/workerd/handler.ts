@@ -19,13 +19,14 @@ import type { StartupModel } from '../../service/registry/registry.js';
 import { createOriginClient } from '../../service/origin/client.js';
 import { type OriginVars, parseOriginConfig } from '../../service/origin/config.js';
 
-export interface Env extends ConfigVars, OriginVars {
-  /** Static Assets binding serving models/ (wrangler.toml [assets]). */
-  MODELS: Fetcher;
-}
+/**
+ * The bindings and vars wrangler.toml declares (Cloudflare.Env, generated into env.d.ts by `npm run types`), and the
+ * variables it leaves unset or commented out (secrets such as API_TOKEN, the optional limits and the origin's).
+ */
+export type WorkerEnv = Cloudflare.Env & ConfigVars & OriginVars;
 
 /** The dependencies for one isolate; exported so tests can build the same app with another config. */
-export function workerdDeps(env: Env, startup?: StartupModel): AppDeps {
+export function workerdDeps(env: WorkerEnv, startup?: StartupModel): AppDeps {
   const origin = parseOriginConfig(env);
   return {
     ...(origin ? { origin: createOriginClient(origin) } : {}),
@@ -50,7 +51,7 @@ export function workerdDeps(env: Env, startup?: StartupModel): AppDeps {
 }
 
 /** One app per isolate, built on the first request (env is only known then); a bad config answers every request. */
-export function createWorkerdHandler(startup?: StartupModel): ExportedHandler<Env> {
+export function createWorkerdHandler(startup?: StartupModel): ExportedHandler<WorkerEnv> {
   let app: Hono | undefined;
   return {
     fetch(request, env, ctx) {
