@@ -13,19 +13,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { pngCodec } from '../../worker/core/image/png.js';
 import { expectProblem } from './http.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
+import type { Prediction } from '../../worker/api/common.js';
 
 /** Probabilities from our preprocessing + fp32 onnxruntime vs the softmax of the official float64 logits. */
 export const GOLDEN_SCORE_TOLERANCE = 1e-4;
 const PROBLEM_TYPE_PREFIX = 'tag:efficientvit-edge,2026:problem:';
 const MAX_BODY_BYTES = Number(CONFORMANCE_CONFIG.MAX_BODY_BYTES);
 const MAX_BATCH = Number(CONFORMANCE_CONFIG.MAX_BATCH);
-
-interface Prediction {
-  index: number;
-  synset: string;
-  label: string;
-  score: number;
-}
 
 interface Golden {
   images: string[];

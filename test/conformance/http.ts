@@ -6,6 +6,9 @@ import { expect } from 'vitest';
 import { IMAGENET_PREPROCESSING } from '../../worker/core/manifest/manifest.js';
 import type { ConformanceTarget } from './target.js';
 import { SOLID_COLOURS, type TinyModelInfo } from './test-data.js';
+import type { Prediction } from '../../worker/api/common.js';
+
+export type { Prediction };
 
 export type Fetch = (request: Request) => Promise<Response>;
 
@@ -36,14 +39,9 @@ export async function okJson<T>(response: Response): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  [extension: string]: unknown;
-}
+import type { Problem as ProblemBody } from '../../worker/api/problems.js';
+
+export type { ProblemBody };
 
 /** An RFC 9457 problem with the given status and code, and the stable type URI for that code. */
 export async function expectProblem(response: Response, status: number, code: string): Promise<ProblemBody> {
@@ -79,13 +77,6 @@ export function topIndices(values: readonly number[], k: number): number[] {
   return Array.from(values.keys())
     .sort((a, b) => values[b] - values[a] || a - b)
     .slice(0, k);
-}
-
-export interface Prediction {
-  index: number;
-  synset: string;
-  label: string;
-  score: number;
 }
 
 /**

@@ -6,16 +6,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, okJson } from './http.js';
 import { CONFORMANCE_CONFIG, CONFORMANCE_MODELS, type ConformanceTarget } from './target.js';
+import type { Prediction } from '../../worker/api/common.js';
 
 const IMAGE = 'images/imagenet-sample/n01440764_tench.JPEG';
 const OTHER_IMAGE = 'images/imagenet-sample/n01560419_bulbul.JPEG';
 /** Used by no other case, so its first requests here are certain to be misses. */
 const EMBED_IMAGE = 'images/imagenet-sample/n02843684_birdhouse.JPEG';
-
-interface Prediction {
-  index: number;
-  score: number;
-}
 
 /** `origin()`: the image origin's base URL, http://127.0.0.1:PORT. */
 export function defineUrlAndCacheSuite(getTarget: () => ConformanceTarget, origin: () => string): void {

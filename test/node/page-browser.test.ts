@@ -11,17 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, startBundledWorker, type BundledWorker } from '../../scripts/lib/page-browser.js';
 import { repoRoot, sharedRoot, writeConformanceModels } from '../conformance/models.js';
 import { CONFORMANCE_MODELS } from '../conformance/target.js';
+import type { Prediction } from '../../worker/api/common.js';
 
 const workDir = path.join(repoRoot, '.cache', 'page-browser');
 const imagePath = path.join(sharedRoot, 'images', 'imagenet-sample', 'n01440764_tench.JPEG');
 const imageBytes = readFileSync(imagePath);
 const textBytes = Buffer.from('these are notes, not an image\n');
-
-interface Prediction {
-  index: number;
-  label: string;
-  score: number;
-}
 
 let worker: BundledWorker | undefined;
 let browser: Browser | undefined;

@@ -9,18 +9,26 @@ import { LoadTimeoutError, Residency, type Lease } from '../../worker/service/re
 function recorded(capacity: number, staleAfterMs?: number) {
   const events: string[] = [];
   const pendingLoads = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
-  const residency = new Residency<{ name: string }>(
+  const load = (key: string) =>
+    new Promise<{ name: string }>((resolve, reject) => {
+      events.push(`load ${key}`);
+      pendingLoads.set(key, { resolve: () => resolve({ name: key }), reject });
+    });
+  const inner = new Residency<{ name: string }>(
     capacity,
-    (key) =>
-      new Promise((resolve, reject) => {
-        events.push(`load ${key}`);
-        pendingLoads.set(key, { resolve: () => resolve({ name: key }), reject });
-      }),
     async (value) => {
       events.push(`unload ${value.name}`);
     },
     staleAfterMs,
   );
+  // Each acquire brings its key's loader, as the registry's do.
+  const residency = {
+    acquire: (key: string) => inner.acquire(key, () => load(key)),
+    isLoaded: (key: string) => inner.isLoaded(key),
+    get occupied() {
+      return inner.occupied;
+    },
+  };
   // Loads start in the loading request's own continuation, a tick after its acquire was granted.
   const finishLoad = async (key: string) => {
     await settle();

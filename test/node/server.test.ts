@@ -12,11 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFsModelFiles } from '../../worker/runtimes/node/fs-model-files.js';
 import type { LogLevel, NodeServer, NodeServerOptions } from '../../worker/runtimes/node/server.js';
 import { sharedRoot, writeConformanceModels } from '../conformance/models.js';
-
-interface Prediction {
-  index: number;
-  score: number;
-}
+import type { Prediction } from '../../worker/api/common.js';
 
 let modelsDir: string;
 let jpegs: Uint8Array[];

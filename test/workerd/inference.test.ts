@@ -22,6 +22,9 @@ import {
   type Prediction,
 } from '../conformance/http.js';
 
+/** A lease on the model of that name, as a request's pipeline takes it (find, then acquire). */
+const acquireNamed = async (registry: ModelRegistry, name: string) => registry.acquire(await registry.find(name));
+
 const assetFiles = () => createFetchModelFiles(env.MODELS);
 
 /** The tiny model's logits for an input whose channel c is the constant values[c]. */
@@ -53,8 +56,8 @@ describe('onnxruntime-web in workerd', () => {
     const base = createOrtWebBackend(ortWasm);
     let loads = 0;
     const registry = new ModelRegistry(assetFiles(), { name: base.name, load: (bytes) => (loads++, base.load(bytes)) });
-    const [a, b] = await Promise.all([registry.acquire('tiny'), registry.acquire('tiny')]);
-    const c = await registry.acquire('tiny');
+    const [a, b] = await Promise.all([acquireNamed(registry, 'tiny'), acquireNamed(registry, 'tiny')]);
+    const c = await acquireNamed(registry, 'tiny');
     expect(b.value).toBe(a.value);
     expect(c.value).toBe(a.value);
     expect(loads).toBe(1);
@@ -73,9 +76,9 @@ describe('onnxruntime-web in workerd', () => {
       },
     };
     const registry = new ModelRegistry(flaky, createOrtWebBackend(ortWasm));
-    await expect(registry.acquire('tiny')).rejects.toMatchObject({ code: 'model-unavailable', status: 503 });
+    await expect(acquireNamed(registry, 'tiny')).rejects.toMatchObject({ code: 'model-unavailable', status: 503 });
     expect(registry.isLoaded('tiny')).toBe(false);
-    const lease = await registry.acquire('tiny');
+    const lease = await acquireNamed(registry, 'tiny');
     expect(lease.value.classes).toBe(1000);
     lease.release();
   });
@@ -94,8 +97,8 @@ describe('onnxruntime-web in workerd', () => {
     };
     const registry = new ModelRegistry(assetFiles(), backend, { maxLoaded: 1 });
 
-    const tiny = await registry.acquire('tiny');
-    const ten = registry.acquire('tiny-10'); // must wait: tiny is held
+    const tiny = await acquireNamed(registry, 'tiny');
+    const ten = acquireNamed(registry, 'tiny-10'); // must wait: tiny is held
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(events).toEqual(['load 1000']);
     // Meanwhile the holder's session still runs.

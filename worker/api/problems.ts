@@ -3,6 +3,8 @@
  * every error the API returns: an RFC 9457 problem (`application/problem+json`) with a machine-readable `code`.
  * Each code has one HTTP status and one stable `type` URI; docs/api.md lists them.
  */
+import * as v from 'valibot';
+
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Problem `type` URIs are tag URIs (RFC 4151): stable identifiers that are not meant to be fetched. */
@@ -39,15 +41,6 @@ const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ProblemCode;
-  [extension: string]: unknown;
-}
-
 export function problemType(code: ProblemCode): string {
   return TYPE_PREFIX + code;
 }
@@ -62,3 +55,18 @@ export function problemTitle(code: ProblemCode): string {
 
 /** Every code, in the table's order (the OpenAPI document and docs/api.md list them all). */
 export const PROBLEM_CODES = Object.freeze(Object.keys(PROBLEMS) as ProblemCode[]);
+
+/** An RFC 9457 problem as the API sends it; some add members (parameter, limit, width, height, count, model, …). */
+export const Problem = v.pipe(
+  v.looseObject({
+    type: v.pipe(v.string(), v.description(`${TYPE_PREFIX}<code>, one per code`)),
+    title: v.string(),
+    status: v.picklist([...new Set(PROBLEM_CODES.map(problemStatus))]),
+    detail: v.string(),
+    code: v.picklist(PROBLEM_CODES),
+  }),
+  v.description(
+    'An RFC 9457 problem. Some problems add members: parameter, limit, width, height, count, model, available.',
+  ),
+);
+export type Problem = v.InferOutput<typeof Problem>;

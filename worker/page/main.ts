@@ -3,10 +3,10 @@
  * model, and the answer (the server's own crop, the top 5, the timing stages or the problem) is shown. Changing the
  * model classifies the same image again.
  */
-import { classify, listModels, type ModelsBody } from './api.js';
+import { classify, listModels, type ModelsResult } from './api.js';
 import { showBusy, showModelNote, showModels, showProblem, showResult, ui } from './view.js';
 
-let models: ModelsBody | undefined;
+let models: ModelsResult | undefined;
 let current: File | undefined;
 /** Only the latest request's answer is shown (a slow one must not overwrite a newer one). */
 let latest = 0;

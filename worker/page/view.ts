@@ -1,5 +1,5 @@
 /** Renders the API's answers into the page's elements (index.html). Text only through textContent: labels are data. */
-import type { ClassifyBody, ModelsBody, Problem } from './api.js';
+import type { ClassifyResult, ModelsResult, Shown } from './api.js';
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -40,7 +40,7 @@ function bar(fraction: number): HTMLElement {
 
 export const percent = (score: number) => `${(score * 100).toFixed(1)}%`;
 
-export function showModels(body: ModelsBody): void {
+export function showModels(body: ModelsResult): void {
   ui.backend.textContent = `backend ${body.backend}`;
   ui.model.replaceChildren(
     ...body.models.map((model) => {
@@ -53,7 +53,7 @@ export function showModels(body: ModelsBody): void {
   showModelNote(body);
 }
 
-export function showModelNote(body: ModelsBody): void {
+export function showModelNote(body: ModelsResult): void {
   const model = body.models.find((m) => m.name === ui.model.value);
   ui.modelNote.textContent = model ? model.source.note : '';
 }
@@ -63,7 +63,7 @@ export function showBusy(message: string): void {
   ui.result.setAttribute('aria-busy', 'true');
 }
 
-export function showProblem(problem: Problem): void {
+export function showProblem(problem: Shown): void {
   // An earlier image's result beside this error would read as this image's.
   ui.result.hidden = true;
   ui.result.removeAttribute('aria-busy');
@@ -91,7 +91,7 @@ const stageRank = (stage: string) => {
   return rank === -1 ? STAGE_ORDER.length - 1.5 : rank; // unknown stages before the total
 };
 
-export function showResult(body: ClassifyBody, model: string, fileName: string): void {
+export function showResult(body: ClassifyResult, model: string, fileName: string): void {
   ui.error.hidden = true;
   if (body.input) ui.crop.src = body.input;
   ui.crop.alt = `${fileName} as the model saw it: the 224 by 224 pixel centre crop`;

@@ -18,9 +18,9 @@ import { type RequestLog, requestLogger } from './http/request-log.js';
 import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './registry/model-files.js';
 import { ModelRegistry, type SessionWrapper, type StartupModel } from './registry/registry.js';
-import { registerClassifyRoute } from './routes/classify.js';
-import { registerEmbedRoute } from './routes/embed.js';
-import type { RouteContext } from './routes/context.js';
+import { registerTask } from './pipeline/handler.js';
+import { classifyTask } from './tasks/classify.js';
+import { embedTask } from './tasks/embed.js';
 import { registerDocsRoute } from './routes/docs.js';
 import { registerHealthRoute } from './routes/health.js';
 import { registerModelsRoute } from './routes/models.js';
@@ -29,6 +29,7 @@ import type { OriginClient } from './origin/client.js';
 import { FALLBACK_HEADER } from './origin/fallback.js';
 import { registerPageRoute } from './routes/page.js';
 import type { ImageSupport } from '../core/model-input/image-input.js';
+import type { Services } from './services.js';
 
 export interface AppDeps {
   /** Runs the ONNX models (onnxruntime-web in workerd, onnxruntime-node in Node). */
@@ -143,7 +144,7 @@ export function createApp(deps: AppDeps): Hono {
   registerHealthRoute(app);
   registerOpenApiRoute(app);
 
-  const routes: RouteContext = {
+  const routes: Services = {
     config,
     images,
     registry,
@@ -158,8 +159,8 @@ export function createApp(deps: AppDeps): Hono {
   registerPageRoute(app, routes);
   registerDocsRoute(app, routes);
   registerModelsRoute(app, routes);
-  registerClassifyRoute(app, routes);
-  registerEmbedRoute(app, routes);
+  // Every image operation is one task of the one pipeline (pipeline/handler.ts).
+  for (const task of [classifyTask, embedTask]) registerTask(app, routes, task);
 
   return app;
 }

@@ -1,10 +1,8 @@
-import type { ClassLabel } from '../manifest/manifest.js';
+/** A model's logits → its most probable classes; the service names them with the model's labels. */
 
-export interface Prediction {
+/** One class of a ranking: its output index and softmax probability. */
+export interface RankedClass {
   index: number;
-  synset: string;
-  label: string;
-  /** Softmax probability. */
   score: number;
 }
 
@@ -23,13 +21,8 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
 }
 
 /** The k most probable classes, most probable first; ties keep the lower class index first. */
-export function topK(logits: ArrayLike<number>, k: number, labels: readonly ClassLabel[]): Prediction[] {
+export function topK(logits: ArrayLike<number>, k: number): RankedClass[] {
   const probabilities = softmax(logits);
   const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a] || a - b);
-  return order.slice(0, k).map((index) => ({
-    index,
-    synset: labels[index].synset,
-    label: labels[index].label,
-    score: probabilities[index],
-  }));
+  return order.slice(0, k).map((index) => ({ index, score: probabilities[index] }));
 }

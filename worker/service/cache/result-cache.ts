@@ -17,7 +17,7 @@ export interface ResultCache {
 /** What an answer depends on besides the image: which endpoint computed it, with what model and parameters. */
 export interface AnswerKey {
   /** The endpoint first, so a classify answer and an embedding of the same image and model never share an entry. */
-  endpoint: 'classify' | 'embed';
+  endpoint: string;
   modelSha256: string;
   /** The parameters that shape the answer, as `name=value`: `top_k=5`, `encoding=base64`. */
   parameters: string;

@@ -2,11 +2,10 @@
  * Reads the images of a classify request: the raw body (one image) or the `image` fields of a multipart form (a
  * batch). The media type only chooses between the two; an image's format is always sniffed from its bytes.
  */
-import * as v from 'valibot';
 import { ApiError } from '../problems.js';
 import { parseWith } from './validate.js';
-
-export const IMAGE_FIELD = 'image';
+import { IMAGE_FIELD } from '../../api/image-request.js';
+import { UrlBody, UrlsBody } from '../../api/image-urls.js';
 
 export interface UploadedImage {
   bytes: Uint8Array;
@@ -77,32 +76,6 @@ export interface ImageUrls {
   /** `{"urls": [...]}`: answered as a batch, in order, like multipart. */
   batch: boolean;
 }
-
-const BODY_SHAPE = 'the JSON body must be {"url": "https://…"} or {"urls": ["https://…", …]}';
-const URLS_TYPE = '"urls" must be an array of strings';
-/** An annotation only: which URLs may be fetched is the fetch policy's decision (400 url-not-allowed). */
-const imageUrl = (message?: string) => v.pipe(v.string(message), v.metadata({ format: 'uri' }));
-
-/** `{"url": "https://…"}`: one image, fetched by the service. */
-export const UrlBody = v.strictObject(
-  { url: v.pipe(imageUrl('"url" must be a string'), v.description('an image URL on a FETCH_ALLOWED_HOSTS host')) },
-  BODY_SHAPE,
-);
-
-/** `{"urls": [...]}`: a batch; an empty list is an empty body (400 empty-body), as an upload of no bytes is. */
-export const UrlsBody = v.strictObject(
-  {
-    urls: v.pipe(
-      v.array(imageUrl(URLS_TYPE), URLS_TYPE),
-      v.minLength(1, '"urls" is empty'),
-      v.description('at most MAX_BATCH image URLs, answered in order'),
-    ),
-  },
-  BODY_SHAPE,
-);
-
-/** The JSON body's schema as the document shows it; readImageUrls validates with the option the body's key names. */
-export const ImageUrlsBody = v.union([UrlBody, UrlsBody], BODY_SHAPE);
 
 function bodyProblem(issue: { type: string; message: string }): ApiError {
   if (issue.type === 'min_length') return new ApiError('empty-body', issue.message);

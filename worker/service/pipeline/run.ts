@@ -1,104 +1,157 @@
 /**
- * One classify call: every image is decoded and preprocessed into one NCHW batch tensor, one session call
- * runs the batch, and each image gets its top-k. An image that fails gets its own error; the others still run.
+ * The pipeline without HTTP: a task run on images that have been read — the model lease, every image decoded and
+ * preprocessed into one NCHW batch tensor, one session call for the batch, then the task's postprocessing per image.
+ * An image that fails gets its own problem; the others still run. The HTTP handler (handler.ts) and any other caller
+ * (a queue consumer) run tasks through here.
  */
-import type { Preprocessing } from '../../core/manifest/manifest.js';
+import type * as v from 'valibot';
 import { CodedError } from '../../core/errors.js';
-import { ApiError, apiError } from '../problems.js';
-import type { ImageJob, ImageSupport, ImageTiming } from '../../core/model-input/image-input.js';
-import type { Clock } from '../http/timing.js';
 import type { OutputTensor } from '../../core/inference/backend.js';
-import type { LoadedModel } from '../registry/registry.js';
-import { topK, type Prediction } from '../../core/postprocess/top-k.js';
+import type { ManifestModel } from '../../core/manifest/manifest.js';
+import type { ImageJob, ImageTiming } from '../../core/model-input/image-input.js';
+import { ApiError, apiError } from '../problems.js';
+import type { LoadedModel, ModelLease, ModelLoadTiming } from '../registry/registry.js';
+import { takeLoadTiming } from '../registry/registry.js';
+import type { Services } from '../services.js';
+import type { Input } from './inputs.js';
+import type { ModelRow, RunNeeds, Task } from './task.js';
 
-export type ImageOutcome =
-  | {
-      ok: true;
-      predictions: Prediction[];
-      /** The L2-normalised pooled features; only with `embed` (then `predictions` is empty). */
-      embedding?: Float32Array;
-      timing: ImageTiming;
-      /** The image's row of the model input (a view of the batch tensor); only with `keepInputs`. */
-      input?: Float32Array;
-    }
+type RunServices = Pick<Services, 'config' | 'images' | 'clock' | 'registry'>;
+
+/** One image's part of a task's outcome: its answer members and stages, or its problem. */
+export type ImageResult =
+  | { ok: true; answer: Record<string, unknown>; timing: ImageTiming }
   | { ok: false; error: ApiError };
 
-export interface BatchOutcome {
-  images: ImageOutcome[];
+export interface TaskOutcome {
+  /** In the order of the inputs. */
+  images: ImageResult[];
   /** One session call for the whole batch; 0 when no image reached the model. */
   inference_ms: number;
   /** From asking for the model to holding it: its load, or waiting for another request's load or a switch. */
   model_wait_ms: number;
-  /** The model as this request got it (absent when no image reached the model). */
-  model?: LoadedModel;
+  /** The model load's stages, on the one request that loaded it. */
+  load?: ModelLoadTiming;
+  /** When the run ended (the clock's time), before the task's postprocessing. */
+  ranAt: number;
 }
 
 /**
- * `model` is called once the first image is ready for it, and not at all when no image is: a request whose images all
- * fail never starts a model load (in workerd, a load left running by a request that already answered is cancelled
- * with it). Load failures (503) propagate to the caller, since they concern the whole request.
+ * Holds `entry`'s model while `work` runs. The load starts now (so it overlaps the decoding) and is kept alive past
+ * the caller's end (`keepAlive`): a request whose images all fail still leaves the model loaded for the next one. The
+ * lease keeps the session from being released (to make room for another model) until `work` is done.
  */
-export async function classifyImages(options: {
-  images: readonly Uint8Array[];
-  model: () => Promise<LoadedModel>;
-  preprocessing: Preprocessing;
-  inputSize: number;
-  topK: number;
-  maxPixels: number;
-  /** Most memory one image's decode may take; absent: no budget. */
-  maxDecodeBytes?: number;
-  support: ImageSupport;
-  clock: Clock;
-  /** Hand back each image's model input (for `include=input`). */
-  keepInputs?: boolean;
-  /** Answer with each image's embedding (the model's second output, L2-normalised) instead of its top-k. */
-  embed?: boolean;
-}): Promise<BatchOutcome> {
-  const { images, support, clock, preprocessing, inputSize, maxPixels, maxDecodeBytes } = options;
+export async function withModelLease<T>(
+  registry: Services['registry'],
+  entry: ManifestModel,
+  keepAlive: (work: Promise<unknown>) => void,
+  work: (model: () => Promise<LoadedModel>) => Promise<T>,
+): Promise<T> {
+  const cold = !registry.isLoaded(entry.name);
+  const lease: Promise<ModelLease> = registry.acquire(entry);
+  // A failed load reaches the caller when it asks for the model; keepAlive only keeps it running.
+  const settled = lease.catch(() => undefined);
+  if (cold) keepAlive(settled);
+  try {
+    return await work(() => lease.then((held) => held.value));
+  } finally {
+    lease.then(
+      (held) => held.release(),
+      () => undefined,
+    );
+  }
+}
+
+/** `task` on `inputs` with `entry`'s model: failed inputs (a URL that could not be fetched) keep their slots. */
+export async function runTask<P extends { model: string }>(
+  services: RunServices,
+  request: {
+    task: Pick<Task<v.GenericSchema, P>, 'needs' | 'image'>;
+    params: P;
+    entry: ManifestModel;
+    inputs: readonly Input[];
+    keepAlive: (work: Promise<unknown>) => void;
+  },
+): Promise<TaskOutcome> {
+  const { task, params, entry } = request;
+  return withModelLease(services.registry, entry, request.keepAlive, async (model) => {
+    const run = await runModel(services, { inputs: request.inputs, entry, model, needs: task.needs(params) });
+    const ranAt = services.clock();
+    const images = await Promise.all(
+      run.slots.map(async (slot): Promise<ImageResult> => {
+        if ('error' in slot) return { ok: false, error: slot.error };
+        return { ok: true, answer: await task.image(slot.row, run.model!, params), timing: slot.timing };
+      }),
+    );
+    return {
+      images,
+      inference_ms: run.inference_ms,
+      model_wait_ms: run.model_wait_ms,
+      ...(run.model ? { load: takeLoadTiming(run.model) } : {}),
+      ranAt,
+    };
+  });
+}
+
+type Slot = { row: ModelRow; timing: ImageTiming } | { error: ApiError };
+
+/**
+ * Decodes and preprocesses the inputs into one tensor, then runs it. `model` is asked for once the images are
+ * written (its load has been running meanwhile), and not at all when every image failed.
+ */
+async function runModel(
+  { config, images: support, clock }: RunServices,
+  request: { inputs: readonly Input[]; entry: ManifestModel; model: () => Promise<LoadedModel>; needs: RunNeeds },
+): Promise<{ slots: Slot[]; inference_ms: number; model_wait_ms: number; model?: LoadedModel }> {
+  const { inputs, entry, needs } = request;
+  const preprocessing = entry.preprocessing;
+  const inputSize = preprocessing.centerCrop;
   const job: ImageJob = {
-    limits: { maxPixels, maxDecodeBytes, resizeShortSide: preprocessing.resizeShortSide },
+    limits: {
+      maxPixels: config.maxImagePixels,
+      maxDecodeBytes: config.maxDecodeBytes,
+      resizeShortSide: preprocessing.resizeShortSide,
+    },
     preprocessing,
   };
   const imageElements = 3 * inputSize * inputSize;
   // Sized for the whole batch up front; image i is written to row i, and failed images' rows are squeezed out below.
-  const tensor = support.allocate(images.length * imageElements);
-  const written: ({ timing: ImageTiming } | { error: ApiError })[] = new Array(images.length);
+  const tensor = support.allocate(inputs.length * imageElements);
+  const written: ({ timing: ImageTiming } | { error: ApiError })[] = new Array(inputs.length);
   let next = 0;
   const writeNext = async (): Promise<void> => {
-    while (next < images.length) {
+    while (next < inputs.length) {
       const index = next++;
+      const input = inputs[index];
+      if ('error' in input) {
+        written[index] = { error: input.error };
+        continue;
+      }
       try {
-        const bytes = images[index];
-        if (bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
-        written[index] = { timing: await support.write(bytes, job, tensor, index * imageElements, clock) };
+        if (input.bytes.byteLength === 0) throw new ApiError('empty-body', 'the image is empty');
+        written[index] = { timing: await support.write(input.bytes, job, tensor, index * imageElements, clock) };
       } catch (error) {
         if (!(error instanceof CodedError)) throw error;
         written[index] = { error: apiError(error) };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(support.parallel, images.length) }, writeNext));
+  await Promise.all(Array.from({ length: Math.min(support.parallel, inputs.length) }, writeNext));
 
-  const slots: ({ row: number; timing: ImageTiming } | { error: ApiError })[] = [];
+  const placed: ({ row: number; timing: ImageTiming } | { error: ApiError })[] = [];
   let rows = 0;
   for (const [index, result] of written.entries()) {
     if ('error' in result) {
-      slots.push(result);
+      placed.push(result);
       continue;
     }
     if (index !== rows) tensor.copyWithin(rows * imageElements, index * imageElements, (index + 1) * imageElements);
-    slots.push({ row: rows++, timing: result.timing });
+    placed.push({ row: rows++, timing: result.timing });
   }
-  if (rows === 0) {
-    return {
-      images: slots.map((slot) => ({ ok: false, error: (slot as { error: ApiError }).error })),
-      inference_ms: 0,
-      model_wait_ms: 0,
-    };
-  }
+  if (rows === 0) return { slots: placed as { error: ApiError }[], inference_ms: 0, model_wait_ms: 0 };
 
   const modelAsked = clock();
-  const model = await options.model();
+  const model = await request.model();
   const modelWaitMs = clock() - modelAsked;
   const inferenceStarted = clock();
   const output = await model.session
@@ -121,24 +174,26 @@ export async function classifyImages(options: {
   if (!output.data.every(Number.isFinite)) {
     throw new ApiError('model-unavailable', `model ${model.entry.name} returned non-finite logits`);
   }
-  const logits = output.data;
-  const embeddings = options.embed ? checkedEmbeddings(model, output.embedding, rows) : undefined;
-
-  const outcomes = slots.map((slot): ImageOutcome => {
-    if ('error' in slot) return { ok: false, error: slot.error };
-    const row = logits.subarray(slot.row * model.classes, (slot.row + 1) * model.classes);
-    if (embeddings) return { ok: true, predictions: [], embedding: embeddings[slot.row], timing: slot.timing };
-    const predictions = topK(row, options.topK, model.labels);
-    const input = options.keepInputs
-      ? tensor.subarray(slot.row * imageElements, (slot.row + 1) * imageElements)
-      : undefined;
-    return { ok: true, predictions, timing: slot.timing, ...(input ? { input } : {}) };
+  const embedding = needs.embedding ? checkedEmbedding(model, output.embedding, rows) : undefined;
+  const slots = placed.map((slot): Slot => {
+    if ('error' in slot) return slot;
+    const rowOf = (data: Float32Array, width: number) => data.subarray(slot.row * width, (slot.row + 1) * width);
+    const row: ModelRow = {
+      logits: rowOf(output.data, model.classes),
+      ...(embedding ? { embedding: rowOf(embedding.data, embedding.dims) } : {}),
+      ...(needs.input ? { input: rowOf(tensor, imageElements) } : {}),
+    };
+    return { row, timing: slot.timing };
   });
-  return { images: outcomes, inference_ms: inferenceMs, model_wait_ms: modelWaitMs, model };
+  return { slots, inference_ms: inferenceMs, model_wait_ms: modelWaitMs, model };
 }
 
-/** The embedding rows of a run, each scaled to unit L2 norm; a model without the output is the request's 501. */
-function checkedEmbeddings(model: LoadedModel, embedding: OutputTensor | undefined, rows: number): Float32Array[] {
+/** The run's embedding output, checked against the manifest; a model without it is the request's 501. */
+function checkedEmbedding(
+  model: LoadedModel,
+  embedding: OutputTensor | undefined,
+  rows: number,
+): { data: Float32Array; dims: number } {
   const dims = model.entry.embedding?.shape[1];
   if (!embedding || dims === undefined) {
     throw new ApiError('no-embedding', `model ${model.entry.name} was built without an embedding output; rebuild it`, {
@@ -151,13 +206,5 @@ function checkedEmbeddings(model: LoadedModel, embedding: OutputTensor | undefin
       `model ${model.entry.name} returned an embedding of shape [${embedding.dims}], expected [${rows}, ${dims}]`,
     );
   }
-  return Array.from({ length: rows }, (_, row) => l2Normalized(embedding.data.subarray(row * dims, (row + 1) * dims)));
-}
-
-/** A copy of `v` with unit L2 norm (summed in float64); all zeros stays all zeros. */
-export function l2Normalized(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of v) sum += x * x;
-  const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-  return Float32Array.from(v, (x) => x * scale);
+  return { data: embedding.data, dims };
 }

@@ -115,12 +115,7 @@ export class ModelRegistry {
     this.clock = options.clock ?? (() => performance.now());
     this.startup = options.startup;
     this.maxLoaded = options.maxLoaded ?? Infinity;
-    this.models = new Residency(
-      this.maxLoaded,
-      // The name was checked by find() before it reaches acquire().
-      async (name) => this.createModel(await this.find(name)),
-      (model) => model.session.release(),
-    );
+    this.models = new Residency(this.maxLoaded, (model) => model.session.release());
   }
 
   /** The checked manifest; 503 model-unavailable when none is deployed or it is invalid. */
@@ -137,6 +132,11 @@ export class ModelRegistry {
       this.releaseUnmatchedStartup(manifest);
       return manifest;
     });
+  }
+
+  /** The manifest entry for an API name, or undefined (then the GPU origin may serve it). */
+  async lookup(name: string): Promise<ManifestModel | undefined> {
+    return (await this.manifest()).models.find((model) => model.name === name);
   }
 
   /** The manifest entry for an API name; 404 unknown-model when the manifest has no such name. */
@@ -157,16 +157,18 @@ export class ModelRegistry {
   }
 
   /**
-   * The model's session and labels, loading them on first use; 404 for an unknown name. Release the lease when the
-   * request is done with the model.
+   * The model's session and labels, loading them on first use. Release the lease when the request is done with the
+   * model.
    */
-  async acquire(name: string): Promise<ModelLease> {
-    await this.find(name);
-    return this.models.acquire(name).catch((error: unknown) => {
-      // Load failures are already ApiErrors; a load abandoned by its request is as unavailable.
-      if (error instanceof LoadTimeoutError) throw unavailable(`${name} is still loading; try again`, name, error);
-      throw error;
-    });
+  async acquire(entry: ManifestModel): Promise<ModelLease> {
+    const { name } = entry;
+    return this.models
+      .acquire(name, () => this.createModel(entry))
+      .catch((error: unknown) => {
+        // Load failures are already ApiErrors; a load abandoned by its request is as unavailable.
+        if (error instanceof LoadTimeoutError) throw unavailable(`${name} is still loading; try again`, name, error);
+        throw error;
+      });
   }
 
   /** A start-up session no manifest entry can be (no entry of its size) holds wasm memory for nothing. */

@@ -65,14 +65,14 @@ export class Residency<T> {
 
   constructor(
     private readonly capacity: number,
-    private readonly load: (key: string) => Promise<T>,
     private readonly unload: (value: T, key: string) => Promise<void>,
     private readonly staleAfterMs = STALE_AFTER_MS,
   ) {
     if (!(capacity >= 1)) throw new RangeError(`capacity must be at least 1, got ${capacity}`);
   }
 
-  async acquire(key: string): Promise<Lease<T>> {
+  /** `load` creates the value when this call is the one that loads it. */
+  async acquire(key: string, load: () => Promise<T>): Promise<Lease<T>> {
     const waiter: Waiter<T> = { key };
     this.queue.push(waiter);
     this.pump();
@@ -88,7 +88,7 @@ export class Residency<T> {
     const slot = grant.load;
     let value: T;
     try {
-      value = await this.load(key);
+      value = await load();
     } catch (error) {
       this.failLoad(slot, error);
       throw error;

@@ -5,8 +5,7 @@
  */
 import type { Hono } from 'hono';
 import { ApiError } from '../problems.js';
-import type { RouteOperation } from '../openapi/types.js';
-import type { RouteContext } from './context.js';
+import type { Services } from '../services.js';
 
 export const DOCS_DIR = 'page/docs';
 
@@ -18,19 +17,7 @@ export const DOCS_FILES: Readonly<Record<string, string>> = Object.freeze({
   'swagger-ui.css': 'text/css; charset=utf-8',
 });
 
-export const docsOperation: RouteOperation = {
-  method: 'get',
-  path: '/docs',
-  auth: false,
-  problems: ['not-found'],
-  operation: {
-    operationId: 'docs',
-    summary: 'An interactive reference for this document (Swagger UI, served offline)',
-    responses: { '200': { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
-  },
-};
-
-export function registerDocsRoute(app: Hono, { files }: RouteContext): void {
+export function registerDocsRoute(app: Hono, { files }: Services): void {
   const serve = async (name: string) => {
     const type = Object.hasOwn(DOCS_FILES, name) ? DOCS_FILES[name] : undefined;
     const bytes = type ? await files.read(`${DOCS_DIR}/${name}`) : undefined;

@@ -4,57 +4,7 @@
  */
 import type { Hono } from 'hono';
 import { isSyntheticSource, type ManifestModel } from '../../core/manifest/manifest.js';
-import type { RouteContext } from './context.js';
-import { ref } from '../openapi/problems.js';
-import type { RouteOperation } from '../openapi/types.js';
-
-export const modelsOperation: RouteOperation = {
-  method: 'get',
-  path: '/v1/models',
-  auth: true,
-  problems: ['model-unavailable'],
-  operation: {
-    operationId: 'models',
-    summary: 'The deployed models, their provenance and whether this instance has loaded them',
-    responses: {
-      '200': {
-        description: 'the manifest, as clients need it',
-        content: {
-          'application/json': {
-            schema: ref('schemas', 'Models'),
-            example: {
-              backend: 'onnxruntime-web/wasm',
-              default: 'm0',
-              models: [
-                {
-                  name: 'm0',
-                  id: 'efficientvit_m0.int8',
-                  variant: 'm0',
-                  precision: 'int8',
-                  bytes: 2712345,
-                  sha256: '0'.repeat(64),
-                  source: {
-                    checkpoint:
-                      'https://github.com/xinyuliu-jeffrey/EfficientViT_Model_Zoo/releases/download/v1.0/efficientvit_m0.pth',
-                    sha256: '0'.repeat(64),
-                    format: 'pth',
-                    kind: 'checkpoint',
-                    note: 'converted from the pth checkpoint …',
-                  },
-                  input: { name: 'input', shape: ['N', 3, 224, 224], dtype: 'float32' },
-                  labels: 'imagenet-1k',
-                  classes: 1000,
-                  default: true,
-                  loaded: false,
-                },
-              ],
-            },
-          },
-        },
-      },
-    },
-  },
-};
+import type { Services } from '../services.js';
 
 /** Where each model's weights came from, in words a client can show. */
 function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fixture' | 'checkpoint'; note: string } {
@@ -66,7 +16,7 @@ function describeSource(source: ManifestModel['source']): { kind: 'synthetic-fix
     : { kind: 'checkpoint', note: `converted from the ${source.format} checkpoint ${source.checkpoint}` };
 }
 
-export function registerModelsRoute(app: Hono, { registry, config, execution, origin }: RouteContext): void {
+export function registerModelsRoute(app: Hono, { registry, config, execution, origin }: Services): void {
   app.get('/v1/models', async (c) => {
     // Both listings are read at once: a slow origin costs this request its timeout at most, once per cache period.
     const [manifest, originListing] = await Promise.all([registry.manifest(), origin?.models()]);

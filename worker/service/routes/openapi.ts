@@ -1,21 +1,6 @@
 /** GET /openapi.json: the API's OpenAPI 3.1 document (worker/service/openapi/document.ts), never behind auth. */
 import type { Hono } from 'hono';
-import { openApiDocument } from '../openapi/document.js';
-import type { RouteOperation } from '../openapi/types.js';
-
-export const openApiOperation: RouteOperation = {
-  method: 'get',
-  path: '/openapi.json',
-  auth: false,
-  problems: [],
-  operation: {
-    operationId: 'openapi',
-    summary: 'This document',
-    responses: {
-      '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } },
-    },
-  },
-};
+import { openApiDocument } from '../../api/openapi.js';
 
 export function registerOpenApiRoute(app: Hono): void {
   // Built once per isolate/process: it depends on nothing but the code.

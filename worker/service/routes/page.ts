@@ -5,26 +5,11 @@
  */
 import type { Hono } from 'hono';
 import { ApiError } from '../problems.js';
-import type { RouteContext } from './context.js';
-import type { RouteOperation } from '../openapi/types.js';
-
-export const pageOperation: RouteOperation = {
-  method: 'get',
-  path: '/',
-  auth: false,
-  problems: ['not-found'],
-  operation: {
-    operationId: 'page',
-    summary: 'The demo page',
-    responses: {
-      '200': { description: 'one self-contained HTML file', content: { 'text/html': { schema: { type: 'string' } } } },
-    },
-  },
-};
+import type { Services } from '../services.js';
 
 export const PAGE_FILE = 'page/index.html';
 
-export function registerPageRoute(app: Hono, { files }: RouteContext): void {
+export function registerPageRoute(app: Hono, { files }: Services): void {
   app.get('/', async (c) => {
     const page = await files.read(PAGE_FILE);
     if (!page) {

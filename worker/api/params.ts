@@ -1,10 +1,9 @@
 /**
- * The query parameters classify and embed share, as valibot schemas: the handlers validate with them
- * (worker/service/http/validate.ts) and /openapi.json lists them from the same objects (worker/service/openapi/request.ts).
- * Each failure's message is the problem's detail.
+ * The query parameters the image operations share, as valibot schemas: the service validates with them
+ * (worker/service/http/validate.ts) and /openapi.json lists them from the same objects (openapi.ts). Each failure's
+ * message is the 400 bad-parameter problem's detail.
  */
 import * as v from 'valibot';
-import { ApiError } from '../problems.js';
 
 export const DEFAULT_TOP_K = 5;
 export const MAX_TOP_K = 1000;
@@ -55,11 +54,10 @@ export const includeParam = v.optional(
   ),
 );
 
-/** A model may have fewer classes than the API's maximum top_k. */
-export function checkTopKFits(topK: number, classes: number): void {
-  if (topK > classes) {
-    throw new ApiError('bad-parameter', `top_k ${topK} exceeds the model's ${classes} classes`, {
-      details: { parameter: 'top_k' },
-    });
-  }
-}
+/** `fallback`: which edge models exist only the running service knows, so it checks the name. */
+export const fallbackParam = v.optional(
+  v.pipe(
+    v.string(),
+    v.description('an origin model: an edge model that answers if the origin fails (none: never), or ORIGIN_FALLBACK'),
+  ),
+);

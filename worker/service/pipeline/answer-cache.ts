@@ -1,13 +1,13 @@
 /**
- * The result cache as the routes that answer one image use it (classify, embed): the answer looked up once the image
+ * The result cache as the pipeline uses it for a request of one image: the answer looked up once the image
  * is read and before any decoding, `X-Cache` saying which it was, and a computed answer kept in the background.
  */
 import type { Context } from 'hono';
 import { setMetric } from 'hono/timing';
 import { type AnswerKey, type CachedAnswer, cacheDirectives, resultCacheKey } from '../cache/result-cache.js';
 import { type CacheHitTimings, roundMs } from '../http/timing.js';
-import type { RouteContext } from './context.js';
 import type { Input } from './inputs.js';
+import type { Services } from '../services.js';
 
 export interface AnswerCache {
   /** The stored answer with this request's timing (the lookup and the total); absent: compute it. */
@@ -19,20 +19,27 @@ export interface AnswerCache {
 const UNCACHED: AnswerCache = { store: () => undefined };
 
 /**
- * One image only: a batch is always computed. `cacheable` false: the request asks for more than a stored answer
- * holds (classify's include=). `started`: when the request began, for the hit's total_ms.
+ * One image only: a batch is always computed. `key.parameters` undefined: the request asks for more than a stored
+ * answer holds (classify's include=). `started`: when the request began, for the hit's total_ms.
  */
 export async function answerCache(
   c: Context,
-  { config, resultCache, clock, background }: RouteContext,
-  request: { inputs: readonly Input[]; batch: boolean; cacheable: boolean; key: AnswerKey; started: number },
+  { config, resultCache, clock, background }: Services,
+  request: {
+    inputs: readonly Input[];
+    batch: boolean;
+    key: Omit<AnswerKey, 'parameters'> & { parameters: string | undefined };
+    started: number;
+  },
 ): Promise<AnswerCache> {
   const only = request.inputs[0];
-  if (!resultCache || !config.resultCache || request.batch || !request.cacheable || !('bytes' in only)) {
+  const { parameters } = request.key;
+  if (!resultCache || !config.resultCache || request.batch || parameters === undefined || !('bytes' in only)) {
     return UNCACHED;
   }
   const key = await resultCacheKey(only.bytes, {
     ...request.key,
+    parameters,
     maxPixels: config.maxImagePixels,
     maxDecodeBytes: config.maxDecodeBytes,
   });
