@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
-import { serveFixture } from './test/workerd/fixtures-binding.js';
-import { serveOriginLab } from './test/workerd/origin-lab.js';
+import { serveFixture } from './test/runtimes/workerd/fixtures-binding.js';
+import { serveOriginLab } from './test/service/origin/origin-lab.js';
 
 export default defineConfig({
   test: {
@@ -10,7 +10,10 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/node/**/*.test.ts'],
+          // Tests sit beside the subject they check (test/ mirrors the source folders); a name ending in
+          // .workerd.test.ts runs inside workerd, every other test in Node.
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.workerd.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 300_000,
@@ -18,13 +21,13 @@ export default defineConfig({
       },
       {
         // The production wrangler.toml (assets binding, flags), with the test models (written by the global
-        // setup, never into models/), small limits and the FIXTURES binding (test/workerd/fixtures-binding.ts)
+        // setup, never into models/), small limits and the FIXTURES binding (test/runtimes/workerd/fixtures-binding.ts)
         // swapped in. A function, so it runs after globalSetup.
         plugins: [
           cloudflareTest(() => ({
             wrangler: { configPath: './wrangler.toml' },
             // The handler without the start-up session: the deployed entry (cloudflare.ts) bundles the default
-            // model, which slows the test bundle; test/node/startup-session.test.ts runs that entry in workerd.
+            // model, which slows the test bundle; test/runtimes/workerd/startup-entry.test.ts runs that entry in workerd.
             main: './worker/runtimes/workerd/handler.ts',
             miniflare: {
               assets: { directory: fileURLToPath(new URL('.cache/test-models', import.meta.url)), binding: 'MODELS' },
@@ -42,8 +45,8 @@ export default defineConfig({
         ],
         test: {
           name: 'workerd',
-          include: ['test/workerd/**/*.test.ts'],
-          globalSetup: ['test/workerd/global-setup.ts'],
+          include: ['test/**/*.workerd.test.ts'],
+          globalSetup: ['test/runtimes/workerd/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
         },

@@ -94,8 +94,8 @@ step "golden parity on CUDA (the shared conformance cases, fp32 M0/M1 vs the off
 if [[ -d "$REPO/../shared/fixtures/golden" ]]; then
   # cuDNN/cuBLAS may use TF32 for fp32 convolutions on Ampere and newer (onnxruntime's CUDA provider allows it by
   # default, and the Node binding cannot change it); parity is checked in strict fp32.
-  if NVIDIA_TF32_OVERRIDE=0 CONFORMANCE_DEVICE=cuda npx vitest run --project node test/node/server-conformance.test.ts \
-      test/node/server-conformance-pool.test.ts \
+  if NVIDIA_TF32_OVERRIDE=0 CONFORMANCE_DEVICE=cuda npx vitest run --project node test/service/conformance/node.test.ts \
+      test/service/conformance/node-pool.test.ts \
       --reporter=verbose --reporter=junit --outputFile.junit="$OUT/conformance-cuda.junit.xml"; then
     RESULT[parity]=pass
   else

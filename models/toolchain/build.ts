@@ -135,7 +135,7 @@ export async function buildModels(options: BuildOptions): Promise<BuiltModel[]> 
       // weights' rounding; scripts/gpu-check.sh repeats the comparison with CUDA's fp16 arithmetic.
       const fp16Agreement = await agreementWith(backend, bytes, fp32, inputs);
       // The gate is the top-1 class: on the build's few inputs (synthetic ones, without --images) near-ties at rank 5
-      // swap under any rounding. Top-5 equality is checked on the golden images (test/node/fp16.test.ts) and shown
+      // swap under any rounding. Top-5 equality is checked on the golden images (test/models/toolchain/fp16.test.ts) and shown
       // by \`npm run models -- verify\`.
       if (fp16Agreement.top1Agreement < 1) {
         throw new ModelCheckError(

@@ -1,5 +1,5 @@
 /**
- * What drives the demo page in a real browser, shared by `npm run screenshot` and test/node/page-browser.test.ts:
+ * What drives the demo page in a real browser, shared by `npm run screenshot` and test/page/page-browser.test.ts:
  * Debian's Chromium through playwright-core, and the Worker bundled as for deployment, in workerd (Miniflare).
  */
 import { existsSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /** The Node build's entry (`npm run start:node`) as a child process, with its output and the URL it listens on. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { repoRoot } from '../conformance/models.js';
+import { repoRoot } from '../service/conformance/models.js';
 
 /** `npm run start:node`'s entry, run directly (`command`: another way to start it, e.g. through npm). */
 export function spawnEntry(

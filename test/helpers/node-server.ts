@@ -4,7 +4,7 @@
  */
 import { parseConfig } from '../../worker/service/config.js';
 import { type NodeServer, type NodeServerOptions, startNodeServer } from '../../worker/runtimes/node/server.js';
-import { CONFORMANCE_CONFIG } from '../conformance/target.js';
+import { CONFORMANCE_CONFIG } from '../service/conformance/target.js';
 
 export function startTestNodeServer(
   modelsDir: string,

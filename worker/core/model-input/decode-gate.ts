@@ -5,7 +5,7 @@
  * costs no throughput, only up to POLL_MS per hand-over.
  *
  * Waiters poll with timers of their own instead of being resumed by the request that releases the gate, because in
- * workerd (measured, test/workerd/decode-budget.test.ts) neither way of resuming them works: with a promise chain (as
+ * workerd (measured, test/core/model-input/decode-budget.workerd.test.ts) neither way of resuming them works: with a promise chain (as
  * inference/serial.ts queues session runs) the next request's decode ran as part of the releasing request, and its
  * I/O (PNG's DecompressionStream) failed "on behalf of a different request"; a resolver created by the waiter and
  * called by the releaser did not resume the waiter before its own next timer fired.

@@ -1,4 +1,0 @@
-/** The shared conformance cases against the Node server, decoding on the HTTP thread (`--decode-threads 0`). */
-import { defineNodeConformance } from '../helpers/node-conformance.js';
-
-defineNodeConformance({ decodeThreads: 0 });

@@ -1,0 +1,9 @@
+// The bindings only the workerd tests have, beside the worker's own (worker/runtimes/workerd/env.d.ts, generated).
+declare namespace Cloudflare {
+  interface Env {
+    /** test/runtimes/workerd/fixtures-binding.ts */
+    FIXTURES: Fetcher;
+    /** test/service/origin/origin-lab.ts */
+    ORIGIN_LAB: Fetcher;
+  }
+}

@@ -1,9 +1,0 @@
-// The bindings only the workerd tests have, beside the worker's own (worker/runtimes/workerd/env.d.ts, generated).
-declare namespace Cloudflare {
-  interface Env {
-    /** test/workerd/fixtures-binding.ts */
-    FIXTURES: Fetcher;
-    /** test/workerd/origin-lab.ts */
-    ORIGIN_LAB: Fetcher;
-  }
-}
