@@ -22,7 +22,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ModelSession } from '../../worker/core/inference/backend.js';
 import { createImageSupport } from '../../worker/core/model-input/image-input.js';
 import { createOrtNodeBackend } from '../../worker/runtimes/node/inference/ort-node.js';
@@ -41,31 +40,29 @@ import {
   type ImageKey,
   imageBytes,
   REPO_ROOT,
+  type Target,
   WORKER_NAME,
 } from './edge/setup.js';
 import { targetResults } from './edge/targets.js';
 import { type Cell, runCell } from './edge/warm.js';
-import { countOption, listOption, runRecord } from './lib/run.js';
+import { countOption, listOption, runRecord, stringOptions } from './lib/run.js';
 import { bundleWorker } from './lib/workerd.js';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
 function parseOptions(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      models: { type: 'string', default: path.join(REPO_ROOT, 'models/build/edge') },
-      checkpoints: { type: 'string' },
-      names: { type: 'string', default: EDGE_MODEL_NAMES.join(',') },
-      images: { type: 'string', default: Object.keys(IMAGES).join(',') },
-      warm: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '5' },
-      'memory-requests': { type: 'string', default: '3' },
-      'node-threads': { type: 'string', default: '1' },
-      cold: { type: 'string', default: '5' },
-      mixed: { type: 'string', default: '20' },
-      json: { type: 'string' },
-    },
+  const values = stringOptions(argv, {
+    models: path.join(REPO_ROOT, 'models/build/edge'),
+    checkpoints: undefined,
+    names: EDGE_MODEL_NAMES.join(','),
+    images: Object.keys(IMAGES).join(','),
+    warm: '20',
+    warmup: '5',
+    'memory-requests': '3',
+    'node-threads': '1',
+    cold: '5',
+    mixed: '20',
+    json: undefined,
   });
   const names = listOption(values.names);
   for (const name of names)
@@ -121,7 +118,7 @@ async function main(argv: string[]): Promise<void> {
           sessions.set(entry.name, pair);
         }
         log(`${IMAGES[image].label} × ${entry.name}`);
-        cells.push(await runCell(options, worker, image, entry, bytes, { support, ...pair }));
+        cells.push(await runCell(options, { worker, image, bytes }, entry, { support, ...pair }));
       }
     }
   } finally {
@@ -131,17 +128,18 @@ async function main(argv: string[]): Promise<void> {
     }
   }
 
-  const coldImage = options.images[0];
+  // Cold starts and mixed traffic send the first image.
+  const first: Target = { worker, image: options.images[0], bytes: imageBytes(options.images[0]) };
   const colds: ColdStarts[] = [];
   if (options.cold > 0)
     for (const entry of entries) {
       log(`cold starts: ${options.cold} × ${entry.name}`);
-      colds.push(await runColdStarts(options.cold, worker, coldImage, entry, imageBytes(coldImage)));
+      colds.push(await runColdStarts(options.cold, first, entry));
     }
   let mixed: Mixed | undefined;
   if (options.mixed > 0 && options.names.includes('m0') && options.names.includes('m1')) {
     log('mixed traffic');
-    mixed = await runMixed(options.mixed, worker, coldImage, imageBytes(coldImage));
+    mixed = await runMixed(options.mixed, first);
   }
   loadAverage.end = os.loadavg();
 

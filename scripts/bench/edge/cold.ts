@@ -5,11 +5,10 @@
  * ready (workerd's own threads, where the global scope runs against Cloudflare's 1 s start-up limit, apart from V8's
  * background compiler threads), the cold request end to end with its stages, and where requests 2–5 spend their time.
  */
-import type { MiniflareOptions } from 'miniflare';
 import type { ManifestModel } from '../../../worker/core/manifest/manifest.js';
 import { classify } from '../lib/classify.js';
 import { cpuMs, startWorkerd } from '../lib/workerd.js';
-import type { ImageKey } from './setup.js';
+import type { ImageKey, Target } from './setup.js';
 
 /** The entry measured, named as the JSON of runs that alternated it with its baseline named it. */
 const ENTRY = 'start-up session';
@@ -40,10 +39,8 @@ export interface ColdStarts {
 
 export async function runColdStarts(
   count: number,
-  worker: MiniflareOptions,
-  image: ImageKey,
+  { worker, image, bytes }: Target,
   entry: ManifestModel,
-  bytes: Uint8Array,
 ): Promise<ColdStarts> {
   const result: ColdStarts = {
     image,

@@ -4,11 +4,10 @@
  * 50/50, each 4 at a time. Per phase: p50/p90 end to end, every answer's top-1 against its model's first, and an
  * isolate memory sample (both edge models stay resident: MAX_LOADED_MODELS = 2).
  */
-import type { MiniflareOptions } from 'miniflare';
 import { classify } from '../lib/classify.js';
 import { median, percentile } from '../lib/stats.js';
 import { startWorkerd } from '../lib/workerd.js';
-import { type ImageKey, MiB, WORKER_NAME } from './setup.js';
+import { type ImageKey, MiB, type Target, WORKER_NAME } from './setup.js';
 
 export interface MixedPhase {
   name: string;
@@ -27,12 +26,7 @@ export interface Mixed {
   phases: MixedPhase[];
 }
 
-export async function runMixed(
-  requests: number,
-  worker: MiniflareOptions,
-  image: ImageKey,
-  bytes: Uint8Array,
-): Promise<Mixed> {
+export async function runMixed(requests: number, { worker, image, bytes }: Target): Promise<Mixed> {
   const workerd = await startWorkerd(worker, WORKER_NAME);
   try {
     const expected = new Map<string, number>();

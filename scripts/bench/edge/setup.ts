@@ -1,5 +1,6 @@
 /** What every bench:edge scenario runs against: the images, the edge models (built when missing), the worker's name. */
 import { readFileSync } from 'node:fs';
+import type { MiniflareOptions } from 'miniflare';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Manifest, ManifestModel, Precision, Variant } from '../../../worker/core/manifest/manifest.js';
@@ -18,6 +19,13 @@ export const IMAGES = {
   phone: { file: 'images/photos/phone-4032x3024-exif6.jpg', label: 'phone 12 MP' },
 } as const;
 export type ImageKey = keyof typeof IMAGES;
+
+/** What a scenario runs against: the bundled worker, and the image it sends. */
+export interface Target {
+  worker: MiniflareOptions;
+  image: ImageKey;
+  bytes: Uint8Array;
+}
 
 export const imageBytes = (image: ImageKey): Uint8Array =>
   new Uint8Array(readFileSync(path.resolve(REPO_ROOT, '../shared', IMAGES[image].file)));

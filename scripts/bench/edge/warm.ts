@@ -6,7 +6,6 @@
  * the same onnxruntime-web wasm on the same tensor (workerd's own cost, as a ratio); whether they agree on the top-1
  * class. Then the isolate memory pass (memory.ts) and the process's RSS.
  */
-import type { MiniflareOptions } from 'miniflare';
 import type { ManifestModel } from '../../../worker/core/manifest/manifest.js';
 import type { ImageCodec } from '../../../worker/core/model-input/image-input.js';
 import type { ModelSession } from '../../../worker/core/inference/backend.js';
@@ -14,7 +13,7 @@ import { type Classified, classify, type WorkerTiming } from '../lib/classify.js
 import { median, percentile } from '../lib/stats.js';
 import { startWorkerd, statusMiB } from '../lib/workerd.js';
 import { type IsolateMemory, isolateMemory, samplesAfter } from './memory.js';
-import { IMAGES, type ImageKey, WORKER_NAME } from './setup.js';
+import { IMAGES, type ImageKey, type Target, WORKER_NAME } from './setup.js';
 
 /** Node's limit for the reference decode: the Worker's default MAX_MEGAPIXELS (wrangler.toml). */
 const NODE_MAX_PIXELS = 16_000_000;
@@ -98,10 +97,8 @@ async function inferWithWasmInNode(session: ModelSession, entry: ManifestModel, 
 
 export async function runCell(
   settings: { warm: number; warmup: number; memoryRequests: number },
-  worker: MiniflareOptions,
-  image: ImageKey,
+  { worker, image, bytes }: Target,
   entry: ManifestModel,
-  bytes: Uint8Array,
   refs: References,
 ): Promise<Cell> {
   const workerd = await startWorkerd(worker, WORKER_NAME);

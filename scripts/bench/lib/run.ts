@@ -4,7 +4,21 @@
  * table generated from it.
  */
 import { execFileSync } from 'node:child_process';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from '../../lib/cli.js';
+
+/**
+ * The benchmarks' options are all strings with a default or none (`undefined`): parseArgs for them, strict (an
+ * unknown option is a usage error), each value typed as present when it has a default.
+ */
+export function stringOptions<D extends Record<string, string | undefined>>(
+  argv: string[],
+  defaults: D,
+): { [K in keyof D]: D[K] extends string ? string : string | undefined } {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, value] of Object.entries(defaults)) options[name] = { type: 'string', default: value };
+  return parseArgs({ args: argv, options }).values as never;
+}
 
 /** `a,b, c` → ['a', 'b', 'c']. */
 export const listOption = (raw: string): string[] =>
