@@ -1,22 +1,26 @@
 /**
- * `npm run bench:report`: one Markdown report with SVG charts from the JSON of bench:edge, bench:node and
- * bench:models runs (each one optional, at least one needed).
+ * `npm run bench:report`: regenerates the benchmark tables and charts in docs/performance.md from the JSON of the
+ * runs in docs/bench/data, so that no figure there is copied by hand.
  *
- *   npm run bench:report -- [--edge FILE] [--node FILE] [--models FILE] [--out DIR]
+ *   npm run bench:report -- [--check] [--data DIR] [--doc FILE] [--charts DIR]
  *
- * Defaults: docs/bench/data/{edge,node,models}.json when they exist, written by
- *   npm run bench:edge -- --json docs/bench/data/edge.json
- *   npm run bench:node -- --json docs/bench/data/node.json
- *   npm run bench:models -- --json docs/bench/data/models.json
- * and the report goes to --out (default docs/bench): report.md beside its .svg charts.
+ * A generated block sits between `<!-- bench:report NAME -->` and `<!-- /bench:report -->`, headed by the command,
+ * date and commit that produced its data (and the load average where the run recorded it). The blocks, and the runs
+ * they read (--data, default docs/bench/data):
+ *   edge-latency, edge-memory, edge-targets, edge-cold, edge-mixed, edge-charts   edge.json:   npm run bench:edge -- … --json FILE
+ *   node-throughput                                                              node.json:   npm run bench:node -- … --json FILE
+ *   models-latency                                                               models.json: npm run bench:models -- … --json FILE
+ * The charts are SVG files in --charts (default docs/bench). --check writes nothing and exits 1 naming every block
+ * and chart the report would change (test/scripts/bench/report.test.ts runs it, so a stale figure fails `npm test`).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { docComment, runCli, UsageError, UserError } from '../lib/cli.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { docComment, runCli, UserError } from '../lib/cli.js';
+import { coldRows, type EdgeRun, latencyRows, memoryRows, mixedRows, targetRows } from './edge/report.js';
 import {
   coldWarmSpec,
-  type EdgeRun,
   edgeLatencySpec,
   edgeStagesSpec,
   type ModelsRun,
@@ -25,106 +29,133 @@ import {
   renderSvg,
   throughputSpec,
 } from './lib/report-charts.js';
-import { formatTable } from '../../models/toolchain/table.js';
+import type { RunRecord } from './lib/run.js';
 
-const DATA = 'docs/bench/data';
-
-function readRun<T>(flag: string, given: string | undefined, fallback: string): { file: string; run: T } | undefined {
-  const file = given ?? (existsSync(fallback) ? fallback : undefined);
-  if (!file) return undefined;
-  if (!existsSync(file)) throw new UserError(`--${flag} ${file}: no such file`);
-  try {
-    return { file, run: JSON.parse(readFileSync(file, 'utf8')) as T };
-  } catch (error) {
-    throw new UserError(`${file}: not JSON (${(error as Error).message})`);
-  }
+type Row = Record<string, string | number>;
+interface Loaded<T> {
+  file: string;
+  run: T & { recorded?: RunRecord };
 }
 
-async function main(argv: string[]): Promise<void> {
+/** A Markdown table as Biome formats one (docs are checked by `npm run lint`): numeric columns right-aligned. */
+function markdownTable(rows: readonly Row[]): string {
+  if (rows.length === 0) return '(none)';
+  const columns = Object.keys(rows[0]);
+  const cells = rows.map((row) => columns.map((c) => String(row[c] ?? '')));
+  const right = columns.map((_, i) => cells.every((r) => /^[\d.-]/.test(r[i])));
+  const widths = columns.map((c, i) => Math.max(3, c.length, ...cells.map((r) => r[i].length)));
+  const line = (values: string[]) =>
+    `| ${values.map((v, i) => (right[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = widths.map((w, i) => (right[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)));
+  return [line(columns), line(rule), ...cells.map(line)].join('\n');
+}
+
+function source(file: string, recorded: RunRecord | undefined, load?: number[][]): string {
+  const where = `\`${path.relative(process.cwd(), file)}\``;
+  if (!recorded) return `From ${where} (its command and date were not recorded).`;
+  const loadText = load?.length
+    ? `; load average ${load.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' → ')}`
+    : '';
+  const commit = recorded.commit ? ` at commit ${recorded.commit}` : '';
+  return `From ${where}: \`${recorded.command}\`, ${recorded.date}${commit}${loadText}.`;
+}
+
+async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      edge: { type: 'string' },
-      node: { type: 'string' },
-      models: { type: 'string' },
-      out: { type: 'string' },
+      check: { type: 'boolean', default: false },
+      data: { type: 'string', default: 'docs/bench/data' },
+      doc: { type: 'string', default: 'docs/performance.md' },
+      charts: { type: 'string', default: 'docs/bench' },
     },
   });
-  const edge = readRun<EdgeRun>('edge', values.edge, path.join(DATA, 'edge.json'));
-  const node = readRun<NodeRun>('node', values.node, path.join(DATA, 'node.json'));
-  const models = readRun<ModelsRun>('models', values.models, path.join(DATA, 'models.json'));
-  if (!edge && !node && !models) throw new UsageError('no benchmark JSON: pass --edge, --node or --models FILE');
-  const out = path.resolve(values.out ?? 'docs/bench');
-  mkdirSync(out, { recursive: true });
-  const source = (file: string) => `\`${path.relative(out, path.resolve(file))}\``;
-
-  const md = [
-    '# Benchmark report',
-    '',
-    `Generated by \`npm run bench:report\` on ${new Date().toISOString().slice(0, 10)} from real runs on this machine`,
-    '(shared and noisy: read medians and ratios, not single numbers). Rerun the commands in',
-    '[scripts/bench/report.ts](../../scripts/bench/report.ts) to refresh it.',
-  ];
-  const chart = async (name: string, spec: Parameters<typeof renderSvg>[0]) => {
-    writeFileSync(path.join(out, `${name}.svg`), await renderSvg(spec));
-    md.push('', `![${spec.title}](${name}.svg)`);
+  const read = <T>(name: string): Loaded<T> => {
+    const file = path.join(values.data, name);
+    if (!existsSync(file)) throw new UserError(`${file}: no such file (a block in ${values.doc} needs it)`);
+    return { file, run: JSON.parse(readFileSync(file, 'utf8')) };
+  };
+  const charts = new Map<string, Promise<string>>();
+  const chart = (name: string, spec: TopLevelSpec) => {
+    charts.set(name, renderSvg(spec));
+    const link = path.relative(path.dirname(values.doc), path.join(values.charts, `${name}.svg`));
+    return `![${spec.title}](${link})`;
+  };
+  const edge = () => {
+    const { file, run } = read<EdgeRun>('edge.json');
+    const load = run.machine?.loadAverage;
+    return { run, head: source(file, run.recorded, load && [load.start, load.end]) };
+  };
+  const blocks: Record<string, () => string> = {
+    'edge-latency': () => table(edge(), latencyRows),
+    'edge-memory': () => table(edge(), memoryRows),
+    'edge-targets': () => table(edge(), targetRows),
+    'edge-cold': () => table(edge(), coldRows),
+    'edge-mixed': () => table(edge(), mixedRows),
+    'edge-charts': () => {
+      const { run, head } = edge();
+      const specs = { 'edge-latency': edgeLatencySpec, 'edge-stages': edgeStagesSpec, 'edge-cold-warm': coldWarmSpec };
+      return [head, ...Object.entries(specs).map(([name, spec]) => chart(name, spec(run)))].join('\n\n');
+    },
+    'node-throughput': () => {
+      const { file, run } = read<NodeRun>('node.json');
+      const rows = run.measurements.map((m) => ({
+        model: m.variant,
+        batching: m.batching ? 'on' : 'off',
+        clients: m.concurrency,
+        'img/s': round(m.imagesPerSecond),
+        'p50 ms': round(m.p50Ms),
+        'p99 ms': round(m.p99Ms),
+      }));
+      return [source(file, run.recorded), markdownTable(rows), chart('node-throughput', throughputSpec(run))].join(
+        '\n\n',
+      );
+    },
+    'models-latency': () => {
+      const { file, run } = read<ModelsRun>('models.json');
+      const rows = run.rows.map((r) => ({
+        model: r.model,
+        backend: r.backend,
+        'median ms': round(r.latency.medianMs),
+        'p10 – p90 ms': `${round(r.latency.p10Ms)} – ${round(r.latency.p90Ms)}`,
+        'cpu median ms': round(r.latency.cpuMedianMs),
+        speedup: r.speedup === undefined ? '' : round(r.speedup),
+        'max abs Δlogit': r.maxAbsDiff === undefined ? '' : Number(r.maxAbsDiff.toPrecision(3)),
+      }));
+      const head = source(file, run.recorded, run.machine?.loadavg && [run.machine.loadavg]);
+      return [head, markdownTable(rows), chart('models-latency', modelsSpec(run))].join('\n\n');
+    },
   };
 
-  if (edge) {
-    md.push('', `## Edge: the Worker in workerd (\`bench:edge\`, ${source(edge.file)})`);
-    const load = edge.run.machine?.loadAverage;
-    if (load)
-      md.push(
-        '',
-        `Load average ${load.start.map(round).join(' ')} at the start, ${load.end.map(round).join(' ')} at the end.`,
-      );
-    await chart('edge-latency', edgeLatencySpec(edge.run));
-    await chart('edge-stages', edgeStagesSpec(edge.run));
-    await chart('edge-cold-warm', coldWarmSpec(edge.run));
-    md.push(
-      '',
-      '```',
-      formatTable(
-        edge.run.cells.map((c) => ({
-          model: c.model,
-          image: c.imageLabel,
-          'cold ms': Math.round(c.cold.e2eMs),
-          'warm p50 ms': round(c.warm.e2eP50Ms),
-          'warm p90 ms': round(c.warm.e2eP90Ms),
-          'node p50 ms': round(c.node.totalP50Ms),
-          'workerd / node': round(c.warm.e2eP50Ms / c.node.totalP50Ms),
-        })),
-      ),
-      '```',
-    );
+  const doc = readFileSync(values.doc, 'utf8');
+  const stale: string[] = [];
+  const updated = doc.replace(
+    /(<!-- bench:report ([\w-]+) -->)[\s\S]*?(<!-- \/bench:report -->)/g,
+    (whole, open: string, name: string, close: string) => {
+      const render = blocks[name];
+      if (!render) throw new UserError(`${values.doc}: unknown block "${name}" (${Object.keys(blocks).join(', ')})`);
+      const generated = `${open}\n\n${render()}\n\n${close}`;
+      if (generated !== whole) stale.push(`${values.doc}: ${name}`);
+      return generated;
+    },
+  );
+  const svgs = await Promise.all(
+    [...charts].map(async ([name, svg]) => ({ file: path.join(values.charts, `${name}.svg`), svg: await svg })),
+  );
+  for (const { file, svg } of svgs) if (!existsSync(file) || readFileSync(file, 'utf8') !== svg) stale.push(file);
+  if (values.check) {
+    if (stale.length === 0) return 0;
+    console.error(`error: out of date, run \`npm run bench:report\`: ${stale.join(', ')}`);
+    return 1;
   }
-  if (node) {
-    md.push('', `## Node server (\`bench:node\`, ${source(node.file)})`);
-    await chart('node-throughput', throughputSpec(node.run));
-    md.push(
-      '',
-      '```',
-      formatTable(
-        node.run.measurements.map((m) => ({
-          model: m.variant,
-          batching: m.batching ? 'on' : 'off',
-          clients: m.concurrency,
-          'img/s': round(m.imagesPerSecond),
-          'p50 ms': round(m.p50Ms),
-          'p99 ms': round(m.p99Ms),
-        })),
-      ),
-      '```',
-    );
-  }
-  if (models) {
-    md.push('', `## Model graphs (\`bench:models\`, ${source(models.file)})`);
-    const load = models.run.machine?.loadavg;
-    if (load) md.push('', `Load average ${load.map(round).join(' ')}.`);
-    await chart('models-latency', modelsSpec(models.run));
-  }
-  writeFileSync(path.join(out, 'report.md'), `${md.join('\n')}\n`);
-  console.log(`wrote ${path.relative(process.cwd(), path.join(out, 'report.md'))} and its charts`);
+  writeFileSync(values.doc, updated);
+  for (const { file, svg } of svgs) writeFileSync(file, svg);
+  console.log(stale.length ? `updated ${stale.join(', ')}` : 'up to date');
+  return 0;
+}
+
+function table(from: { run: EdgeRun; head: string }, rows: (run: EdgeRun) => Row[]): string {
+  return `${from.head}\n\n${markdownTable(rows(from.run))}`;
 }
 
 const round = (value: number) => Number(value.toPrecision(3));

@@ -13,48 +13,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { craftGif, literalCodes, solidCodes } from '../../test/helpers/hostile-gif.js';
 import { grayPng, oneByteIdatPng, tallPng } from '../../test/helpers/hostile-png.js';
 import { seededRandom } from '../../test/helpers/random.js';
-import { IsolateMemoryProbe } from './lib/isolate-memory.js';
-import { bundleWorker, freePort, statusMiB, workerdDescendants } from './lib/workerd.js';
+import { docComment, runCli } from '../lib/cli.js';
+import { countOption, stringOptions } from './lib/run.js';
+import { percentile } from './lib/stats.js';
+import { bundleWorker, startWorkerd, statusMiB } from './lib/workerd.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const shared = path.resolve(repoRoot, '../shared');
 const fixtures = path.join(repoRoot, 'test/fixtures/images');
 const MiB = 2 ** 20;
 const WORKER_NAME = 'bench-soak';
-const USAGE =
-  'usage: npm run bench:soak -- [--requests N] [--concurrency C] [--sample-every K] [--models DIR] [--seed S]';
 
-const { values } = parseArgs({
-  options: {
-    requests: { type: 'string', default: '10000' },
-    concurrency: { type: 'string', default: '4' },
-    'sample-every': { type: 'string', default: '500' },
-    models: { type: 'string', default: path.join(repoRoot, 'models/build/edge') },
-    seed: { type: 'string', default: '9' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const positive = (name: string, text: string) => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`error: --${name} must be a positive integer, not ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return value;
-};
-const requests = positive('requests', values.requests);
-const concurrency = positive('concurrency', values.concurrency);
-const sampleEvery = positive('sample-every', values['sample-every']);
-const random = seededRandom(positive('seed', values.seed)).uniform;
+/** The seeded generator behind the mix (--seed), set before the first request. */
+let random: () => number;
 
 interface Input {
   name: string;
@@ -142,27 +116,30 @@ function slope(points: [number, number][]): number {
   return sxx === 0 ? 0 : points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
 }
 
-const nearestRank = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
-
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<void> {
+  const values = stringOptions(argv, {
+    requests: '10000',
+    concurrency: '4',
+    'sample-every': '500',
+    models: path.join(repoRoot, 'models/build/edge'),
+    seed: '9',
+  });
+  const requests = countOption(values.requests, 'requests');
+  const concurrency = countOption(values.concurrency, 'concurrency');
+  const sampleEvery = countOption(values['sample-every'], 'sample-every');
+  random = seededRandom(countOption(values.seed, 'seed')).uniform;
   const options = await bundleWorker({
     modelsDir: values.models,
     outDir: path.join(repoRoot, '.cache/bench-soak/dist'),
     name: WORKER_NAME,
     log: console.log,
   });
-  const before = new Set(workerdDescendants(process.pid));
-  const inspectorPort = await freePort();
-  const miniflare = new Miniflare({ ...options, inspectorPort } as MiniflareOptions);
-  let probe: IsolateMemoryProbe | undefined;
+  const workerd = await startWorkerd(options, WORKER_NAME);
   try {
-    const url = await miniflare.ready;
-    const [pid] = workerdDescendants(process.pid).filter((p) => !before.has(p));
-    probe = await IsolateMemoryProbe.connect(inspectorPort, WORKER_NAME);
+    const { url, pid } = workerd;
     const samples: MemorySample[] = [];
     const sample = async (done: number) => {
-      const s = await probe!.sample();
+      const s = await workerd.probe!.sample();
       samples.push({
         requests: done,
         retainedMiB: s.retainedBytes / MiB,
@@ -204,13 +181,12 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     if (samples[samples.length - 1].requests !== done) await sample(done);
 
-    validMs.sort((a, b) => a - b);
     console.log(
       `\n${done} requests, ${concurrency} at a time, in ${seconds.toFixed(0)} s: ${(done / seconds).toFixed(1)}/s`,
     );
     console.log(
-      `normal images answered 200: ${validMs.length}; p50 ${nearestRank(validMs, 0.5).toFixed(1)} ms, ` +
-        `p99 ${nearestRank(validMs, 0.99).toFixed(1)} ms; 5xx: ${fiveXX}`,
+      `normal images answered 200: ${validMs.length}; p50 ${percentile(validMs, 0.5).toFixed(1)} ms, ` +
+        `p99 ${percentile(validMs, 0.99).toFixed(1)} ms; 5xx: ${fiveXX}`,
     );
     console.log('by status and code:');
     for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`  ${key.padEnd(28)} ${n}`);
@@ -230,12 +206,8 @@ async function main(): Promise<void> {
         `RSS ${trend((s) => s.rssMiB)}`,
     );
   } finally {
-    probe?.close();
-    await miniflare.dispose();
+    await workerd.dispose();
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+void runCli(docComment(readFileSync(new URL(import.meta.url), 'utf8')), main);

@@ -1,66 +1,39 @@
 /**
- * `npm run bench:start`: the edge service as a user meets it, through the real `npm start` process (and, with
- * `--compare wrangler`, through `npm run dev:wrangler` in alternation, so both see the same machine state).
+ * `npm run bench:start`: the edge service as a user meets it, through the real `npm start` process.
  *
- *   npm run bench:start -- [--starts 5] [--warm 20] [--compare wrangler] [--json FILE]
+ *   npm run bench:start -- [--starts 5] [--warm 20] [--json FILE]
  *
  * Per fresh start (models already built): time until the "Ready on" line; then, end to end at the client from
  * ready, the first classify of the ImageNet-size JPEG on M0 int8 (with its response `timing`), requests 2–5, a
  * warm p50 (after 5 untimed), the first M1 request (a model switch that loads M1) and 10 alternating m0/m1 requests;
  * then the 12 MP phone photo (4 MB) uploaded by curl, which sends `Expect: 100-continue` for bodies over 1 MB, three
  * times with and three times without (`-H 'Expect:'`), alternating. Reports medians / p90 over the starts and
- * issue 14's targets (first classify ≤ 500 ms; requests 2–5 each ≤ 1.5× warm p50).
+ * issue 14's targets (first classify ≤ 500 ms; requests 2–5 each ≤ 1.5× warm p50). (`npm start` against
+ * `npm run dev:wrangler` side by side was measured once: docs/decisions/local-edge-server.md.)
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { freePort } from './lib/workerd.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { formatTable } from '../../models/toolchain/table.js';
+import { docComment, runCli } from '../lib/cli.js';
+import { type Classified, classify } from './lib/classify.js';
+import { countOption, runRecord, stringOptions } from './lib/run.js';
 import { median, percentile } from './lib/stats.js';
+import { freePort } from './lib/workerd.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IMAGENET = path.resolve(repoRoot, '../shared/images/imagenet-val/ILSVRC2012_val_00000010.jpeg');
 const PHONE = path.resolve(repoRoot, '../shared/images/photos/phone-4032x3024-exif6.jpg');
 const READY_TIMEOUT_MS = 180_000;
 
-const { values } = parseArgs({
-  options: {
-    starts: { type: 'string', default: '5' },
-    warm: { type: 'string', default: '20' },
-    compare: { type: 'string' },
-    json: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log('usage: npm run bench:start -- [--starts 5] [--warm 20] [--compare wrangler] [--json FILE]');
-  process.exit(0);
-}
-const starts = Number(values.starts);
-const warmCount = Number(values.warm);
-if (!Number.isInteger(starts) || starts < 1 || !Number.isInteger(warmCount) || warmCount < 1) {
-  console.error('error: --starts and --warm must be integers ≥ 1');
-  process.exit(2);
-}
-if (values.compare !== undefined && values.compare !== 'wrangler') {
-  console.error(`error: --compare takes "wrangler", got ${values.compare}`);
-  process.exit(2);
-}
-const modes = values.compare ? (['start', 'wrangler'] as const) : (['start'] as const);
-type Mode = (typeof modes)[number];
-
-const p90 = (xs: readonly number[]) => percentile(xs, 0.9);
-
-/** `npm start` or `npm run dev:wrangler`, in its own process group (npm → tsx/wrangler → workerd). */
-async function launch(mode: Mode, port: number): Promise<{ child: ChildProcess; url: URL; readyMs: number }> {
-  // RESULT_CACHE off: the same image again and again would otherwise be result-cache hits.
-  const flags = ['--', '--port', String(port), '--var', 'RESULT_CACHE:off'];
-  const args = mode === 'start' ? ['start', ...flags] : ['run', 'dev:wrangler', ...flags];
+/** `npm start` in its own process group (npm → tsx → workerd), until it prints "Ready on". */
+async function launch(port: number): Promise<{ child: ChildProcess; url: URL; readyMs: number }> {
   const started = performance.now();
-  const child = spawn('npm', args, {
+  // RESULT_CACHE off: the same image again and again would otherwise be result-cache hits.
+  const child = spawn('npm', ['start', '--', '--port', String(port), '--var', 'RESULT_CACHE:off'], {
     cwd: repoRoot,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,7 +42,7 @@ async function launch(mode: Mode, port: number): Promise<{ child: ChildProcess; 
   let output = '';
   const url = await new Promise<URL>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`${mode}: not ready in ${READY_TIMEOUT_MS} ms:\n${output}`)),
+      () => reject(new Error(`not ready in ${READY_TIMEOUT_MS} ms:\n${output}`)),
       READY_TIMEOUT_MS,
     );
     const onData = (data: Buffer) => {
@@ -81,7 +54,7 @@ async function launch(mode: Mode, port: number): Promise<{ child: ChildProcess; 
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${mode} exited ${code} before ready:\n${output}`)));
+    child.on('exit', (code) => reject(new Error(`npm start exited ${code} before ready:\n${output}`)));
   });
   return { child, url, readyMs: performance.now() - started };
 }
@@ -93,29 +66,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
-}
-
-interface Timing {
-  decode_ms: number;
-  preprocess_ms: number;
-  model_wait_ms?: number;
-  session_ms?: number;
-  inference_ms: number;
-  total_ms: number;
-}
-
-async function classify(url: URL, model: string, body: Uint8Array): Promise<{ ms: number; timing: Timing }> {
-  const started = performance.now();
-  const response = await fetch(new URL(`/v1/classify?model=${model}&top_k=1`, url), {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'image/jpeg' },
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await response.text();
-  const ms = performance.now() - started;
-  if (response.status !== 200) throw new Error(`answered ${response.status}: ${text.slice(0, 300)}`);
-  return { ms, timing: (JSON.parse(text) as { timing: Timing }).timing };
 }
 
 /** curl's own total time for the upload; `expect: false` sends `Expect:` (off). */
@@ -131,10 +81,9 @@ async function curlUpload(url: URL, file: string, expect: boolean): Promise<numb
 }
 
 interface StartRun {
-  mode: Mode;
   readyMs: number;
   firstMs: number;
-  firstTiming: Timing;
+  firstTiming: Classified['timing'];
   nextMs: number[];
   /** Requests 2–5 and the warm ones: the worker's decode + preprocess and inference, medians. */
   nextStages: { prep: number; infer: number };
@@ -147,23 +96,23 @@ interface StartRun {
   noExpectMs: number[];
 }
 
-async function oneStart(mode: Mode, imagenet: Uint8Array): Promise<StartRun> {
-  const { child, url, readyMs } = await launch(mode, await freePort());
+async function oneStart(imagenet: Uint8Array, warmCount: number): Promise<StartRun> {
+  const { child, url, readyMs } = await launch(await freePort());
   try {
-    const first = await classify(url, 'm0', imagenet);
+    const send = (model: string) => classify(url, model, imagenet);
+    const first = await send('m0');
     const next = [];
-    for (let i = 0; i < 4; i++) next.push(await classify(url, 'm0', imagenet));
-    for (let i = 0; i < 5; i++) await classify(url, 'm0', imagenet);
-    const warmRuns = [];
-    for (let i = 0; i < warmCount; i++) warmRuns.push(await classify(url, 'm0', imagenet));
-    const warm = warmRuns.map((run) => run.ms);
-    const stages = (list: { timing: Timing }[]) => ({
-      prep: median(list.map((run) => run.timing.decode_ms + run.timing.preprocess_ms)),
-      infer: median(list.map((run) => run.timing.inference_ms)),
+    for (let i = 0; i < 4; i++) next.push(await send('m0'));
+    for (let i = 0; i < 5; i++) await send('m0');
+    const warm = [];
+    for (let i = 0; i < warmCount; i++) warm.push(await send('m0'));
+    const stages = (runs: Classified[]) => ({
+      prep: median(runs.map((run) => run.timing.decode_ms + run.timing.preprocess_ms)),
+      infer: median(runs.map((run) => run.timing.inference_ms)),
     });
-    const switched = await classify(url, 'm1', imagenet);
+    const switched = await send('m1');
     const alternating: number[] = [];
-    for (let i = 0; i < 10; i++) alternating.push((await classify(url, i % 2 ? 'm1' : 'm0', imagenet)).ms);
+    for (let i = 0; i < 10; i++) alternating.push((await send(i % 2 ? 'm1' : 'm0')).e2eMs);
     const expectMs: number[] = [];
     const noExpectMs: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -171,15 +120,14 @@ async function oneStart(mode: Mode, imagenet: Uint8Array): Promise<StartRun> {
       noExpectMs.push(await curlUpload(url, PHONE, false));
     }
     return {
-      mode,
       readyMs,
-      firstMs: first.ms,
+      firstMs: first.e2eMs,
       firstTiming: first.timing,
-      nextMs: next.map((run) => run.ms),
+      nextMs: next.map((run) => run.e2eMs),
       nextStages: stages(next),
-      warmStages: stages(warmRuns),
-      warmP50Ms: median(warm),
-      switchMs: switched.ms,
+      warmStages: stages(warm),
+      warmP50Ms: median(warm.map((run) => run.e2eMs)),
+      switchMs: switched.e2eMs,
       switchSessionMs: switched.timing.session_ms ?? 0,
       alternatingP50Ms: median(alternating),
       expectMs,
@@ -190,56 +138,61 @@ async function oneStart(mode: Mode, imagenet: Uint8Array): Promise<StartRun> {
   }
 }
 
-const imagenet = new Uint8Array(readFileSync(IMAGENET));
-const load = { start: os.loadavg(), end: [] as number[] };
-const runs: StartRun[] = [];
-for (let i = 0; i < starts; i++) {
-  for (const mode of modes) {
-    process.stderr.write(`start ${i + 1}/${starts}: ${mode}\n`);
-    runs.push(await oneStart(mode, imagenet));
+async function main(argv: string[]): Promise<number> {
+  const values = stringOptions(argv, { starts: '5', warm: '20', json: undefined });
+  const starts = countOption(values.starts, 'starts');
+  const warm = countOption(values.warm, 'warm');
+  const recorded = runRecord('bench:start', argv);
+  const imagenet = new Uint8Array(readFileSync(IMAGENET));
+  const load = { start: os.loadavg(), end: [] as number[] };
+  const runs: StartRun[] = [];
+  for (let i = 0; i < starts; i++) {
+    process.stderr.write(`start ${i + 1}/${starts}\n`);
+    runs.push(await oneStart(imagenet, warm));
   }
-}
-load.end = os.loadavg();
+  load.end = os.loadavg();
 
-const r = (x: number) => Math.round(x);
-const mp = (xs: number[]) => `${r(median(xs))} / ${r(p90(xs))}`;
-console.log(
-  `${starts} fresh starts per mode, ${os.cpus().length} CPUs, load average ${load.start.map((l) => l.toFixed(1)).join('/')} → ${load.end.map((l) => l.toFixed(1)).join('/')}; ms, median / p90 over starts\n`,
-);
-const rows = modes.map((mode) => {
-  const own = runs.filter((run) => run.mode === mode);
-  const worst = own.map((run) => Math.max(...run.nextMs) / run.warmP50Ms);
-  return {
-    via: mode === 'start' ? 'npm start' : 'npm run dev:wrangler',
-    ready: mp(own.map((run) => run.readyMs)),
-    'first classify': mp(own.map((run) => run.firstMs)),
-    'of it session': mp(own.map((run) => run.firstTiming.session_ms ?? 0)),
-    'first run': mp(own.map((run) => run.firstTiming.inference_ms)),
-    ...Object.fromEntries([0, 1, 2, 3].map((j) => [`req ${j + 2}`, r(median(own.map((run) => run.nextMs[j])))])),
-    'warm p50': median(own.map((run) => run.warmP50Ms)).toFixed(1),
-    '2–5 / warm: decode+prep': `${r(median(own.map((run) => run.nextStages.prep)))} / ${r(median(own.map((run) => run.warmStages.prep)))}`,
-    '2–5 / warm: infer': `${r(median(own.map((run) => run.nextStages.infer)))} / ${r(median(own.map((run) => run.warmStages.infer)))}`,
-    'worst 2–5 ×warm': `${median(worst).toFixed(2)} / ${Math.max(...worst).toFixed(2)}`,
-    'm1 switch': mp(own.map((run) => run.switchMs)),
-    'alt m0/m1 p50': median(own.map((run) => run.alternatingP50Ms)).toFixed(1),
-    '4 MB curl, Expect': r(median(own.flatMap((run) => run.expectMs))),
-    "4 MB curl, -H 'Expect:'": r(median(own.flatMap((run) => run.noExpectMs))),
-  };
-});
-console.log(formatTable(rows));
-console.log(
-  '\nready: from spawning npm until its "Ready on" line (bundling included); the rest end to end at the client from ready.',
-);
-console.log(
-  "2–5 / warm: the worker's own stages (response timing), medians. worst 2–5 ×warm: per start, the slowest of requests 2–5 over that start's warm p50 (median / max); m1 switch: the first m1 request (loads M1).",
-);
-for (const mode of modes) {
-  const own = runs.filter((run) => run.mode === mode);
-  const first = median(own.map((run) => run.firstMs));
-  const worst = median(own.map((run) => Math.max(...run.nextMs) / run.warmP50Ms));
-  console.log(`${first <= 500 ? 'PASS' : 'FAIL'}  ${mode}: first classify median ≤ 500 ms (${r(first)})`);
+  const r = (x: number) => Math.round(x);
+  const mp = (xs: number[]) => `${r(median(xs))} / ${r(percentile(xs, 0.9))}`;
+  const each = (pick: (run: StartRun) => number) => runs.map(pick);
+  const loads = [load.start, load.end].map((l) => l.map((x) => x.toFixed(1)).join('/')).join(' → ');
   console.log(
-    `${worst <= 1.5 ? 'PASS' : 'FAIL'}  ${mode}: requests 2–5 ≤ 1.5× warm p50 (median worst ${worst.toFixed(2)}×)`,
+    `${starts} fresh starts, ${os.cpus().length} CPUs, load average ${loads}; ms, median / p90 over starts\n`,
   );
+  const worst = each((run) => Math.max(...run.nextMs) / run.warmP50Ms);
+  const first = median(each((run) => run.firstMs));
+  const stagePair = (pick: (s: { prep: number; infer: number }) => number) =>
+    `${r(median(each((run) => pick(run.nextStages))))} / ${r(median(each((run) => pick(run.warmStages))))}`;
+  console.log(
+    formatTable([
+      {
+        ready: mp(each((run) => run.readyMs)),
+        'first classify': mp(each((run) => run.firstMs)),
+        'of it session': mp(each((run) => run.firstTiming.session_ms ?? 0)),
+        'first run': mp(each((run) => run.firstTiming.inference_ms)),
+        ...Object.fromEntries([0, 1, 2, 3].map((j) => [`req ${j + 2}`, r(median(each((run) => run.nextMs[j])))])),
+        'warm p50': median(each((run) => run.warmP50Ms)).toFixed(1),
+        '2–5 / warm: decode+prep': stagePair((s) => s.prep),
+        '2–5 / warm: infer': stagePair((s) => s.infer),
+        'worst 2–5 ×warm': `${median(worst).toFixed(2)} / ${Math.max(...worst).toFixed(2)}`,
+        'm1 switch': mp(each((run) => run.switchMs)),
+        'alt m0/m1 p50': median(each((run) => run.alternatingP50Ms)).toFixed(1),
+        '4 MB curl, Expect': r(median(runs.flatMap((run) => run.expectMs))),
+        "4 MB curl, -H 'Expect:'": r(median(runs.flatMap((run) => run.noExpectMs))),
+      },
+    ]),
+  );
+  console.log(
+    '\nready: from spawning npm until its "Ready on" line (bundling included); the rest end to end at the client from ready.' +
+      "\n2–5 / warm: the worker's own stages (response timing), medians. worst 2–5 ×warm: per start, the slowest of" +
+      " requests 2–5 over that start's warm p50 (median / max); m1 switch: the first m1 request (loads M1).",
+  );
+  console.log(`${first <= 500 ? 'PASS' : 'FAIL'}  first classify median ≤ 500 ms (${r(first)})`);
+  console.log(
+    `${median(worst) <= 1.5 ? 'PASS' : 'FAIL'}  requests 2–5 ≤ 1.5× warm p50 (median worst ${median(worst).toFixed(2)}×)`,
+  );
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ recorded, load, runs }, null, 1)}\n`);
+  return 0;
 }
-if (values.json) writeFileSync(values.json, `${JSON.stringify({ load, runs }, null, 1)}\n`);
+
+void runCli(docComment(readFileSync(new URL(import.meta.url), 'utf8')), main);

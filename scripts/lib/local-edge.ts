@@ -37,11 +37,6 @@ export interface BundleOptions {
    * writes into the user's models/build; default: models/build.
    */
   buildRoot?: string;
-  /**
-   * Another entry module to bundle instead of wrangler.toml's `main` (relative to `root`): bench:edge compares
-   * worker/runtimes/workerd/handler.ts, the handler without the start-up session.
-   */
-  entry?: string;
 }
 
 /**
@@ -74,7 +69,6 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
       [
         WRANGLER_BIN,
         'deploy',
-        ...(options.entry ? [options.entry] : []),
         '--config',
         config,
         '--dry-run',
@@ -100,7 +94,7 @@ export async function bundleEdgeWorker(options: BundleOptions): Promise<Miniflar
     rmSync(config, { force: true });
   }
   // wrangler names the bundle after the entry: worker/runtimes/workerd/cloudflare.ts → cloudflare.js.
-  const bundle = `${path.basename(options.entry ?? main ?? 'cloudflare.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
+  const bundle = `${path.basename(main ?? 'cloudflare.ts').replace(/\.[cm]?[jt]s$/, '')}.js`;
   // The bundle's modules are listed: Miniflare cannot resolve its wasm and data imports statically.
   const files = readdirSync(options.outDir);
   const modules = [

@@ -4,31 +4,13 @@
  */
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import type { EdgeRun } from '../edge/report.js';
+import type { RunRecord } from './run.js';
 import { median } from './stats.js';
-
-/** What the report reads of bench:edge's JSON (scripts/bench/edge.ts, `--json FILE`). */
-export interface EdgeRun {
-  machine?: { loadAverage?: { start: number[]; end: number[] } };
-  cells: {
-    imageLabel: string;
-    model: string;
-    startupMs: number;
-    cold: { e2eMs: number; timing: { decode_ms: number; preprocess_ms: number; inference_ms: number } };
-    warm: {
-      e2eP50Ms: number;
-      e2eP90Ms: number;
-      decodeP50Ms: number;
-      preprocessP50Ms: number;
-      inferenceP50Ms: number;
-      samples: number[];
-    };
-    node: { totalP50Ms: number; decodeP50Ms: number; preprocessP50Ms: number; inferenceP50Ms: number };
-  }[];
-  colds?: { model: string; runs: { e2eMs: number; nextMs: number[] }[] }[];
-}
 
 /** bench:node's JSON (scripts/bench/node.ts, `--json FILE`). */
 export interface NodeRun {
+  recorded?: RunRecord;
   measurements: {
     variant: string;
     batching: boolean;
@@ -41,8 +23,15 @@ export interface NodeRun {
 
 /** bench:models' JSON (scripts/bench/models.ts, `--json FILE`). */
 export interface ModelsRun {
+  recorded?: RunRecord;
   machine?: { loadavg?: number[] };
-  rows: { model: string; backend: string; latency: { medianMs: number; p10Ms: number; p90Ms: number } }[];
+  rows: {
+    model: string;
+    backend: string;
+    latency: { medianMs: number; p10Ms: number; p90Ms: number; cpuMedianMs: number };
+    speedup?: number;
+    maxAbsDiff?: number;
+  }[];
 }
 
 const WIDTH = 520;

@@ -1,11 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { MiniflareOptions } from 'miniflare';
+import { Miniflare, type MiniflareOptions } from 'miniflare';
 import { bundleEdgeWorker } from '../../lib/local-edge.js';
+import { IsolateMemoryProbe } from './isolate-memory.js';
 import { readProcessCpu } from './proc-cpu.js';
-
-const _MiB = 2 ** 20;
 
 /**
  * The worker bundled as `npm start` bundles it (scripts/lib/local-edge.ts), for measuring: the result cache off, since
@@ -17,17 +16,14 @@ export async function bundleWorker(options: {
   name: string;
   /** The checkout whose worker and wrangler.toml to bundle (default: this one; benchmarks compare another). */
   root?: string;
-  /** Another entry than wrangler.toml's `main` (BundleOptions.entry). */
-  entry?: string;
   log?: (message: string) => void;
 }): Promise<MiniflareOptions> {
-  options.log?.(`bundling the worker${options.entry ? ` (${options.entry})` : ''} (wrangler deploy --dry-run)`);
+  options.log?.('bundling the worker (wrangler deploy --dry-run)');
   return bundleEdgeWorker({
     modelsDir: options.modelsDir,
     outDir: options.outDir,
     name: options.name,
     root: options.root,
-    entry: options.entry,
     buildRoot: path.join(options.outDir, '..', 'build'),
     vars: { RESULT_CACHE: 'off' },
   });
@@ -84,4 +80,40 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** A fresh workerd process running a bundled worker, as the benchmarks measure it. */
+export interface MeasuredWorkerd {
+  url: URL;
+  /** The one workerd process Miniflare started for it (its /proc entries: memory, CPU). */
+  pid: number;
+  /** From creating Miniflare until the worker answers. */
+  startupMs: number;
+  /** Attached through workerd's inspector when asked for (startWorkerd's `probe`). */
+  probe?: IsolateMemoryProbe;
+  dispose(): Promise<void>;
+}
+
+/** Starts `options` in a fresh workerd process; `probe`: the worker name whose isolate memory to sample. */
+export async function startWorkerd(options: MiniflareOptions, probe?: string): Promise<MeasuredWorkerd> {
+  const before = new Set(workerdDescendants(process.pid));
+  const inspectorPort = probe ? await freePort() : undefined;
+  const startedAt = performance.now();
+  const miniflare = new Miniflare((inspectorPort ? { ...options, inspectorPort } : options) as MiniflareOptions);
+  let memory: IsolateMemoryProbe | undefined;
+  const dispose = async () => {
+    memory?.close();
+    await miniflare.dispose();
+  };
+  try {
+    const url = await miniflare.ready;
+    const startupMs = performance.now() - startedAt;
+    const pids = workerdDescendants(process.pid).filter((pid) => !before.has(pid));
+    if (pids.length !== 1) throw new Error(`expected one new workerd process, found ${pids.length}`);
+    if (probe && inspectorPort) memory = await IsolateMemoryProbe.connect(inspectorPort, probe);
+    return { url, pid: pids[0], startupMs, probe: memory, dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
 }
