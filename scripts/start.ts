@@ -32,7 +32,7 @@ if they are missing (checkpoints: $${CHECKPOINTS_ENV}, else the official release
   --help
 
 \`npm run dev:wrangler\` runs \`wrangler dev\` instead, once \`npm start\` has built the edge models (it rebuilds
-on change; its proxy stalls uploads sent with Expect: 100-continue, see README).`;
+on change; its proxy stalls uploads sent with Expect: 100-continue, see docs/contributing.md).`;
 
 interface StartOptions {
   port: number;

@@ -1,5 +1,6 @@
 /**
- * What hostile checkpoints cost the converter, against normal ones (issue 9, items 4–7):
+ * What hostile checkpoints cost the converter, against normal ones (inflation bombs, shared storages,
+ * deep pickles, non-finite weights; docs/reliability.md, "Hostile checkpoints"):
  *
  *   npm run bench:checkpoint [-- --cases a,b] [--root DIR] [--timeout 300] [--keep DIR] [--json]
  *

@@ -1,7 +1,7 @@
 /**
  * npm run bench:hostile -- [--runs N] [--before DIR] [--workerd] [--skip-decode] [--models DIR]
  *
- * Issue 9's crafted images against normal ones of the same pixels:
+ * The crafted images of docs/reliability.md against normal ones of the same pixels:
  * - decode only, in Node, by the real decoder (worker/core/image/decode.ts), median of N runs; with --before DIR also by
  *   another checkout's decoder (e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked in), the two run
  *   alternately so load drift hits both alike. "refused" rows are the work bound: turned away from the header.

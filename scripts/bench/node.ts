@@ -62,9 +62,9 @@ const REFERENCE_FIGURES = [
   'this machine, PyTorch 1.13, one thread, batch 16, no decoding or HTTP: M0 7.3 ms/image = 137 img/s',
 ];
 
-/** The issue's bar for M5 at concurrency 32: batching ≥ 1.5× the img/s of no batching, with p99 < 500 ms. */
+/** The batching bar for M5 at concurrency 32: batching ≥ 1.5× the img/s of no batching, with p99 < 500 ms. */
 const TARGET = { variant: 'm5', concurrency: 32, minRatio: 1.5, maxP99Ms: 500 };
-/** Issue 13's bar on the 2-core machine: M0 at concurrency 16, batching on, 2 decode threads ≥ 1.4× the img/s of 1. */
+/** The decode-pool bar on the 2-core machine: M0 at concurrency 16, batching on, 2 decode threads ≥ 1.4× the img/s of 1. */
 const DECODE_TARGET = { variant: 'm0', concurrency: 16, from: '1', to: '2', minRatio: 1.4 };
 
 interface Options {

@@ -3,7 +3,7 @@
  *
  * N requests (default 10,000), C at a time (default 4), against the Worker in workerd (Miniflare, bundled as
  * `wrangler deploy` bundles it): a seeded mix of valid images (ImageNet JPEGs, PNG, GIF, WebP, now and then the
- * 12 MP phone photo), bad ones (truncated, not an image, over the pixel limit) and issue 9's hostile ones (a
+ * 12 MP phone photo), bad ones (truncated, not an image, over the pixel limit) and hostile ones (a
  * 1×7,600,000 PNG, one-byte IDAT chunks, metadata floods, LZW at its maximum expansion, random byte mutations).
  * Every K requests (default 500) the isolate's memory is sampled through workerd's inspector (retained after a full
  * collection: scripts/bench/lib/isolate-memory.ts) with the process RSS. Reports throughput, p50/p99 of the valid

@@ -8,7 +8,7 @@
  * warm p50 (after 5 untimed), the first M1 request (a model switch that loads M1) and 10 alternating m0/m1 requests;
  * then the 12 MP phone photo (4 MB) uploaded by curl, which sends `Expect: 100-continue` for bodies over 1 MB, three
  * times with and three times without (`-H 'Expect:'`), alternating. Reports medians / p90 over the starts and
- * issue 14's targets (first classify ≤ 500 ms; requests 2–5 each ≤ 1.5× warm p50). (`npm start` against
+ * the cold-path targets (first classify ≤ 500 ms; requests 2–5 each ≤ 1.5× warm p50). (`npm start` against
  * `npm run dev:wrangler` side by side was measured once: docs/decisions/local-edge-server.md.)
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';

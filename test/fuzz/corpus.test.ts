@@ -1,6 +1,6 @@
 /**
  * The fuzz regression corpus (test/fixtures/fuzz-corpus/<target>/, written by `npm run fuzz`): every input that
- * ever broke a target's contract, and the crafted inputs of issue 9, replayed through the same targets. Each must
+ * ever broke a target's contract, and the crafted hostile inputs (docs/reliability.md), replayed through the same targets. Each must
  * give a result or the module's own typed error (ImageError / CheckpointError), never another exception. Files whose
  * name says what they must give (`<code>--…`) are checked for exactly that.
  */

@@ -1,5 +1,5 @@
 /**
- * Fuzz targets (issue 9): each takes untrusted bytes through the code the product runs on them, and classifies the
+ * Fuzz targets: each takes untrusted bytes through the code the product runs on them, and classifies the
  * outcome. The contract: a result, or the module's own typed error (ImageError, CheckpointError); anything else —
  * a TypeError, a RangeError, a wasm trap, a plain Error — is a bug. Used by `npm run fuzz` (scripts/fuzz.ts) and by
  * the corpus replay in `npm test` (test/fuzz/corpus.test.ts).

@@ -1,5 +1,5 @@
 /**
- * Generators for the hostile checkpoints of issue 9 (each one small on disk, costly to a naive reader), shared by
+ * Generators for hostile checkpoints (each one small on disk, costly to a naive reader), shared by
  * the tests and `npm run bench:checkpoint`. Each returns the file's bytes.
  */
 import {
@@ -70,7 +70,7 @@ export interface BombOptions {
 
 /**
  * One tensor of 216 floats (864 bytes, a 3×3 stem conv's worth) on a deflated record of zeros that inflates to
- * `inflatesTo` bytes: issue 9's "14 MB checkpoint whose one storage inflates to 4 GiB".
+ * `inflatesTo` bytes: a 14 MB checkpoint whose one storage inflates to 4 GiB.
  */
 export function inflationBomb({
   inflatesTo,
@@ -89,7 +89,7 @@ export function inflationBomb({
 }
 
 /**
- * `count` tensors of `floatsEach` floats tiling one deflated storage: issue 9's "580 tensors on one 64 MiB deflated
+ * `count` tensors of `floatsEach` floats tiling one deflated storage: "580 tensors on one 64 MiB deflated
  * storage". Zeros (cheap to make at any size) or a ramp 0, 1, 2, … (to check every view reads its own part).
  */
 export function manyViewsOfOneStorage(count: number, floatsEach: number, content: 'zeros' | 'ramp'): Uint8Array {
@@ -171,7 +171,7 @@ function recordOfSize(pth: Uint8Array, bytes: number): ZipEntry {
 
 /**
  * A real checkpoint with its one storage record of `recordBytes` bytes rewritten as a deflated record of its own
- * bytes followed by zeros up to `inflatesTo`, declared honestly, everything else kept: issue 9's "14 MB checkpoint
+ * bytes followed by zeros up to `inflatesTo`, declared honestly, everything else kept: the "14 MB checkpoint
  * whose one storage inflates to 4 GiB", which a reader that inflates whole records accepts, since the tensor's
  * bytes come first.
  */
@@ -201,7 +201,7 @@ export function withFirstFloat(pth: Uint8Array, recordBytes: number, value: numb
   });
 }
 
-/** A real checkpoint whose pickle calls every FloatStorage a HalfStorage (checksums intact): issue 9's "storage declared float16". */
+/** A real checkpoint whose pickle calls every FloatStorage a HalfStorage (checksums intact): a storage declared float16. */
 export function floatStoragesAsHalf(pth: Uint8Array): Uint8Array {
   return rewriteArchive(pth, (entry, data) => {
     if (!entry.name.endsWith('/data.pkl')) return data;

@@ -1,5 +1,5 @@
 /**
- * Crafted GIFs for issue 9's audit: valid files whose structure (sub-blocks, extensions, clear codes, canvas) is
+ * Crafted GIFs for the hostile-input audit: valid files whose structure (sub-blocks, extensions, clear codes, canvas) is
  * pushed to extremes. The LZW codes are packed with the decoder's code-size schedule (worker/core/image/gif.ts).
  */
 

@@ -1,5 +1,5 @@
 /**
- * Crafted PNGs from issue 9: valid images whose decoding cost came from how they are chopped up, not their size.
+ * Crafted PNGs: valid images whose decoding cost came from how they are chopped up, not their size.
  */
 import { deflateSync } from 'node:zlib';
 
@@ -52,12 +52,12 @@ export function grayPng(width: number, height: number, idatBytes: number, level 
   return pngWithIdat(width, height, 8, 0, deflateSync(raw, { level }), idatBytes);
 }
 
-/** Issue 9's first input: 1100×1100 gray, stored deflate, one-byte IDAT chunks (15.7 MB). */
+/** The chunk flood: 1100×1100 gray, stored deflate, one-byte IDAT chunks (15.7 MB). */
 export function oneByteIdatPng(width = 1100, height = 1100): Buffer {
   return grayPng(width, height, 1);
 }
 
-/** Issue 9's second input: 1×`height` 16-bit RGBA, solid, maximally compressed (66 KB at 7.6 M rows). */
+/** The scanline flood: 1×`height` 16-bit RGBA, solid, maximally compressed (66 KB at 7.6 M rows). */
 export function tallPng(height = 7_600_000): Buffer {
   const raw = Buffer.alloc(height * 9); // filter byte 0 + one zero RGBA16 pixel per row
   return pngWithIdat(1, height, 16, 6, deflateSync(raw, { level: 9 }), 1 << 16);

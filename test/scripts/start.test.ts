@@ -1,6 +1,6 @@
 /**
  * `npm start` (scripts/start.ts) as a real process: the Worker bundled as deployed, in workerd via Miniflare, behind
- * scripts/lib/continue-front.ts. Issue 9 item 3: an over-limit chunked upload whose client leaves on the 413 leaves
+ * scripts/lib/continue-front.ts. An over-limit chunked upload whose client leaves on the 413 leaves
  * the next POST and GET answered; a Content-Length over the limit is refused before the body is sent;
  * `Expect: 100-continue` is answered (workerd alone never sends 100 Continue).
  */

@@ -1,5 +1,5 @@
 /**
- * The edge issue's targets, checked on every bench:edge run: M0 int8 warm end to end ≤ 40 ms for an ImageNet-size
+ * The edge's targets, checked on every bench:edge run: M0 int8 warm end to end ≤ 40 ms for an ImageNet-size
  * JPEG; for the 12 MP phone photo ≤ 600 ms and an isolate memory peak under Workers' 128 MB.
  */
 import { IMAGES, type ImageKey, MiB } from './setup.js';

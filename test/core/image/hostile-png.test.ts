@@ -1,5 +1,5 @@
 /**
- * Issue 9's crafted PNGs, on the real decoder: decoding work follows the image, not its chunking. A PNG split into
+ * Crafted PNGs whose cost came from their chunking, on the real decoder: decoding work follows the image, not its chunking. A PNG split into
  * one-byte IDAT chunks is refused (413 image-too-complex) before anything is inflated; a PNG of the same pixels in
  * small-but-legal chunks decodes to the same pixels as one in a single chunk.
  */
@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 
 describe('PNG chunking', () => {
-  it('refuses issue 9 (1100×1100, one-byte IDAT chunks) with image-too-complex', async () => {
+  it('refuses 1100×1100 in one-byte IDAT chunks with image-too-complex', async () => {
     const error = await decodeError(decoder.decodeImage(oneByteIdatPng(), LIMIT));
     expect(error.code).toBe('image-too-complex');
     expect(problemStatus(error.code)).toBe(413);

@@ -1,5 +1,5 @@
 /**
- * Issue 9, the decode work budget and the audit of the other formats, on the real decoder with crafted files:
+ * Hostile images, the decode work budget and the audit of the other formats, on the real decoder with crafted files:
  * - PNG: a degenerate aspect ratio (1×7,600,000) is refused from its header with 413 image-too-complex (its
  *   scanlines cost ~10× its pixels); small images of any shape and narrow strips within the budget decode;
  * - GIF: one-byte sub-blocks, 100,000 extensions, a flood of clear codes, LZW at its maximum expansion and a huge

@@ -1,5 +1,5 @@
 /**
- * Issue 9 through the real worker in workerd: a chunked body whose stream fails is 400 malformed-body (it was a 500),
+ * Hostile input through the real worker in workerd: a chunked body whose stream fails is 400 malformed-body (it was a 500),
  * a PNG chopped into one-byte IDAT chunks or of a degenerate aspect ratio is 413 image-too-complex before it is
  * inflated; after each the isolate still classifies correctly. And a long PNG decode hands the isolate back: here
  * the DecompressionStream's reads resolve without returning to the event loop, so without the decoder's own yields

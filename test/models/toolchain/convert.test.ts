@@ -1,5 +1,5 @@
 /**
- * `models convert` checks what it builds (issue 9, items 7–8): damaged weights fail with a one-line error and
+ * `models convert` checks what it builds: damaged weights fail with a one-line error and
  * exit 1 instead of writing a model that outputs NaN or 1e37.
  */
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Issue 9 item 2 on the Node server over real HTTP: a client that resets mid-upload of a chunked body is closed
+ * A failing chunked upload on the Node server over real HTTP: a client that resets mid-upload of a chunked body is closed
  * quietly (no "unhandled error … aborted"), and the next request is served normally.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

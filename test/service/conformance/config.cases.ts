@@ -72,7 +72,8 @@ export function defineConfigCases(getTarget: () => ConformanceTarget): void {
       expectPredictions(body.predictions, expectedSolidScores(CRIMSON.rgb, tinyModelOf(target, 'tiny-10')), 5);
     });
 
-    // The Worker cannot refuse to start, so it answers; the Node build checks its manifest at start (issue 10).
+    // The Worker cannot refuse to start, so it answers; the Node build checks its manifest at start and
+    // refuses to.
     it('a default model that is not deployed: 404 unknown-model (Worker); the Node build refuses to start', async () => {
       if (target.name === 'node') {
         await expect(target.withConfig({ defaultModel: 'm0' })).rejects.toThrow(/DEFAULT_MODEL m0 is not built in /);

@@ -1,5 +1,5 @@
 /**
- * Issue 14's cold path in workerd: a model load started by a request outlives that request (workerd cancels what a
+ * The cold path in workerd: a model load started by a request outlives that request (workerd cancels what a
  * request leaves behind unless it is kept alive with ctx.waitUntil, which the entry hands the app as `background`),
  * and mixed m0/m1 traffic in one isolate is answered by the right model, with both sessions kept (wrangler.toml's
  * MAX_LOADED_MODELS = 2).

@@ -1,5 +1,5 @@
 /**
- * Issue 9's hostile checkpoints (test/helpers/hostile-checkpoints.ts): each is refused with its own code, or read
+ * Hostile checkpoints (test/helpers/hostile-checkpoints.ts): each is refused with its own code, or read
  * correctly, at a cost bounded by what the weights need — asserted as bytes inflated, not as time.
  */
 import { readFileSync } from 'node:fs';
