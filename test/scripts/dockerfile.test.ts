@@ -75,7 +75,7 @@ describe('Dockerfile', () => {
     for (const step of used) expect(defined, `gpu-check.sh has no "${step}" step`).toContain(step);
     // The script the image runs is copied before its install step.
     const order = dockerfile.map((i) => `${i.keyword} ${i.args}`);
-    const copied = order.findIndex((line) => line === 'COPY scripts/gpu-check.sh scripts/gpu-check.sh');
+    const copied = order.indexOf('COPY scripts/gpu-check.sh scripts/gpu-check.sh');
     const install = order.findIndex((line) => line.includes('STEPS=install'));
     expect(copied).toBeGreaterThanOrEqual(0);
     expect(copied).toBeLessThan(install);
