@@ -19,7 +19,7 @@ WORKDIR /app
 ENV OUT=/tmp/gpu-check-out
 
 # Dependencies first (a layer that survives source edits): npm ci + the CUDA provider from NuGet, checked with ldd.
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 COPY scripts/gpu-check.sh scripts/gpu-check.sh
 RUN STEPS=install scripts/gpu-check.sh
 

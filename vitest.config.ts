@@ -38,7 +38,11 @@ export default defineConfig({
                 MAX_BATCH: '8',
                 FETCH_ALLOWED_HOSTS: '127.0.0.1',
                 FETCH_TIMEOUT_MS: '1000',
+                // Thousands of requests: their log lines would bury the test output (test/runtimes/workerd/ops.workerd.test.ts turns it on).
+                REQUEST_LOG: 'off',
               },
+              // A real Rate Limiting binding under another name, so that only the rate-limit test uses it.
+              ratelimits: { TEST_RATE_LIMITER: { simple: { limit: 3, period: 60 } } },
               serviceBindings: { FIXTURES: serveFixture, ORIGIN_LAB: serveOriginLab },
             },
           })),

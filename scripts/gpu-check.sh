@@ -63,10 +63,10 @@ fi
 if wants install; then
 step "install (npm ci, then onnxruntime-node's CUDA 12 provider from NuGet)"
 if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
-  # The install script downloads the provider when ONNXRUNTIME_NODE_INSTALL names it (node_modules/onnxruntime-node/
-  # script/install.js); `npm rebuild` reruns it for a node_modules that was installed with the download skipped.
-  ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --no-audit --no-fund
-  [[ -f "$ORT_BIN/libonnxruntime_providers_cuda.so" ]] || ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
+  # npm ci is CPU-only (package.json allowScripts skips onnxruntime-node's download script); install:cuda runs that
+  # script with the CUDA 12 provider named (node_modules/onnxruntime-node/script/install.js, docs/operations.md).
+  npm ci --no-audit --no-fund
+  npm run install:cuda
 fi
 [[ -f "$ORT_BIN/libonnxruntime_providers_cuda.so" ]] || fail "libonnxruntime_providers_cuda.so is missing from $ORT_BIN"
 # Every library the provider needs must resolve, or onnxruntime reports "Failed to load shared library" later.

@@ -1,10 +1,16 @@
 /**
- * A minimal HTTP/1.1 front for local workerd that answers `Expect: 100-continue`. workerd's HTTP server never sends
- * `100 Continue`, so curl (which sends the header for bodies over 1 MB) waits its 1 s timeout before uploading;
- * Cloudflare's edge answers it. Node's server answers it as soon as the head arrives. Everything else is relayed
- * as is: the head is forwarded at once (so a `Content-Length` over the limit gets its 413 before any body is sent),
- * bodies stream both ways, and a client that leaves aborts its upstream request (a fresh upstream connection per
- * request: nothing half-read is ever reused). Only for `npm start`; Cloudflare answers Expect itself.
+ * A minimal HTTP/1.1 front for local workerd that answers `Expect: 100-continue` and never loses an early answer.
+ * workerd's HTTP server never sends `100 Continue`, so curl (which sends the header for bodies over 1 MB) waits its
+ * 1 s timeout before uploading; Cloudflare's edge answers it. Node's server answers it as soon as the head arrives.
+ *
+ * workerd answers some requests before reading their body (unknown model, bad parameter, token, a Content-Length
+ * over the limit) and then resets the connection whose body it left unread. A front that streams the body races that
+ * reset: a write to the reset socket destroys it, with the answer still unread in its receive buffer (a 500 where
+ * workerd had answered 404). So the body is read from the client first (at most MAX_BODY_BYTES + 1 bytes: the worker
+ * refuses anything longer) and sent upstream in one write with its head; after that the front only reads, and
+ * libuv reads a socket before it writes to it, so the answer is parsed before the reset is seen. A reset after the
+ * answer is not a failure; the answer stream itself tells whether it was cut short. A fresh upstream connection per
+ * request: nothing half-read is ever reused. Only for `npm start`; Cloudflare answers Expect itself.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,9 +48,9 @@ function upstreamFailed(response: http.ServerResponse): void {
 
 /**
  * `maxBodyBytes`: the worker's MAX_BODY_BYTES. At most one byte more than it is forwarded (the worker refuses the
- * request then), and nothing of a body whose Content-Length already exceeds it (refused from the header): workerd
- * closes a connection whose body it left unread with a reset, which can destroy its answer before the front reads
- * it. The rest of such a body is read from the client and dropped, so the client gets the 413 instead of a reset.
+ * request then), and nothing of a body whose Content-Length already exceeds it (refused from the header, before the
+ * client has sent it). The rest of such a body is read from the client and dropped, so the client gets the 413
+ * instead of a reset.
  */
 export async function startContinueFront(
   upstream: URL,
@@ -54,48 +60,69 @@ export async function startContinueFront(
     const chunked = request.headers['transfer-encoding'] !== undefined;
     const headers = forwardHeaders(request.rawHeaders);
     if (chunked) headers.push(['Transfer-Encoding', 'chunked']);
-    const forwarded = http.request(upstream, {
-      method: request.method,
-      path: request.url,
-      headers: headers.flat(),
-      agent: false,
-    });
-    forwarded.flushHeaders();
-    let answered = false;
-    forwarded.on('response', (answer) => {
-      response.writeHead(answer.statusCode ?? 500, answer.statusMessage, forwardHeaders(answer.rawHeaders).flat());
-      answer.pipe(response);
-      answer.on('end', () => {
-        answered = true;
+    let forwarded: http.ClientRequest | undefined;
+    let clientGone = false;
+
+    /** Sends the head and `body` upstream at once; `complete`: the body ends there (else the worker refuses it). */
+    const forward = (body: Buffer, complete: boolean) => {
+      if (clientGone) return;
+      const upstreamRequest = http.request(upstream, {
+        method: request.method,
+        path: request.url,
+        headers: headers.flat(),
+        agent: false,
       });
-      answer.on('error', () => response.destroy());
-    });
-    let upstreamGone = false;
-    forwarded.on('error', () => {
-      upstreamGone = true;
-      if (!response.headersSent) upstreamFailed(response);
-      else if (!answered) response.destroy();
-    });
+      forwarded = upstreamRequest;
+      let answered = false;
+      upstreamRequest.on('response', (answer) => {
+        answered = true;
+        response.writeHead(answer.statusCode ?? 500, answer.statusMessage, forwardHeaders(answer.rawHeaders).flat());
+        answer.pipe(response);
+        // Cut short (the connection closed before the whole answer): the client must see it cut short too.
+        answer.on('error', () => response.destroy());
+      });
+      upstreamRequest.on('error', () => {
+        // After the answer's head, the reset that follows an early answer is expected (see above).
+        if (answered) return;
+        if (!response.headersSent) upstreamFailed(response);
+        else response.destroy();
+      });
+      if (body.length > 0) upstreamRequest.write(body);
+      if (complete) upstreamRequest.end();
+      else upstreamRequest.flushHeaders();
+    };
 
     const declared = Number(request.headers['content-length'] ?? 0);
-    let budget = !chunked && declared > listen.maxBodyBytes ? 0 : listen.maxBodyBytes + 1;
+    const refusedFromHeader = !chunked && declared > listen.maxBodyBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let sent = false;
+    if (refusedFromHeader) {
+      sent = true;
+      forward(Buffer.alloc(0), false);
+    }
     request.on('data', (chunk: Buffer) => {
-      if (upstreamGone || budget === 0) return; // read and dropped
-      const part = chunk.length <= budget ? chunk : chunk.subarray(0, budget);
-      budget -= part.length;
-      if (!forwarded.write(part)) {
-        request.pause();
-        forwarded.once('drain', () => request.resume());
+      if (sent) return; // read and dropped
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > listen.maxBodyBytes) {
+        sent = true;
+        forward(Buffer.concat(chunks).subarray(0, listen.maxBodyBytes + 1), false);
+        chunks.length = 0;
       }
     });
     request.on('end', () => {
-      // A capped body is not ended: the worker has refused it, or is about to.
-      if (!upstreamGone && budget > 0) forwarded.end();
+      if (sent) return;
+      sent = true;
+      forward(Buffer.concat(chunks), true);
+      chunks.length = 0;
     });
-    request.on('error', () => forwarded.destroy());
-    // The client left before the answer finished: stop the upstream request too.
+    request.on('error', () => forwarded?.destroy());
+    // The client left before the answer finished: stop the upstream request too (or never start it).
     response.on('close', () => {
-      if (!response.writableFinished) forwarded.destroy();
+      if (response.writableFinished) return;
+      clientGone = true;
+      forwarded?.destroy();
     });
   });
   // Node's defaults time requests out; workerd applies its own limits.

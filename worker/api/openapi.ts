@@ -175,7 +175,11 @@ function problemResponses(codes: readonly ProblemCode[]): Record<string, Json> {
 export function openApiDocument(): Json {
   const paths: Record<string, Json> = {};
   for (const route of OPERATIONS) {
-    const problems = [...route.problems, ...(route.auth ? (['unauthorized'] as const) : []), ...EVERY_ROUTE];
+    const problems = [
+      ...route.problems,
+      ...(route.auth ? (['unauthorized', 'rate-limited'] as const) : []),
+      ...EVERY_ROUTE,
+    ];
     const operation = withSchemas(route) as { responses: Json };
     paths[route.path] = {
       ...paths[route.path],

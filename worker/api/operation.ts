@@ -13,7 +13,7 @@ export interface RouteOperation {
   path: string;
   /** The problems this route can answer besides those every route can (openapi.ts); become its 4xx/5xx responses. */
   problems: readonly ProblemCode[];
-  /** Under /v1/*: a bearer token when API_TOKEN is set (unauthorized joins the problems). */
+  /** Under /v1/*: a bearer token when API_TOKEN is set, the rate limit when one is set (both join the problems). */
   auth: boolean;
   /** The schema the service validates the query with; its entries become the query parameters. */
   query?: QuerySchema;

@@ -26,6 +26,7 @@ const PROBLEMS = {
   'unsupported-content-type': { status: 415, title: 'Unsupported content type' },
   'unsupported-format': { status: 415, title: 'Not a supported image format' },
   'corrupt-image': { status: 422, title: 'The image cannot be decoded' },
+  'rate-limited': { status: 429, title: 'Too many requests from this client; retry later' },
   'fetch-failed': { status: 502, title: 'The image URL could not be fetched' },
   'fetch-timeout': { status: 504, title: 'The image URL did not answer in time' },
   'no-embedding': { status: 501, title: 'The model has no embedding output' },

@@ -15,6 +15,7 @@ import { ApiError, apiError, problemResponse } from './problems.js';
 import { PROBLEM_CONTENT_TYPE } from '../api/problems.js';
 import type { InferenceBackend } from '../core/inference/backend.js';
 import { type RequestLog, requestLogger } from './http/request-log.js';
+import { type RateLimiter, rateLimit } from './http/rate-limit.js';
 import { defaultClock, type Clock } from './http/timing.js';
 import type { ModelFiles } from './registry/model-files.js';
 import { ModelRegistry, type SessionWrapper, type StartupModel } from './registry/registry.js';
@@ -63,6 +64,8 @@ export interface AppDeps {
   urlFetcher?: UrlFetcher;
   /** Called once per request with what was asked and how it went (the Node build's request log lines). */
   requestLog?: RequestLog;
+  /** Limits each client's requests to /v1/* (http/rate-limit.ts); unset: no limit. */
+  rateLimiter?: RateLimiter;
   /** A Node build that serves the models this host does not (worker/service/origin/); unset: this host's models only. */
   origin?: OriginClient;
 }
@@ -127,6 +130,8 @@ export function createApp(deps: AppDeps): Hono {
       }),
     );
   }
+  // Before auth: a client guessing tokens is limited too (keyed by what it sends).
+  if (deps.rateLimiter) app.use('/v1/*', rateLimit(deps.rateLimiter));
   if (config.apiToken) {
     const unauthorized = (detail: string) => () =>
       problemResponse(new ApiError('unauthorized', detail, { headers: { 'WWW-Authenticate': 'Bearer' } }));

@@ -5,5 +5,7 @@ declare namespace Cloudflare {
     FIXTURES: Fetcher;
     /** test/service/origin/origin-lab.ts */
     ORIGIN_LAB: Fetcher;
+    /** vitest.config.ts: Miniflare's Rate Limiting binding, 3 requests per 60 s (test/runtimes/workerd/ops.workerd.test.ts) */
+    TEST_RATE_LIMITER: RateLimit;
   }
 }

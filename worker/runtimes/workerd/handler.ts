@@ -18,17 +18,23 @@ import { createFetchModelFiles } from '../../service/registry/model-files.js';
 import type { StartupModel } from '../../service/registry/registry.js';
 import { createOriginClient } from '../../service/origin/client.js';
 import { type OriginVars, parseOriginConfig } from '../../service/origin/config.js';
+import { edgeRateLimiter, edgeRequestLog, type OpsVars } from './ops.js';
 
 /**
  * The bindings and vars wrangler.toml declares (Cloudflare.Env, generated into env.d.ts by `npm run types`), and the
- * variables it leaves unset or commented out (secrets such as API_TOKEN, the optional limits and the origin's).
+ * variables it leaves unset or commented out (secrets such as API_TOKEN, the optional limits, the origin's and the
+ * optional operations bindings: ops.ts).
  */
-export type WorkerEnv = Cloudflare.Env & ConfigVars & OriginVars;
+export type WorkerEnv = Cloudflare.Env & ConfigVars & OriginVars & OpsVars;
 
 /** The dependencies for one isolate; exported so tests can build the same app with another config. */
 export function workerdDeps(env: WorkerEnv, startup?: StartupModel): AppDeps {
   const origin = parseOriginConfig(env);
+  const requestLog = edgeRequestLog(env);
+  const rateLimiter = edgeRateLimiter(env);
   return {
+    ...(requestLog ? { requestLog } : {}),
+    ...(rateLimiter ? { rateLimiter } : {}),
     ...(origin ? { origin: createOriginClient(origin) } : {}),
     ...(startup ? { startup } : {}),
     backend: createOrtWebBackend(ortWasm),
