@@ -156,7 +156,7 @@ describe('fitHead', () => {
     const head = fitHead(samples, ['a', 'b', 'c'], { valFraction: 0.2, seed: 1, onStep: (_, __, w) => steps.push(w) });
     expect(head.split).toEqual({ trainImages: 24, valImages: 6, trainViews: 48 });
     expect(head.validation.images).toBe(6);
-    expect(head.grid.map((g) => g.decay)).toEqual([1e-4, 1e-3, 1e-2, 1e-1]);
+    expect(head.grid.map((g) => g.decay)).toEqual([1e-1, 1e-2, 1e-3, 1e-4]);
     const best = Math.max(...head.grid.map((g) => g.valAccuracy));
     expect(head.grid.find((g) => g.decay === head.decay)!.valAccuracy).toBe(best);
     expect(head.validation.accuracy).toBe(best);
