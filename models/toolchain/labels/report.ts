@@ -25,7 +25,7 @@ export interface HeadReport {
     predictions: { file: string; label: string; predicted: string; score: number }[];
   };
   /** The same fitting on raw pixels, for scale. */
-  baseline: { features: string; decay: number; validationAccuracy: number; testAccuracy?: number };
+  baseline?: { features: string; decay: number; validationAccuracy: number; testAccuracy?: number };
   cache: { hits: number; misses: number };
   seconds: { embeddings: number; fit: number; total: number };
 }
@@ -45,7 +45,7 @@ export function reportSummary(report: HeadReport): string {
         accuracy: percent(val.accuracy),
         top5: percent(val.top5),
         ECE: `${val.ece.toFixed(3)} (before T: ${val.eceBeforeTemperature.toFixed(3)})`,
-        'raw-pixel baseline': percent(report.baseline.validationAccuracy),
+        'raw-pixel baseline': percent(report.baseline?.validationAccuracy),
       },
       ...(test
         ? [
@@ -55,7 +55,7 @@ export function reportSummary(report: HeadReport): string {
               accuracy: percent(test.accuracy),
               top5: percent(test.top5),
               ECE: test.ece.toFixed(3),
-              'raw-pixel baseline': percent(report.baseline.testAccuracy),
+              'raw-pixel baseline': percent(report.baseline?.testAccuracy),
             },
           ]
         : []),

@@ -45,6 +45,8 @@ export interface TrainOptions {
   seed: number;
   augment: number;
   skipBad: boolean;
+  /** Fit the raw-pixel baseline beside the head (default true). */
+  baseline?: boolean;
   /** Replace a head of the same name (a model of the same name is never replaced). */
   replace?: boolean;
   /** The build folders, in order of preference for reading the base. */
@@ -180,9 +182,12 @@ export async function trainHead(options: TrainOptions): Promise<TrainResult> {
     ...fitOptions,
     onStep: (done, total, what) => emit({ kind: 'fit', done, total, what }),
   });
-  emit({ kind: 'stage', stage: 'raw-pixel baseline' });
   const pixelSamples: Sample[] = trainFiles.map((file, i) => ({ label: file.label, views: [trainFeatures[i].pixels] }));
-  const baseline = fitHead(pixelSamples, labels, fitOptions);
+  let baseline: ReturnType<typeof fitHead> | undefined;
+  if (options.baseline !== false) {
+    emit({ kind: 'stage', stage: 'raw-pixel baseline' });
+    baseline = fitHead(pixelSamples, labels, fitOptions);
+  }
   const fitSeconds = (clock() - fitStarted) / 1000;
 
   let testReport: HeadReport['test'];
@@ -196,8 +201,14 @@ export async function trainHead(options: TrainOptions): Promise<TrainResult> {
       return x;
     };
     const truth = kept.map((k) => k.file.label);
+    // With the float32 weights the head file stores and the service computes with.
+    const served = {
+      ...trained.model,
+      weights: Float64Array.from(Float32Array.from(trained.model.weights)),
+      bias: Float64Array.from(Float32Array.from(trained.model.bias)),
+    };
     const probabilities = headProbabilities(
-      trained.model,
+      served,
       trained.temperature,
       matrix((f) => f.views[0]),
       kept.length,
@@ -214,13 +225,11 @@ export async function trainHead(options: TrainOptions): Promise<TrainResult> {
         score: probabilities[i * labels.length + predicted[i]],
       })),
     };
-    const baselineProbabilities = headProbabilities(
-      baseline.model,
-      baseline.temperature,
-      matrix((f) => f.pixels),
-      kept.length,
-    );
-    baselineTest = evaluate(baselineProbabilities, truth, labels).accuracy;
+    if (baseline) {
+      const x = matrix((f) => f.pixels);
+      const baselineProbabilities = headProbabilities(baseline.model, baseline.temperature, x, kept.length);
+      baselineTest = evaluate(baselineProbabilities, truth, labels).accuracy;
+    }
   }
 
   const head: HeadFile = {
@@ -252,12 +261,16 @@ export async function trainHead(options: TrainOptions): Promise<TrainResult> {
     temperature: trained.temperature,
     validation: { ...trained.validation, eceBeforeTemperature: trained.eceBeforeTemperature },
     ...(testReport ? { test: testReport } : {}),
-    baseline: {
-      features: `raw pixels: the eval crop average-pooled to 3×${PIXEL_SIDE}×${PIXEL_SIDE}, softmax regression fitted the same way`,
-      decay: baseline.decay,
-      validationAccuracy: baseline.validation.accuracy,
-      ...(baselineTest !== undefined ? { testAccuracy: baselineTest } : {}),
-    },
+    ...(baseline
+      ? {
+          baseline: {
+            features: `raw pixels: the eval crop average-pooled to 3×${PIXEL_SIDE}×${PIXEL_SIDE}, softmax regression fitted the same way`,
+            decay: baseline.decay,
+            validationAccuracy: baseline.validation.accuracy,
+            ...(baselineTest !== undefined ? { testAccuracy: baselineTest } : {}),
+          },
+        }
+      : {}),
     cache,
     seconds: { embeddings: embedSeconds, fit: fitSeconds, total: (clock() - started) / 1000 },
   };
