@@ -8,6 +8,7 @@ export type TrainErrorCode =
   | 'too-few-images'
   | 'bad-label-name'
   | 'bad-images'
+  | 'bad-name'
   | 'name-taken'
   | 'base-not-built'
   | 'unknown-test-label';

@@ -115,7 +115,7 @@ export async function trainHead(options: TrainOptions): Promise<TrainResult> {
   const started = clock();
   const emit = options.onEvent ?? (() => undefined);
   if (!HEAD_NAME.test(options.name))
-    throw new TrainError('name-taken', `--name ${JSON.stringify(options.name)} must match [a-z0-9][a-z0-9._-]*`);
+    throw new TrainError('bad-name', `--name ${JSON.stringify(options.name)} must match [a-z0-9][a-z0-9._-]*`);
   const { source, withBase } = await resolveBase(options);
   const base: ManifestModel = source.entry;
 
