@@ -118,7 +118,13 @@ export async function runTrain(options: TrainCliOptions): Promise<TrainResult> {
     if (!built.some((m) => m?.models.some((model) => model.name === options.base))) {
       const variant = baseVariant(options.base);
       if (!variant) throw new UsageError(`--base ${options.base} is not a model name the build makes (m0 … m5)`);
-      await runBuild({ variants: [variant], precisions: ['fp32', 'int8'], checkpointsDir: options.checkpointsDir });
+      // stdout is the training's (its --json); the base build reports on stderr.
+      await runBuild({
+        variants: [variant],
+        precisions: ['fp32', 'int8'],
+        checkpointsDir: options.checkpointsDir,
+        print: (text) => console.error(text),
+      });
     }
   }
   const progress = trainProgress();
