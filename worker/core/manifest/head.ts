@@ -37,10 +37,13 @@ export interface HeadFile {
 export interface HeadReportSummary {
   /** `<name>.report.json` beside the head. */
   file: string;
-  /** On the validation split, with the weight decay chosen there (the refit on everything has no held-out set). */
+  /**
+   * Top-1 on images the head never trained on: the `--test` folder (the final head) when the run had one, else the
+   * validation split (the head fitted on the rest, with the weight decay chosen there).
+   */
   heldOutAccuracy: number;
   top5?: number;
-  /** Expected calibration error on the validation split, after the temperature. */
+  /** Expected calibration error of the served (temperature-scaled) scores, on the same images. */
   ece: number;
   /** Images trained on (all of them, after the refit). */
   images: number;
