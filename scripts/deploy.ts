@@ -71,11 +71,20 @@ async function main(argv: string[]): Promise<number> {
       throw new UserError(`${model.file} is ${(size / 2 ** 20).toFixed(1)} MiB, over Cloudflare's 25 MiB per asset`);
   }
 
+  // A trained head ships as its head file and label set beside its base.
+  for (const head of manifest.heads ?? [])
+    for (const file of [head.file, `${head.labels}.labels.json`])
+      await stat(path.join(dir, file)).catch(() => {
+        throw new UserError(`${file}, of head ${head.name} in ${dir}/manifest.json, is missing: train it again`);
+      });
+
   const command = ['wrangler', 'deploy', ...positionals];
   for (const model of manifest.models)
     console.log(
       `${model.name.padEnd(8)} ${model.file} ${(model.bytes / 1e6).toFixed(2)} MB ← ${model.source.checkpoint}`,
     );
+  for (const head of manifest.heads ?? [])
+    console.log(`${head.name.padEnd(8)} ${head.file}: ${head.classes} labels on ${head.base}`);
   console.log(startupModelLine(dir, manifest.models));
   if (synthetic.length > 0) console.log('warning: deploying synthetic fixtures (--force)');
   if (values['dry-run']) {

@@ -3,6 +3,7 @@
  *   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8,fp16 | --precision fp16] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
  *   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
  *   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--device cpu|cuda] [--json]
+ *   npm run models -- train   --images DIR --name NAME [--base m0] [--test DIR] [--val 0.2] [--seed N] [--augment K] [--skip-bad] [--replace] [--checkpoints DIR] [--json]
  * Checkpoints come from --checkpoints / EFFICIENTVIT_CHECKPOINTS, else the official release (downloaded, cached).
  * Real images for verification come from --images / EFFICIENTVIT_IMAGES.
  */
@@ -23,6 +24,7 @@ import { realImages, runBuild, runCli, UsageError, UserError } from './lib/build
 import { formatVerifyReport, verifyModels } from '../models/toolchain/verify/index.js';
 import { VARIANTS, type Variant } from '../worker/core/manifest/manifest.js';
 import { nodeToolchainHost } from './lib/node-host.js';
+import { runTrain } from './lib/train-cli.js';
 
 const IMAGES_ENV = 'EFFICIENTVIT_IMAGES';
 
@@ -41,6 +43,14 @@ const OPTIONS = {
   runs: { type: 'string', default: '30' },
   device: { type: 'string', default: 'cpu' },
   help: { type: 'boolean', short: 'h', default: false },
+  base: { type: 'string', default: 'm0' },
+  name: { type: 'string' },
+  test: { type: 'string' },
+  val: { type: 'string', default: '0.2' },
+  seed: { type: 'string', default: '0' },
+  augment: { type: 'string', default: '0' },
+  'skip-bad': { type: 'boolean', default: false },
+  replace: { type: 'boolean', default: false },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -48,19 +58,25 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositio
 async function main(argv: string[]): Promise<void> {
   const { values: flags, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   const command = positionals[0];
-  if (!command) throw new UsageError('no command (build, convert or verify)');
+  if (!command) throw new UsageError('no command (build, convert, verify or train)');
   if (command === 'build') return build(flags);
   if (command === 'convert') return convert(flags);
   if (command === 'verify') return verify(flags);
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (build, convert or verify)`);
+  if (command === 'train') return train(flags);
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (build, convert, verify or train)`);
 }
 
 const USAGE = `usage:
   npm run models -- build   [--variants m0,m1] [--precisions fp32,int8,fp16 | --precision fp16] [--checkpoints DIR] [--images DIR] [--out DIR] [--naive] [--json]
   npm run models -- convert --checkpoint FILE --variant m0 --out m0.onnx [--int8] [--naive]
   npm run models -- verify  [--images DIR] [--out DIR] [--runs N] [--device cpu|cuda] [--json]
+  npm run models -- train   --images DIR --name NAME [--base m0] [--test DIR] [--val 0.2] [--seed N] [--augment K] [--skip-bad] [--replace] [--checkpoints DIR] [--json]
 checkpoints: --checkpoints DIR or ${CHECKPOINTS_ENV}=DIR, else downloaded from the official release
-real images (verification): --images DIR or ${IMAGES_ENV}=DIR`;
+real images (verification): --images DIR or ${IMAGES_ENV}=DIR
+train: a classifier head on the base model's embeddings; DIR/<label>/<images> (at most 1000 labels, names of at most
+  100 UTF-8 bytes, 2+ images per label); --val: validation share (weight decay, temperature), --test DIR: a held-out
+  folder measured once, --augment K: K random-resized-crop + flip views per image, --skip-bad: train without files
+  that do not decode (listed), --replace: overwrite a head of the same name, --checkpoints: build the base if needed`;
 
 function parseVariants(list: string | undefined, fallback: readonly Variant[]): Variant[] {
   if (!list) return [...fallback];
@@ -89,6 +105,29 @@ async function build(flags: Flags): Promise<void> {
     checkpointsDir: flags.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
     imagesDir: imageDir(flags),
     naive: flags.naive,
+    json: flags.json,
+  });
+}
+
+function numberFlag(value: string, flag: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new UsageError(`${flag} must be a number`);
+  return parsed;
+}
+
+async function train(flags: Flags): Promise<void> {
+  if (!flags.images || !flags.name) throw new UsageError('train needs --images DIR and --name NAME');
+  await runTrain({
+    base: flags.base,
+    imagesDir: flags.images,
+    name: flags.name,
+    testDir: flags.test,
+    checkpointsDir: flags.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined,
+    valFraction: numberFlag(flags.val, '--val'),
+    seed: numberFlag(flags.seed, '--seed'),
+    augment: numberFlag(flags.augment, '--augment'),
+    skipBad: flags['skip-bad'],
+    replace: flags.replace,
     json: flags.json,
   });
 }

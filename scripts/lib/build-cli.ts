@@ -40,6 +40,8 @@ export interface BuildCliOptions {
   imagesDir?: string;
   naive?: boolean;
   json?: boolean;
+  /** Where the summary goes (default stdout; `models train` sends its base build's to stderr). */
+  print?: (text: string) => void;
 }
 
 /** Shared by `models build` and `npm start`: progress to stderr, the summary table (or JSON) to stdout. */
@@ -77,8 +79,9 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
     );
     if (published.length > 0) written.push(targetDir('edge'));
   }
-  if (options.json) return console.log(JSON.stringify(built, null, 2));
-  console.log(
+  const print = options.print ?? console.log;
+  if (options.json) return print(JSON.stringify(built, null, 2));
+  print(
     formatTable(
       built.map(({ entry, check }) => ({
         model: entry.name,
@@ -94,7 +97,7 @@ export async function runBuild(options: BuildCliOptions): Promise<void> {
       })),
     ),
   );
-  console.log(
+  print(
     `\nwrote ${written.map((dir) => path.join(path.relative(process.cwd(), dir), 'manifest.json')).join(', ')}${verificationImages ? '' : ' (checked on synthetic inputs; pass --images DIR for real ones)'}`,
   );
 }

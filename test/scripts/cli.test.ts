@@ -67,7 +67,7 @@ describe('--help: usage on stdout, exit 0, nothing run', () => {
 
 describe('usage errors: one line, exit 2', () => {
   it.each([
-    ['scripts/models.ts', [], /^error: no command \(build, convert or verify\)/],
+    ['scripts/models.ts', [], /^error: no command \(build, convert, verify or train\)/],
     ['scripts/models.ts', ['build', '--variants', 'm9'], /^error: unknown variant m9/],
     ['scripts/models.ts', ['build', '--frobnicate'], /^error: Unknown option '--frobnicate'/],
     ['scripts/models.ts', ['convert', '--variant', 'm0'], /^error: convert needs --checkpoint, --variant and --out/],

@@ -49,6 +49,26 @@ export const Model = v.strictObject({
     v.pipe(v.boolean(), v.description('false: an origin model while the origin cannot be reached')),
   ),
   reason: v.optional(v.pipe(v.string(), v.description('why an origin model is unavailable'))),
+  head: v.optional(
+    v.pipe(
+      v.strictObject({
+        base: v.pipe(
+          v.string(),
+          v.description('the model whose embedding it classifies (and whose session it runs on)'),
+        ),
+        labels: v.pipe(v.number(), v.integer(), v.minValue(2), v.description('how many labels it has')),
+        held_out_accuracy: v.pipe(
+          v.nullable(v.number()),
+          v.description('top-1 on images the head never trained on (the --test folder, else the validation split)'),
+        ),
+        top5: v.optional(v.number()),
+        ece: v.optional(v.pipe(v.number(), v.description('expected calibration error of the served scores'))),
+        images: v.optional(v.pipe(v.number(), v.integer(), v.description('images it was trained on'))),
+        report: v.optional(v.pipe(v.string(), v.description("the training report's file in the model folder"))),
+      }),
+      v.description('a classifier head trained on your own labels (npm run models -- train)'),
+    ),
+  ),
 });
 export type Model = v.InferOutput<typeof Model>;
 

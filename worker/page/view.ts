@@ -44,7 +44,9 @@ export function showModels(body: ModelsResult): void {
   ui.backend.textContent = `backend ${body.backend}`;
   ui.model.replaceChildren(
     ...body.models.map((model) => {
-      const option = new Option(`${model.name} — ${model.id}`, model.name);
+      // A trained head says what it is: its labels and its base.
+      const what = model.head ? `${model.head.labels} labels on ${model.head.base}` : model.id;
+      const option = new Option(`${model.name} — ${what}`, model.name);
       option.selected = model.name === body.default;
       return option;
     }),
@@ -55,7 +57,16 @@ export function showModels(body: ModelsResult): void {
 
 export function showModelNote(body: ModelsResult): void {
   const model = body.models.find((m) => m.name === ui.model.value);
-  ui.modelNote.textContent = model ? model.source.note : '';
+  const head = model?.head;
+  const accuracy =
+    head?.held_out_accuracy !== null && head?.held_out_accuracy !== undefined
+      ? `, held-out accuracy ${percent(head.held_out_accuracy)}`
+      : '';
+  ui.modelNote.textContent = !model
+    ? ''
+    : head
+      ? `your own labels: a head trained on ${head.base}'s embeddings${accuracy}; ${model.source.note}`
+      : model.source.note;
 }
 
 export function showBusy(message: string): void {

@@ -12,6 +12,7 @@ import {
   writeSolidColourImages,
 } from '../../service/conformance/models.js';
 import { startImageOrigin } from '../../helpers/image-origin.js';
+import { trainTestHead } from '../../helpers/trained-head.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const sharedRoot = path.resolve(repoRoot, '../shared');
@@ -40,6 +41,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   project.provide('goldenBuildErrors', goldenBuildErrors);
   project.provide('referenceEmbeddings', { m0: referenceEmbeddings('m0'), m1: referenceEmbeddings('m1') });
+  // A head trained by `models train` on the M0 just written (adds itself to the manifest, as the CLI does).
+  project.provide('trainedHead', await trainTestHead(testModelsDir, path.join(repoRoot, '.cache', 'labels')));
 
   project.provide('tinyModels', [
     { name: 'tiny', classes: tiny.classes, weights: tiny.weights, bias: tiny.bias },

@@ -3,6 +3,7 @@
  * beside the code, and a wrong field must surface as "model unavailable", not as a crash mid-request.
  */
 import { type ClassLabel, PRECISIONS, VARIANTS, type Manifest, type ManifestModel } from './manifest.js';
+import { HEAD_FORMAT, type HeadFile, labelProblem, MAX_HEAD_LABELS, type ManifestHead } from './head.js';
 
 export class ManifestError extends Error {
   constructor(message: string) {
@@ -87,18 +88,75 @@ function checkModel(model: unknown, index: number): ManifestModel {
   return model as unknown as ManifestModel;
 }
 
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+function checkHead(head: unknown, index: number, models: readonly ManifestModel[]): ManifestHead {
+  const fail = (what: string): never => {
+    const name = isRecord(head) && typeof head.name === 'string' ? ` (${head.name})` : '';
+    throw new ManifestError(`manifest heads[${index}]${name}: ${what}`);
+  };
+  if (!isRecord(head)) return fail('not an object');
+  if (typeof head.name !== 'string' || !MODEL_NAME.test(head.name)) fail('name must match [a-z0-9][a-z0-9._-]*');
+  if (typeof head.file !== 'string' || !isSafeModelPath(head.file)) fail('file must be a plain relative path');
+  if (!isPositiveInteger(head.bytes)) fail('bytes must be a positive integer');
+  if (typeof head.sha256 !== 'string' || !SHA256.test(head.sha256)) fail('sha256 must be 64 lowercase hex digits');
+  if (typeof head.labels !== 'string' || !isSafeModelPath(`${head.labels}.labels.json`))
+    fail('labels must be a plain id');
+  if (!isPositiveInteger(head.classes) || head.classes < 2 || head.classes > MAX_HEAD_LABELS)
+    fail(`classes must be an integer from 2 to ${MAX_HEAD_LABELS}`);
+  if (!isPositiveInteger(head.dims)) fail('dims must be a positive integer');
+  const base = models.find((model) => model.name === head.base);
+  if (!base) return fail(`base ${JSON.stringify(head.base)} is not a model of this manifest`);
+  if (base.embedding?.shape[1] !== head.dims) fail(`dims must equal base ${base.name}'s embedding width`);
+  if (head.baseSha256 !== undefined && (typeof head.baseSha256 !== 'string' || !SHA256.test(head.baseSha256)))
+    fail('baseSha256 must be 64 lowercase hex digits');
+  return head as unknown as ManifestHead;
+}
+
 export function checkManifest(json: unknown): Manifest {
   if (!isRecord(json)) throw new ManifestError('manifest is not a JSON object');
   if (json.version !== 1)
     throw new ManifestError(`manifest version ${JSON.stringify(json.version)} is not supported (expected 1)`);
   if (!Array.isArray(json.models)) throw new ManifestError('manifest has no models array');
   const models = json.models.map(checkModel);
+  if (json.heads !== undefined && !Array.isArray(json.heads))
+    throw new ManifestError('manifest heads must be an array');
+  const heads = ((json.heads ?? []) as unknown[]).map((head, index) => checkHead(head, index, models));
+  // Heads and models share one namespace: ?model= names either.
   const seen = new Set<string>();
-  for (const model of models) {
-    if (seen.has(model.name)) throw new ManifestError(`manifest names model ${model.name} twice`);
-    seen.add(model.name);
+  for (const { name } of [...models, ...heads]) {
+    if (seen.has(name)) throw new ManifestError(`manifest names model ${name} twice`);
+    seen.add(name);
   }
-  return { ...(json as unknown as Manifest), models };
+  return { ...(json as unknown as Manifest), models, ...(json.heads !== undefined ? { heads } : {}) };
+}
+
+/** A head file checked against its manifest entry: format, shapes, finite numbers, labels. */
+export function checkHeadFile(
+  json: unknown,
+  entry: Pick<ManifestHead, 'name' | 'base' | 'classes' | 'dims'>,
+): HeadFile {
+  const fail = (what: string): never => {
+    throw new ManifestError(`head ${entry.name}: ${what}`);
+  };
+  if (!isRecord(json)) return fail('not a JSON object');
+  if (json.format !== HEAD_FORMAT) fail(`format must be ${HEAD_FORMAT}`);
+  if (json.name !== entry.name) fail(`name ${JSON.stringify(json.name)} does not match the manifest`);
+  if (json.base !== entry.base) fail(`base ${JSON.stringify(json.base)} does not match the manifest`);
+  if (json.classes !== entry.classes || json.dims !== entry.dims) fail('classes or dims do not match the manifest');
+  const { classes, dims } = entry;
+  if (!Array.isArray(json.labels) || json.labels.length !== classes) fail(`labels must be ${classes} strings`);
+  (json.labels as unknown[]).forEach((label, index) => {
+    const problem = typeof label === 'string' ? labelProblem(label) : 'is not a string';
+    if (problem) fail(`label ${index} ${problem}`);
+  });
+  if (new Set(json.labels as string[]).size !== classes) fail('labels must be distinct');
+  if (!Array.isArray(json.weights) || json.weights.length !== classes * dims || !json.weights.every(isFiniteNumber))
+    fail(`weights must be ${classes}×${dims} finite numbers`);
+  if (!Array.isArray(json.bias) || json.bias.length !== classes || !json.bias.every(isFiniteNumber))
+    fail(`bias must be ${classes} finite numbers`);
+  if (!isFiniteNumber(json.temperature) || json.temperature <= 0) fail('temperature must be a positive number');
+  return json as unknown as HeadFile;
 }
 
 export function checkLabels(json: unknown, classes: number, labelsId: string): ClassLabel[] {
@@ -106,8 +164,12 @@ export function checkLabels(json: unknown, classes: number, labelsId: string): C
     throw new ManifestError(`labels ${labelsId}: expected an array of ${classes} entries`);
   }
   json.forEach((entry, index) => {
-    if (!isRecord(entry) || typeof entry.synset !== 'string' || typeof entry.label !== 'string') {
-      throw new ManifestError(`labels ${labelsId}[${index}]: expected {synset, label} strings`);
+    if (
+      !isRecord(entry) ||
+      typeof entry.label !== 'string' ||
+      (entry.synset !== undefined && typeof entry.synset !== 'string')
+    ) {
+      throw new ManifestError(`labels ${labelsId}[${index}]: expected {label, synset?} strings`);
     }
   });
   return json as ClassLabel[];

@@ -2,14 +2,16 @@
  * `models/manifest.json`: what the toolchain built and verified. The services read only this (and the files it
  * names). Preprocessing ships beside each model, as timm ships its pretrained config beside the weights.
  */
+import type { ManifestHead } from './head.js';
+
 /** The six published EfficientViT sizes (build.py's EfficientViT_m0 … m5); models/efficientvit.ts holds each one's
  * architecture. */
 export const VARIANTS = Object.freeze(['m0', 'm1', 'm2', 'm3', 'm4', 'm5'] as const);
 export type Variant = (typeof VARIANTS)[number];
 
-/** One class of a label set: ImageNet's synset id and name. */
+/** One class of a label set: its name, and ImageNet's synset id (a trained head's labels have none). */
 export interface ClassLabel {
-  synset: string;
+  synset?: string;
   label: string;
 }
 
@@ -73,6 +75,8 @@ export interface Manifest {
   version: 1;
   generated: string;
   models: ManifestModel[];
+  /** Trained heads served on a model of `models` (manifest/head.ts); absent: none. */
+  heads?: ManifestHead[];
 }
 
 /**

@@ -10,8 +10,52 @@ import type { InferenceBackend, ModelSession } from '../../core/inference/backen
 import { serializeRuns } from '../../core/inference/serial.js';
 import { LoadTimeoutError, Residency, type Lease } from './residency.js';
 import type { ModelFiles } from './model-files.js';
-import { checkLabels, checkManifest } from '../../core/manifest/check.js';
+import { checkHeadFile, checkLabels, checkManifest } from '../../core/manifest/check.js';
 import type { ClassLabel } from '../../core/manifest/manifest.js';
+import type { ManifestHead } from '../../core/manifest/head.js';
+import { type HeadWeights, headLogits, headWeights } from '../../core/postprocess/head.js';
+
+/**
+ * A trained head as the pipeline sees it: a model entry of its own (its name, its labels and classes, a sha256 that
+ * combines the base file's and the head file's, so cached answers of one never answer for the other) that runs on
+ * its base model's session.
+ */
+export interface HeadServing {
+  entry: ManifestModel;
+  head: ManifestHead;
+  base: ManifestModel;
+}
+
+/** The entry a head is served as: its base's, renamed, with the head's outputs and labels. */
+async function headEntry(head: ManifestHead, base: ManifestModel): Promise<ManifestModel> {
+  return {
+    ...base,
+    name: head.name,
+    id: `${head.name}@${base.id}`,
+    sha256: await sha256Hex(new TextEncoder().encode(`${base.sha256}:${head.sha256}`)),
+    output: { name: 'logits', shape: ['N', head.classes], dtype: 'float32' },
+    labels: head.labels,
+  };
+}
+
+/** The base's session with the head applied to its embedding: (W·e + b) / T in place of the base's logits. */
+function headSession(base: ModelSession, weights: HeadWeights, name: string): ModelSession {
+  return {
+    inputName: base.inputName,
+    outputName: base.outputName,
+    async run(input, dims) {
+      const result = await base.run(input, dims);
+      const rows = dims[0];
+      const embedding = result.embedding;
+      if (!embedding || embedding.dims[0] !== rows || embedding.dims[1] !== weights.dims) {
+        throw new Error(`the base of ${name} returned no embedding of width ${weights.dims}`);
+      }
+      return { data: headLogits(weights, embedding.data, rows), dims: [rows, weights.classes], embedding };
+    },
+    // The base's session belongs to the base's lease.
+    release: async () => undefined,
+  };
+}
 
 export type SessionWrapper = (session: ModelSession, entry: ManifestModel) => ModelSession;
 
@@ -98,6 +142,8 @@ class PromiseCache<T> {
 
 export class ModelRegistry {
   private readonly manifests = new PromiseCache<Manifest>();
+  private readonly headEntries = new PromiseCache<Map<string, HeadServing>>();
+  private readonly headFiles = new PromiseCache<HeadWeights>();
   private readonly labelSets = new PromiseCache<ClassLabel[]>();
   private readonly models: Residency<LoadedModel>;
   private readonly wrapSession?: SessionWrapper;
@@ -134,17 +180,32 @@ export class ModelRegistry {
     });
   }
 
-  /** The manifest entry for an API name, or undefined (then the GPU origin may serve it). */
+  /** The manifest's trained heads by name, each with the entry it is served as and its base. */
+  heads(): Promise<Map<string, HeadServing>> {
+    return this.headEntries.get(MANIFEST_FILE, async () => {
+      const manifest = await this.manifest();
+      const heads = new Map<string, HeadServing>();
+      for (const head of manifest.heads ?? []) {
+        // checkManifest made sure the base is there.
+        const base = manifest.models.find((model) => model.name === head.base)!;
+        heads.set(head.name, { entry: await headEntry(head, base), head, base });
+      }
+      return heads;
+    });
+  }
+
+  /** The manifest entry (a model's, or the one a head is served as) for an API name, or undefined (then the GPU origin may serve it). */
   async lookup(name: string): Promise<ManifestModel | undefined> {
-    return (await this.manifest()).models.find((model) => model.name === name);
+    const model = (await this.manifest()).models.find((entry) => entry.name === name);
+    return model ?? (await this.heads()).get(name)?.entry;
   }
 
   /** The manifest entry for an API name; 404 unknown-model when the manifest has no such name. */
   async find(name: string): Promise<ManifestModel> {
     const manifest = await this.manifest();
-    const entry = manifest.models.find((model) => model.name === name);
+    const entry = await this.lookup(name);
     if (!entry) {
-      const known = manifest.models.map((model) => model.name);
+      const known = [...manifest.models, ...(manifest.heads ?? [])].map((model) => model.name);
       throw new ApiError('unknown-model', `no model named ${JSON.stringify(name)}; available: ${known.join(', ')}`, {
         details: { model: name, available: known },
       });
@@ -152,15 +213,21 @@ export class ModelRegistry {
     return entry;
   }
 
+  /** Whether the model's session exists (a head's: its base's, once the head has been asked for). */
   isLoaded(name: string): boolean {
-    return this.models.isLoaded(name);
+    return this.models.isLoaded(this.headBases.get(name) ?? name);
   }
+
+  /** Head name → base name, for isLoaded (filled as heads are acquired). */
+  private readonly headBases = new Map<string, string>();
 
   /**
    * The model's session and labels, loading them on first use. Release the lease when the request is done with the
    * model.
    */
   async acquire(entry: ManifestModel): Promise<ModelLease> {
+    const serving = (await this.heads()).get(entry.name);
+    if (serving) return this.acquireHead(serving);
     const { name } = entry;
     return this.models
       .acquire(name, () => this.createModel(entry))
@@ -169,6 +236,47 @@ export class ModelRegistry {
         if (error instanceof LoadTimeoutError) throw unavailable(`${name} is still loading; try again`, name, error);
         throw error;
       });
+  }
+
+  /** A head: a lease on its base model (loaded as any model), its weights and labels, and the head applied. */
+  private async acquireHead({ entry, head, base }: HeadServing): Promise<ModelLease> {
+    this.headBases.set(head.name, base.name);
+    const lease = await this.acquire(base);
+    try {
+      const [weights, labels] = await Promise.all([
+        this.headWeights(head),
+        this.labels(head.labels, head.classes, head.name),
+      ]);
+      const loadTiming = takeLoadTiming(lease.value);
+      const model: LoadedModel = {
+        entry,
+        session: headSession(lease.value.session, weights, head.name),
+        labels,
+        classes: head.classes,
+        ...(loadTiming ? { loadTiming } : {}),
+      };
+      return { value: model, release: () => lease.release() };
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+  }
+
+  /** A head file, read once, checked against its manifest entry (size, sha256, contents). */
+  private headWeights(head: ManifestHead): Promise<HeadWeights> {
+    return this.headFiles.get(`${head.file}#${head.sha256}`, async () => {
+      const bytes = await this.files.read(head.file).catch((error: unknown) => {
+        throw unavailable(`reading ${head.file} failed: ${errorText(error)}`, head.name, error);
+      });
+      if (bytes === null) throw unavailable(`head file ${head.file} is missing`, head.name);
+      if (bytes.byteLength !== head.bytes || (await sha256Hex(bytes)) !== head.sha256)
+        throw unavailable(`head file ${head.file} does not match the manifest's bytes and sha256`, head.name);
+      try {
+        return headWeights(checkHeadFile(JSON.parse(new TextDecoder().decode(bytes)), head));
+      } catch (error) {
+        throw unavailable(`head file ${head.file} is invalid: ${errorText(error)}`, head.name, error);
+      }
+    });
   }
 
   /** A start-up session no manifest entry can be (no entry of its size) holds wasm memory for nothing. */

@@ -20,7 +20,8 @@ export function registerModelsRoute(app: Hono, { registry, config, execution, or
   app.get('/v1/models', async (c) => {
     // Both listings are read at once: a slow origin costs this request its timeout at most, once per cache period.
     const [manifest, originListing] = await Promise.all([registry.manifest(), origin?.models()]);
-    const here = new Set(manifest.models.map((model) => model.name));
+    const heads = await registry.heads();
+    const here = new Set([...manifest.models, ...(manifest.heads ?? [])].map((model) => model.name));
     const originModels = (originListing?.listing?.models ?? [])
       .filter((model) => typeof model.name === 'string' && !here.has(model.name))
       .map((model) => ({
@@ -53,6 +54,32 @@ export function registerModelsRoute(app: Hono, { registry, config, execution, or
           loaded: registry.isLoaded(model.name),
           runs: 'edge' as const,
           available: true,
+        })),
+        // A trained head: its base's input and source, its own labels, classes and file.
+        ...[...heads.values()].map(({ entry, head, base }) => ({
+          name: head.name,
+          id: entry.id,
+          variant: base.variant,
+          precision: base.precision,
+          bytes: head.bytes,
+          sha256: head.sha256,
+          source: { ...base.source, ...describeSource(base.source) },
+          input: base.input,
+          labels: head.labels,
+          classes: head.classes,
+          embedding_dims: base.embedding?.shape[1] ?? null,
+          preprocessing: base.preprocessing,
+          default: head.name === config.defaultModel,
+          loaded: registry.isLoaded(base.name),
+          runs: 'edge' as const,
+          available: true,
+          head: {
+            base: base.name,
+            labels: head.classes,
+            held_out_accuracy: head.report?.heldOutAccuracy ?? null,
+            ...(head.report?.top5 !== undefined ? { top5: head.report.top5 } : {}),
+            ...(head.report ? { ece: head.report.ece, images: head.report.images, report: head.report.file } : {}),
+          },
         })),
         ...originModels,
       ],
