@@ -8,7 +8,14 @@
 import { corrupt, ImageError } from './errors.js';
 import { exifOrientation, swapsAxes, type Orientation } from './exif.js';
 import { gifCodec, gifDecodeMemory, probeGif } from './gif.js';
-import { createJpegCodec, jpegDecodeMemory, jpegScaleDenom, probeJpeg, type ScaleDenom } from './jpeg.js';
+import {
+  createJpegCodec,
+  jpegDecodeMemory,
+  jpegScaleDenom,
+  probeJpeg,
+  type JpegCodec,
+  type ScaleDenom,
+} from './jpeg.js';
 import {
   decodeMemoryBytes,
   ENGINE_OVERHEAD_BYTES,
@@ -133,8 +140,13 @@ export function probeImage(bytes: Uint8Array): ImageInfo {
   };
 }
 
-export function createImageDecoder(wasm: ImageWasmModules): ImageDecoder {
-  const jpeg = createJpegCodec(wasm.jpeg);
+export interface ImageDecoderOptions {
+  /** The JPEG codec to use instead of wasm/jpeg's (the Node build's native one, which gives the same pixels). */
+  jpeg?: JpegCodec;
+}
+
+export function createImageDecoder(wasm: ImageWasmModules, options: ImageDecoderOptions = {}): ImageDecoder {
+  const jpeg = options.jpeg ?? createJpegCodec(wasm.jpeg);
   const codecs: Readonly<Record<ImageFormat, ImageCodec>> = {
     jpeg,
     png: pngCodec,

@@ -14,7 +14,13 @@
  * other than 1, 3 and 4, and DNL-sized frames. Truncated files are corrupt-image: libjpeg would pad them with gray
  * and warn, PIL raises "image file is truncated"; the decoder rejects them as PIL does.
  */
-import { createJpegDecoder, JpegDecodeError, type DecodedJpeg, type ScaleDenom } from '../../../wasm/jpeg/index.js';
+import {
+  createJpegDecoder,
+  JpegDecodeError,
+  type DecodedJpeg,
+  type JpegDecoder,
+  type ScaleDenom,
+} from '../../../wasm/jpeg/index.js';
 import { corrupt, ImageError, unsupported } from './errors.js';
 import { MiB, perOutputPixel, plus, type DecodeMemory } from './memory.js';
 import type { ImageCodec, ImageHeader, StoredPixels } from './types.js';
@@ -304,11 +310,24 @@ export interface JpegCodec extends ImageCodec {
   decode(bytes: Uint8Array, options?: JpegDecodeOptions): Promise<DecodedJpegPixels>;
 }
 
+/**
+ * What a JPEG codec runs: libjpeg with its defaults, returning pixels as libjpeg outputs them and throwing
+ * JpegDecodeError. wasm/jpeg's decoder, or the Node build's native add-on over the system's libjpeg-turbo
+ * (worker/runtimes/node/jpeg-addon), which takes the same calls and gives the same bytes.
+ */
+export type JpegPixelDecoder = Pick<JpegDecoder, 'decode'>;
+
 /** `wasm` is wasm/jpeg/jpeg.wasm, precompiled (workerd imports it so; Node compiles it, see wasm-node.ts). */
 export function createJpegCodec(wasm: WebAssembly.Module): JpegCodec {
   // One decoder per codec: it reuses one zero-filled wasm memory across decodes (see wasm/jpeg/index.ts). Its own
   // caps are the widest; each decode passes its own memory cap.
-  const decoder = createJpegDecoder(wasm, { maxOutputPixels: 0xffffffff, maxMemoryBytes: WASM32_MAX_MEMORY_BYTES });
+  return jpegCodecOver(
+    createJpegDecoder(wasm, { maxOutputPixels: 0xffffffff, maxMemoryBytes: WASM32_MAX_MEMORY_BYTES }),
+  );
+}
+
+/** The JPEG codec over any libjpeg decoder: the same colour conversions, limits and error codes. */
+export function jpegCodecOver(decoder: JpegPixelDecoder): JpegCodec {
   return {
     format: 'jpeg',
     async decode(

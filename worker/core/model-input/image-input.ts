@@ -7,7 +7,8 @@ import { ImageError } from '../image/errors.js';
 import { createImageDecoder } from '../image/decode.js';
 import type { RgbImage } from '../image/types.js';
 import type { ImageWasmModules } from '../image/wasm.js';
-import { preprocessInto } from '../preprocess/transform.js';
+import { preprocessInto, type PreprocessInto } from '../preprocess/transform.js';
+import type { JpegCodec } from '../image/jpeg.js';
 import { createDecodeGate } from './decode-gate.js';
 import type { Preprocessing } from '../manifest/manifest.js';
 
@@ -55,6 +56,10 @@ export interface ImageSupportOptions {
    * as PIL does. false: always full size, PIL-exact for every size.
    */
   reducedJpegDecode?: boolean;
+  /** A JPEG codec instead of wasm/jpeg's, with the same pixels (the Node build's native one). */
+  jpeg?: JpegCodec;
+  /** A preprocessing with exactly preprocessInto's output (the Node build's native one). */
+  preprocess?: PreprocessInto;
 }
 
 /** The decode and preprocessing steps on their own. Both throw ApiError (ImageError) for images they cannot take. */
@@ -111,13 +116,13 @@ export function createImageSupport(
   wasm: ImageWasmModules,
   options: ImageSupportOptions = {},
 ): ImageSupport & ImageCodec {
-  const decoder = createImageDecoder(wasm);
+  const decoder = createImageDecoder(wasm, options.jpeg ? { jpeg: options.jpeg } : {});
   const reduced = options.reducedJpegDecode ?? true;
   const codec: ImageCodec = {
     // The decoder checks the pixel limit and the memory budget on the header before decoding anything.
     decode: (bytes, { maxPixels, maxDecodeBytes, resizeShortSide }) =>
       decoder.decodeImage(bytes, { maxPixels, maxDecodeBytes, ...(reduced ? { minShortSide: resizeShortSide } : {}) }),
-    preprocess: preprocessInto,
+    preprocess: options.preprocess ?? preprocessInto,
     // One gate per instance: every request's images share it.
     exclusive: createDecodeGate(),
   };
