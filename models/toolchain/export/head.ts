@@ -11,13 +11,13 @@
  * head applied to the embedding it starts from (the fp32 base model's for fp32, its own for int8), and int8 against
  * fp32 as the base models are.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { onnx as OnnxMessages } from 'onnx-proto';
 import { CodedError } from '../../../worker/core/errors.js';
 import type { ModelSession } from '../../../worker/core/inference/backend.js';
-import { sha256Hex } from '../../../worker/core/manifest/manifest.js';
-import { syntheticInputs } from '../build.js';
+import { sha256Hex, type ManifestModel } from '../../../worker/core/manifest/manifest.js';
+import { modelId, syntheticInputs } from '../build.js';
 import type { ToolchainHost } from '../host.js';
 import { TensorDataType } from '../onnx/proto.js';
 import {
@@ -32,6 +32,8 @@ import {
 } from '../quantize/graph.js';
 import { EDGE_RECIPE, quantizeModel } from '../quantize/index.js';
 import { floatTensor, toNumber } from '../quantize/tensors.js';
+import { preprocessImageFiles } from '../quantize/calibration.js';
+import { targetDir } from '../targets.js';
 import { compareModels, type AgreementMetrics } from '../verify/compare.js';
 import { EMBEDDING_NAME, OUTPUT_NAME } from './index.js';
 
@@ -100,7 +102,17 @@ export async function exportHeadModels(options: HeadExportOptions): Promise<Expo
   for (const p of options.precisions)
     if (p !== 'fp32' && p !== 'int8')
       throw new HeadExportError('invalid-head', `precision ${p} is not built for heads`);
-  const baseBytes = new Uint8Array(await readFile(options.baseOnnx));
+  const baseBytes = await readFile(options.baseOnnx).then(
+    (bytes) => new Uint8Array(bytes),
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      throw new HeadExportError(
+        'invalid-base',
+        `${options.baseOnnx} not found: the standalone ONNX is built from the base's fp32 model ` +
+          `(\`npm run models -- build --variants ${head.base.replace(/-.*/, '')} --precisions fp32,int8\`)`,
+      );
+    },
+  );
   stage('attach the head');
   const backbone = backboneOf(baseBytes, head, options.baseOnnx);
   const fp32 = withHead(backbone, head);
@@ -145,6 +157,52 @@ export async function exportHeadModels(options: HeadExportOptions): Promise<Expo
   } finally {
     await Promise.all(sessions.map((s) => s.release()));
   }
+}
+
+/** What the trainer hands over once a head is written (`npm run models -- train`). */
+export interface HeadExportRequest {
+  head: HeadFile;
+  /** The base model's manifest entry, and the folder holding its file. */
+  base: ManifestModel;
+  baseDir: string;
+  /** Build folders the head was written to (each has the base). */
+  outDirs: string[];
+  host: ToolchainHost;
+  /** A few training images (paths) to verify the export on. */
+  images: string[];
+}
+
+/**
+ * The trainer's step: both precisions from the base's fp32 twin in `baseDir`, verified on `images`, into every
+ * folder of `outDirs` but the edge's (its folder is deployed as Static Assets, and the edge serves the head on its
+ * base's session: the standalone files would only be uploaded).
+ */
+export async function exportTrainedHead(request: HeadExportRequest): Promise<{ files: string[]; notes: string[] }> {
+  const edge = path.resolve(targetDir('edge'));
+  const dirs = request.outDirs.filter((dir) => path.resolve(dir) !== edge);
+  if (dirs.length === 0) return { files: [], notes: [] };
+  const baseOnnx = path.join(request.baseDir, `${modelId(request.base.variant, 'fp32')}.onnx`);
+  const images = await preprocessImageFiles(
+    request.images,
+    await request.host.imageCodec(),
+    request.base.preprocessing,
+  );
+  const built = await exportHeadModels({
+    ...{ baseOnnx, head: request.head, outDir: dirs[0], precisions: ['fp32', 'int8'] },
+    ...{ host: request.host, verificationImages: images },
+  });
+  const files: string[] = [];
+  for (const dir of dirs)
+    for (const b of built) {
+      if (dir !== dirs[0]) await copyFile(path.join(dirs[0], b.file), path.join(dir, b.file));
+      files.push(path.join(dir, b.file));
+    }
+  const notes = built.map(
+    ({ file, maxAbsLogitDelta: delta, agreementVsFp32: a }) =>
+      `${file}: max |Δlogit| vs the float64 head ${delta.toExponential(1)}` +
+      (a ? `; vs fp32: top-1 ${(a.top1Agreement * 100).toFixed(0)}%, min cos ${a.minCosine.toFixed(4)}` : ''),
+  );
+  return { files, notes };
 }
 
 /** Shapes, counts and finiteness of a head file (the values the graph and the reference are built from). */

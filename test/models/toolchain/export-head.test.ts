@@ -13,6 +13,7 @@ import { readCheckpoint } from '../../../models/toolchain/checkpoint/index.js';
 import { exportOnnx } from '../../../models/toolchain/export/index.js';
 import {
   exportHeadModels,
+  exportTrainedHead,
   HEAD_FORMAT,
   HeadExportError,
   headLogits,
@@ -21,9 +22,11 @@ import {
 } from '../../../models/toolchain/export/head.js';
 import { EDGE_RECIPE, quantizeModel } from '../../../models/toolchain/quantize/index.js';
 import type { ModelSession } from '../../../worker/core/inference/backend.js';
+import { IMAGENET_PREPROCESSING, type ManifestModel } from '../../../worker/core/manifest/manifest.js';
+import { BUILD_DIR_ENV } from '../../../models/toolchain/targets.js';
 import { createOrtNodeBackend } from '../../../worker/runtimes/node/inference/ort-node.js';
 import { nodeToolchainHost } from '../../../scripts/lib/node-host.js';
-import { readGolden } from '../../helpers/golden.js';
+import { readGolden, sharedDir } from '../../helpers/golden.js';
 import { seededRandom } from '../../helpers/random.js';
 
 const PLANE = 3 * 224 * 224;
@@ -191,6 +194,13 @@ describe('exportHeadModels refuses, and writes nothing', () => {
     expect(files).toEqual([]);
   });
 
+  it('a base file that is not there: invalid-base, naming the build that makes it', async () => {
+    const { error } = await attempt(head, path.join(dir, 'missing.fp32.onnx'));
+    expect(error.code).toBe('invalid-base');
+    expect(error.message).toContain('missing.fp32.onnx not found');
+    expect(error.message).toContain('npm run models -- build --variants m0 --precisions fp32,int8');
+  });
+
   it('a head for another base width: invalid-base', async () => {
     const { error, files } = await attempt(seededHead({ seed: 5, classes: 3, dims: 256 }));
     expect([error.code, error.message]).toEqual([
@@ -219,5 +229,36 @@ describe('exportHeadModels refuses, and writes nothing', () => {
     expect(error.code).toBe('invalid-head');
     expect(error.message).toMatch(message);
     expect(files).toEqual([]);
+  });
+});
+
+describe('exportTrainedHead (the trainer’s step)', () => {
+  const saved = process.env[BUILD_DIR_ENV];
+  afterAll(() => {
+    if (saved === undefined) delete process.env[BUILD_DIR_ENV];
+    else process.env[BUILD_DIR_ENV] = saved;
+  });
+
+  it('verifies on the training images given, writes beside the head in every folder but the edge’s', async () => {
+    const root = path.join(dir, 'build');
+    process.env[BUILD_DIR_ENV] = root;
+    const [node, edge] = [path.join(root, 'node'), path.join(root, 'edge')];
+    const base = {
+      ...{ name: 'm0', variant: 'm0', precision: 'int8', file: 'efficientvit_m0.int8.onnx' },
+      preprocessing: IMAGENET_PREPROCESSING,
+    } as ManifestModel;
+    const samples = path.join(sharedDir, 'images/imagenet-sample');
+    const images = readdirSync(samples)
+      .filter((f) => f.endsWith('.JPEG'))
+      .slice(0, 2)
+      .map((f) => path.join(samples, f));
+    expect(images).toHaveLength(2);
+    const outDirs = [node, edge];
+    const result = await exportTrainedHead({ head, base, baseDir: dir, outDirs, host: nodeToolchainHost, images });
+    expect(result.files).toEqual([path.join(node, 'shoes.fp32.onnx'), path.join(node, 'shoes.int8.onnx')]);
+    expect(readdirSync(node).sort()).toEqual(['shoes.fp32.onnx', 'shoes.int8.onnx']);
+    expect(() => readdirSync(edge)).toThrow(/ENOENT/);
+    expect(result.notes[0]).toMatch(/^shoes\.fp32\.onnx: max \|Δlogit\| vs the float64 head \d\.\de-\d+$/);
+    expect(result.notes[1]).toMatch(/^shoes\.int8\.onnx: .*; vs fp32: top-1 \d+%, min cos 0\.9\d+$/);
   });
 });
