@@ -47,6 +47,7 @@ const BENCHMARKS = [
   'report',
   'soak',
   'start',
+  'train',
 ];
 
 let scratch: string;
