@@ -100,8 +100,7 @@ export async function exportHeadModels(options: HeadExportOptions): Promise<Expo
   const stage = options.onStage ?? (() => {});
   checkHeadFile(head);
   for (const p of options.precisions)
-    if (p !== 'fp32' && p !== 'int8')
-      throw new HeadExportError('invalid-head', `precision ${p} is not built for heads`);
+    if (p !== 'fp32' && p !== 'int8') throw new Error(`precision ${p} is not built for heads (fp32, int8)`);
   const baseBytes = await readFile(options.baseOnnx).then(
     (bytes) => new Uint8Array(bytes),
     (error: NodeJS.ErrnoException) => {

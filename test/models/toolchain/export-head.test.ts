@@ -162,6 +162,19 @@ describe('exportHeadModels (m0 base, a seeded 7-label head)', () => {
   });
 });
 
+describe('exportHeadModels, int8 only', () => {
+  it('writes the int8 file alone, still compared with the fp32 model built beside it', async () => {
+    const outDir = path.join(dir, 'int8-only');
+    const only = await exportHeadModels({
+      ...{ baseOnnx, head, outDir, precisions: ['int8'], host: nodeToolchainHost },
+      verificationImages: verificationImages.slice(0, 2),
+    });
+    expect(only.map((b) => b.file)).toEqual(['shoes.int8.onnx']);
+    expect(only[0].agreementVsFp32?.images).toBe(2);
+    expect(readdirSync(outDir)).toEqual(['shoes.int8.onnx']);
+  });
+});
+
 describe('exportHeadModels refuses, and writes nothing', () => {
   const attempt = async (headFile: HeadFile, base = baseOnnx) => {
     const outDir = path.join(dir, `refused-${Math.random().toString(36).slice(2)}`);
