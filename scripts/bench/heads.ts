@@ -21,10 +21,12 @@ import { ensureModels, imageBytes, MiB, REPO_ROOT, WORKER_NAME } from './edge/se
 import { classify } from './lib/classify.js';
 import { countOption, runRecord, stringOptions } from './lib/run.js';
 import { median, percentile } from './lib/stats.js';
+import type { IsolateMemorySample } from './lib/isolate-memory.js';
 import { bundleWorker, startWorkerd } from './lib/workerd.js';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const FIXTURE = 'bench-head';
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 /** A seeded head on `base` as `npm run models -- train` writes one (worker/core/manifest/head.ts), and its entry. */
 async function writeFixtureHead(dir: string, base: ManifestModel) {
@@ -75,8 +77,8 @@ interface Arm {
   models: string[];
   e2eMs: Record<string, number[]>;
   loads: Record<string, number>;
-  /** Isolate memory (MiB): after the warm-up, at the end. */
-  memoryMiB: number[];
+  /** Isolate memory samples after the warm-up and at the end (lib/isolate-memory.ts). */
+  memory: IsolateMemorySample[];
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -87,18 +89,13 @@ async function main(argv: string[]): Promise<void> {
   const [requests, warmup] = [countOption(o.requests, 'requests'), countOption(o.warmup, 'warmup', 1)];
   const checkpoints = o.checkpoints ?? process.env[CHECKPOINTS_ENV] ?? undefined;
   const { dir, head } = await benchModels(path.resolve(o.models), checkpoints, o.head);
-  const outDir = path.join(REPO_ROOT, '.cache/bench-heads/dist');
-  const worker = await bundleWorker({ modelsDir: dir, outDir, name: WORKER_NAME, log });
+  const worker = await bundleWorker({ modelsDir: dir, outDir: `${dir}/../dist`, name: WORKER_NAME, log });
   const bytes = imageBytes('imagenet');
-  const arms: Arm[] = [
-    ['m0', 'm1'],
-    ['m0', 'm1', head],
-  ].map((models) => ({
-    ...{ name: models.join(' / '), models, e2eMs: {}, loads: {}, memoryMiB: [] },
-  }));
+  const armOf = (models: string[]): Arm => ({ name: models.join(' / '), models, e2eMs: {}, loads: {}, memory: [] });
+  const arms = [armOf(['m0', 'm1']), armOf(['m0', 'm1', head])];
   const workerds = [await startWorkerd(worker, WORKER_NAME), await startWorkerd(worker, WORKER_NAME)];
   const sample = async () => {
-    for (const [i, arm] of arms.entries()) arm.memoryMiB.push((await workerds[i].probe!.sample()).totalBytes / MiB);
+    for (const [i, arm] of arms.entries()) arm.memory.push(await workerds[i].probe!.sample());
   };
   try {
     const round = async (timed: boolean) => {
@@ -123,7 +120,9 @@ async function main(argv: string[]): Promise<void> {
     Object.entries(arm.e2eMs).map(([model, ms]) => ({
       ...{ traffic: arm.name, model, requests: ms.length, 'p50 ms': r1(median(ms)), 'p90 ms': r1(percentile(ms, 0.9)) },
       'session loads': arm.loads[model],
-      'isolate MiB warm / end': `${r1(arm.memoryMiB[0])} / ${r1(arm.memoryMiB[1])}`,
+      'isolate MiB warm / end': arm.memory.map((m) => r1(m.totalBytes / MiB)).join(' / '),
+      'retained MiB end': r1(arm.memory[1].retainedBytes / MiB),
+      'wasm MiB end': r1(sum(arm.memory[1].wasmMemoryBytes) / MiB),
     })),
   );
   console.log(formatTable(rows));
@@ -132,14 +131,16 @@ async function main(argv: string[]): Promise<void> {
     m0: p50(arms[1], 'm0') / p50(arms[0], 'm0'),
     m1: p50(arms[1], 'm1') / p50(arms[0], 'm1'),
     headVsM0: p50(arms[1], head) / p50(arms[1], 'm0'),
-    isolateMiBDelta: arms[1].memoryMiB[1] - arms[0].memoryMiB[1],
+    retainedMiBDelta: (arms[1].memory[1].retainedBytes - arms[0].memory[1].retainedBytes) / MiB,
+    wasmMiBDelta: (sum(arms[1].memory[1].wasmMemoryBytes) - sum(arms[0].memory[1].wasmMemoryBytes)) / MiB,
   };
+  const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} MiB`;
   console.log(
-    `\np50 with the head in the traffic / without: m0 ${ratios.m0.toFixed(2)}×, m1 ${ratios.m1.toFixed(2)}×; ` +
-      `${head} / m0 in the same traffic ${ratios.headVsM0.toFixed(2)}×; isolate memory at the end ` +
-      `${ratios.isolateMiBDelta >= 0 ? '+' : ''}${ratios.isolateMiBDelta.toFixed(1)} MiB with the head` +
-      '\nend to end at the client (loopback HTTP, upload included), one request at a time; session loads: timed' +
-      ' requests whose answer reports a model load (timing.session_ms); isolate: JS heap + ArrayBuffers + wasm memories',
+    `\np50 with the head in the traffic / without: m0 ${ratios.m0.toFixed(2)}×, m1 ${ratios.m1.toFixed(2)}×; ${head} / m0` +
+      ` in the same traffic ${ratios.headVsM0.toFixed(2)}×; with the head at the end: wasm memories` +
+      ` ${signed(ratios.wasmMiBDelta)}, retained ${signed(ratios.retainedMiBDelta)}\nend to end at the client, one` +
+      ' request at a time; session loads: timed answers reporting a model load (timing.session_ms); isolate: JS heap +' +
+      ' ArrayBuffers (garbage included) + wasm memories; retained: the same after a full collection',
   );
   const record = { recorded: runRecord('bench:heads', argv), rows, ratios };
   if (o.json) writeFileSync(o.json, `${JSON.stringify(record, null, 1)}\n`);
