@@ -36,7 +36,19 @@ function errorLine(stderr: string): string {
   return lines[0];
 }
 
-const BENCHMARKS = ['checkpoint', 'decode-memory', 'edge', 'hostile', 'models', 'node', 'report', 'soak', 'start'];
+const BENCHMARKS = [
+  'checkpoint',
+  'decode-memory',
+  'edge',
+  'heads',
+  'hostile',
+  'models',
+  'node',
+  'report',
+  'soak',
+  'start',
+  'train',
+];
 
 let scratch: string;
 beforeAll(() => {

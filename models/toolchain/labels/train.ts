@@ -10,7 +10,7 @@ import { headFileName, HEAD_FORMAT, type HeadFile, type ManifestHead } from '../
 import type { InferenceBackend } from '../../../worker/core/inference/backend.js';
 import type { Manifest, ManifestModel } from '../../../worker/core/manifest/manifest.js';
 import type { ImageCodec } from '../../../worker/core/model-input/image-input.js';
-import { exportHeadModels } from '../export/head.js';
+import { exportTrainedHead } from '../export/head.js';
 import type { ToolchainHost } from '../host.js';
 import { readManifest, upsertHead } from '../manifest-file.js';
 import { TrainError } from './errors.js';
@@ -276,7 +276,7 @@ export async function trainHead(options: TrainOptions): Promise<TrainResult> {
   };
 
   const written = await writeHead(options, { head, report, withBase });
-  const exported = await exportHeadModels?.({
+  const exported = await exportTrainedHead({
     head,
     base,
     baseDir: source.target.dir,
