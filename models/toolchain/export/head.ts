@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { onnx as OnnxMessages } from 'onnx-proto';
 import { CodedError } from '../../../worker/core/errors.js';
 import type { ModelSession } from '../../../worker/core/inference/backend.js';
+import { HEAD_FORMAT, type HeadFile } from '../../../worker/core/manifest/head.js';
 import { sha256Hex, type ManifestModel } from '../../../worker/core/manifest/manifest.js';
 import { modelId, syntheticInputs } from '../build.js';
 import type { ToolchainHost } from '../host.js';
@@ -36,28 +37,6 @@ import { preprocessImageFiles } from '../quantize/calibration.js';
 import { targetDir } from '../targets.js';
 import { compareModels, type AgreementMetrics } from '../verify/compare.js';
 import { EMBEDDING_NAME, OUTPUT_NAME } from './index.js';
-
-export const HEAD_FORMAT = 'efficientvit-head/1';
-
-/**
- * `<name>.head.json` (the shared contract; worker/core/manifest/head.ts holds the service's copy of the type).
- * logits = W·e + b on the base model's `embedding` output e; scores = softmax(logits / temperature).
- */
-export interface HeadFile {
-  format: typeof HEAD_FORMAT;
-  name: string;
-  /** The base model's variant, e.g. 'm0'. */
-  base: string;
-  /** Embedding width C. */
-  dims: number;
-  /** Label count K. */
-  classes: number;
-  labels: string[];
-  /** K×C float32 values, row-major (one row per label). */
-  weights: number[];
-  bias: number[];
-  temperature: number;
-}
 
 export type HeadPrecision = 'fp32' | 'int8';
 

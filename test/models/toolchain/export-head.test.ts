@@ -14,12 +14,11 @@ import { exportOnnx } from '../../../models/toolchain/export/index.js';
 import {
   exportHeadModels,
   exportTrainedHead,
-  HEAD_FORMAT,
   HeadExportError,
   headLogits,
   type ExportedHeadModel,
-  type HeadFile,
 } from '../../../models/toolchain/export/head.js';
+import { HEAD_FORMAT, type HeadFile } from '../../../worker/core/manifest/head.js';
 import { EDGE_RECIPE, quantizeModel } from '../../../models/toolchain/quantize/index.js';
 import type { ModelSession } from '../../../worker/core/inference/backend.js';
 import { IMAGENET_PREPROCESSING, type ManifestModel } from '../../../worker/core/manifest/manifest.js';
